@@ -1,0 +1,43 @@
+//! `openfeature-hooks`: every OpenFeature flag evaluation as telemetry, with one dependency.
+//!
+//! Register one [`TelemetryHook`] on the OpenFeature API or a client; every evaluation is then
+//! normalised once (semantic-convention reasons and error types, context id policy,
+//! exclusions) and handed to the sinks you chose: OpenTelemetry, Sentry, Datadog, or JSON lines.
+//!
+//! ```
+//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+//! use open_feature::OpenFeature;
+//! use openfeature_hooks::{Attribute, JsonLinesSink, TelemetryHook};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let hook = TelemetryHook::builder()
+//!     .sink(JsonLinesSink::new(std::io::stdout()))
+//!     .exclude(Attribute::Value)
+//!     .build();
+//!
+//! let mut api = OpenFeature::default();
+//! # let provider = FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true));
+//! api.set_provider(provider).await;
+//! api.add_hook(hook).await;
+//!
+//! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
+//! assert_eq!(enabled, Ok(true));
+//! # }
+//! ```
+//!
+//! # Crate feature flags
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | `otel` | OpenTelemetry log events, span events, spans and metrics (in progress) |
+//! | `sentry` | Sentry flag context on errors, flag attributes on spans (in progress) |
+//! | `datadog` | Datadog span tags, experiment spans, the enrichment metric, change events (in progress) |
+//! | `full` | all of the above |
+//!
+//! With no feature, the crate is the core: [`TelemetryHook`], [`EvaluationRecord`],
+//! [`JsonLinesSink`] and the shared options.
+
+#![warn(missing_docs, unreachable_pub)]
+
+pub use openfeature_hooks_core::*;
