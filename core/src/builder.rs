@@ -1,0 +1,125 @@
+//! The builder of [`TelemetryHook`].
+
+use std::borrow::Cow;
+
+use open_feature::HookContext;
+
+use crate::after_marks::AfterMarks;
+use crate::hook::{AttributesCallback, FlagFilter, HookInner};
+use crate::normaliser::Normaliser;
+use crate::panic_guard::PanicGuard;
+use crate::{
+    Attribute, ContextIdPolicy, CustomAttribute, EvaluationRecord, EvaluationSink, Reason,
+    ReasonTable, TelemetryHook,
+};
+
+/// Configures a [`TelemetryHook`]: its sinks, and the options every sink shares.
+///
+/// ```
+/// use openfeature_hooks_core::{
+///     Attribute, ContextIdKey, ContextIdPolicy, CustomAttribute, JsonLinesSink, Reason,
+///     TelemetryHook,
+/// };
+///
+/// let hook = TelemetryHook::builder()
+///     .sink(JsonLinesSink::new(std::io::sink()))
+///     .exclude(Attribute::Value)
+///     .context_id(ContextIdPolicy::hashed(ContextIdKey::from_bytes([42; 16])))
+///     .reason("HOLDOUT", Reason::Split)
+///     .flag_filter(|key| !key.starts_with("internal."))
+///     .custom_attributes(|_context, record| {
+///         vec![CustomAttribute::new("app.flag.owner", if record.flag_key.starts_with("pay") { "payments" } else { "web" })]
+///     })
+///     .build();
+/// # drop(hook);
+/// ```
+#[must_use]
+#[derive(Default)]
+pub struct TelemetryHookBuilder {
+    sinks: Vec<Box<dyn EvaluationSink>>,
+    normaliser: Normaliser,
+    flag_filter: Option<Box<FlagFilter>>,
+    custom_attributes: Option<Box<AttributesCallback>>,
+}
+
+impl TelemetryHookBuilder {
+    /// Adds a sink. Every sink receives every record; the evaluation is normalised once.
+    pub fn sink(mut self, sink: impl EvaluationSink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Replaces the reason table (default: [`ReasonTable::builtin`]).
+    pub fn reasons(mut self, table: ReasonTable) -> Self {
+        self.normaliser.reasons = table;
+        self
+    }
+
+    /// Adds one row to the reason table: `provider_reason` (any case) means `reason`.
+    pub fn reason(
+        mut self,
+        provider_reason: impl Into<Cow<'static, str>>,
+        reason: Reason<'static>,
+    ) -> Self {
+        self.normaliser.reasons = self.normaliser.reasons.with(provider_reason, reason);
+        self
+    }
+
+    /// What to do with the context id (default: [`ContextIdPolicy::Omit`]).
+    pub fn context_id(mut self, policy: ContextIdPolicy) -> Self {
+        self.normaliser.context_id = policy;
+        self
+    }
+
+    /// Leaves `attribute` out of every record, for every sink.
+    pub fn exclude(mut self, attribute: Attribute) -> Self {
+        self.normaliser.excluded = self.normaliser.excluded.with(attribute);
+        self
+    }
+
+    /// Records only flags whose key passes `filter`. A filter that panics is reported once and
+    /// counts as passing.
+    pub fn flag_filter(mut self, filter: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+        self.flag_filter = Some(Box::new(filter));
+        self
+    }
+
+    /// Adds attributes to every record, computed from the hook context and the record (for
+    /// example from flag metadata or the evaluation context). A callback that panics is reported
+    /// once; that record then has no custom attributes.
+    pub fn custom_attributes(
+        mut self,
+        callback: impl Fn(&HookContext<'_>, &EvaluationRecord<'_>) -> Vec<CustomAttribute>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.custom_attributes = Some(Box::new(callback));
+        self
+    }
+
+    /// Builds the hook.
+    pub fn build(self) -> TelemetryHook {
+        TelemetryHook::from_inner(HookInner {
+            normaliser: self.normaliser,
+            sinks: self.sinks.into_boxed_slice(),
+            flag_filter: self.flag_filter,
+            custom_attributes: self.custom_attributes,
+            marks: AfterMarks::default(),
+            filter_guard: PanicGuard::new("the flag filter"),
+            attributes_guard: PanicGuard::new("the custom-attributes callback"),
+            sink_guard: PanicGuard::new("an evaluation sink"),
+        })
+    }
+}
+
+impl std::fmt::Debug for TelemetryHookBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryHookBuilder")
+            .field("sinks", &self.sinks.len())
+            .field("normaliser", &self.normaliser)
+            .field("flag_filter", &self.flag_filter.is_some())
+            .field("custom_attributes", &self.custom_attributes.is_some())
+            .finish()
+    }
+}

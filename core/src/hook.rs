@@ -1,0 +1,232 @@
+//! The one OpenFeature `Hook` every backend is reached through.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use open_feature::{
+    EvaluationContext, EvaluationDetails, EvaluationError, Hook, HookContext, HookHints, Value,
+};
+
+use crate::after_marks::AfterMarks;
+use crate::normaliser::Normaliser;
+use crate::panic_guard::PanicGuard;
+use crate::stage_future::done;
+use crate::{CustomAttribute, EvaluationRecord, EvaluationSink, TelemetryHookBuilder};
+
+pub(crate) type FlagFilter = dyn Fn(&str) -> bool + Send + Sync;
+pub(crate) type AttributesCallback =
+    dyn Fn(&HookContext<'_>, &EvaluationRecord<'_>) -> Vec<CustomAttribute> + Send + Sync;
+
+/// An OpenFeature hook that records every flag evaluation, exactly once, to its sinks.
+///
+/// Build it with [`TelemetryHook::builder`], then register it with `OpenFeature::add_hook` (every
+/// client) or `Client::with_hook` (one client). It is cheap to clone: keep a clone to read
+/// [`TelemetryHook::stats`].
+///
+/// # What is recorded, and when
+///
+/// One [`EvaluationRecord`] per evaluation, describing what the caller received:
+///
+/// | what happened | record |
+/// | --- | --- |
+/// | the provider answered | value, variant, reason, metadata (from `after`) |
+/// | the provider failed | error type and message, no value (from `error`) |
+/// | a `before` hook failed | error type and message (from `error`) |
+/// | another hook's `after` failed after this hook's `after` | the provider's answer: the caller still receives it |
+///
+/// The SDK gives the error code only to `error` and gives `finally` no error details, so this
+/// hook records successes in `after` and failures in `error`; how it avoids recording the last
+/// case twice is explained in the `after_marks` module. Register this hook **last** on the
+/// most specific level you use: `after` stages run in reverse registration order, so it is then
+/// the first `after` to run. If another hook's `after` fails *before* this hook's `after` has
+/// run, the SDK never shows this hook the value, and the evaluation is recorded as that error.
+///
+/// # Guarantees
+///
+/// Every stage returns `Ok`, never panics (callbacks and sinks run under `catch_unwind`), never
+/// blocks, and allocates nothing of its own per evaluation (custom attributes, and reasons that
+/// need rewriting to snake case, are the exceptions a user opts into).
+#[derive(Clone)]
+pub struct TelemetryHook {
+    inner: Arc<HookInner>,
+}
+
+pub(crate) struct HookInner {
+    pub(crate) normaliser: Normaliser,
+    pub(crate) sinks: Box<[Box<dyn EvaluationSink>]>,
+    pub(crate) flag_filter: Option<Box<FlagFilter>>,
+    pub(crate) custom_attributes: Option<Box<AttributesCallback>>,
+    pub(crate) marks: AfterMarks,
+    pub(crate) filter_guard: PanicGuard,
+    pub(crate) attributes_guard: PanicGuard,
+    pub(crate) sink_guard: PanicGuard,
+}
+
+/// Counters of rare events, for health checks and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HookStats {
+    /// Panics caught in the flag filter and the custom-attributes callback.
+    pub callback_panics: u64,
+    /// Panics caught in sinks.
+    pub sink_panics: u64,
+    /// Evaluations whose `after` mark did not fit (see [`TelemetryHook`]); normally zero.
+    pub unmarked_evaluations: u64,
+}
+
+impl TelemetryHook {
+    /// Starts a builder.
+    pub fn builder() -> TelemetryHookBuilder {
+        TelemetryHookBuilder::default()
+    }
+
+    pub(crate) fn from_inner(inner: HookInner) -> Self {
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Counters of caught panics and refused marks.
+    pub fn stats(&self) -> HookStats {
+        let inner = &self.inner;
+        HookStats {
+            callback_panics: inner.filter_guard.panics() + inner.attributes_guard.panics(),
+            sink_panics: inner.sink_guard.panics(),
+            unmarked_evaluations: inner.marks.unmarked() as u64,
+        }
+    }
+}
+
+impl std::fmt::Debug for TelemetryHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryHook")
+            .field("sinks", &self.inner.sinks.len())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HookInner {
+    fn records(&self, flag_key: &str) -> bool {
+        match &self.flag_filter {
+            None => true,
+            // A filter that panics records the evaluation: losing telemetry silently is worse.
+            Some(filter) => self.filter_guard.run(|| filter(flag_key)).unwrap_or(true),
+        }
+    }
+
+    fn emit(&self, context: &HookContext<'_>, record: EvaluationRecord<'_>) {
+        let extra: Vec<CustomAttribute>;
+        let mut record = record;
+        if let Some(callback) = &self.custom_attributes {
+            extra = self
+                .attributes_guard
+                .run(|| callback(context, &record))
+                .unwrap_or_default();
+            record.custom_attributes = &extra;
+        }
+        for sink in &self.sinks {
+            self.sink_guard.run(|| sink.record(&record));
+        }
+    }
+
+    fn after(&self, context: &HookContext<'_>, details: &EvaluationDetails<Value>) {
+        if !self.records(context.flag_key) {
+            return;
+        }
+        self.marks.mark(context);
+        self.emit(context, self.normaliser.success(context, details));
+    }
+
+    fn error(&self, context: &HookContext<'_>, error: &EvaluationError) {
+        if self.marks.take(context) {
+            // Our `after` already recorded this evaluation, and the caller receives that
+            // value: this error comes from a later hook's `after`.
+            return;
+        }
+        if !self.records(context.flag_key) {
+            return;
+        }
+        self.emit(context, self.normaliser.failure(context, error));
+    }
+
+    fn finally(&self, context: &HookContext<'_>) {
+        self.marks.take(context);
+    }
+}
+
+// The `Hook` trait is written with `async_trait`; these are its desugared signatures, so that
+// the stages can return an allocation-free future (see `stage_future`).
+impl Hook for TelemetryHook {
+    fn before<'a, 'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _context: &'life1 HookContext<'a>,
+        _hints: Option<&'a HookHints>,
+    ) -> Pin<
+        Box<
+            dyn Future<Output = Result<Option<EvaluationContext>, EvaluationError>>
+                + Send
+                + 'async_trait,
+        >,
+    >
+    where
+        'a: 'async_trait,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        done()
+    }
+
+    fn after<'a, 'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        context: &'life1 HookContext<'a>,
+        details: &'life2 EvaluationDetails<Value>,
+        _hints: Option<&'a HookHints>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), EvaluationError>> + Send + 'async_trait>>
+    where
+        'a: 'async_trait,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.after(context, details);
+        done()
+    }
+
+    fn error<'a, 'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        context: &'life1 HookContext<'a>,
+        error: &'life2 EvaluationError,
+        _hints: Option<&'a HookHints>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'async_trait>>
+    where
+        'a: 'async_trait,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.error(context, error);
+        done()
+    }
+
+    fn finally<'a, 'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        context: &'life1 HookContext<'a>,
+        _details: &'life2 EvaluationDetails<Value>,
+        _hints: Option<&'a HookHints>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'async_trait>>
+    where
+        'a: 'async_trait,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.inner.finally(context);
+        done()
+    }
+}

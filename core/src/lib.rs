@@ -1,0 +1,85 @@
+//! The core of `openfeature-hooks`: every OpenFeature flag evaluation normalised once, recorded
+//! exactly once, and handed to any number of telemetry sinks.
+//!
+//! ```
+//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+//! use open_feature::{EvaluationContext, OpenFeature};
+//! use openfeature_hooks_core::{ContextIdPolicy, JsonLinesSink, TelemetryHook};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let hook = TelemetryHook::builder()
+//!     .sink(JsonLinesSink::new(std::io::stdout()))
+//!     .context_id(ContextIdPolicy::Keep)
+//!     .build();
+//!
+//! let mut api = OpenFeature::default();
+//! # let provider = FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true).variant("on"));
+//! api.set_provider(provider).await;
+//! api.add_hook(hook).await;
+//!
+//! let client = api.create_client();
+//! let context = EvaluationContext::default().with_targeting_key("user-42");
+//! let enabled = client.get_bool_value("new-checkout", Some(&context), None).await;
+//! assert_eq!(enabled, Ok(true));
+//! // stdout: {"time":"…","flag_key":"new-checkout","flag_type":"boolean","value":true,
+//! //          "variant":"on","reason":"static","context_id":"user-42","provider":"fixture"}
+//! # }
+//! ```
+//!
+//! # The pieces
+//!
+//! - [`TelemetryHook`]: the one `open_feature::Hook`. It turns the SDK's stages into one
+//!   [`EvaluationRecord`] per evaluation, describing what the caller received, and gives it to
+//!   every [`EvaluationSink`].
+//! - [`EvaluationRecord`]: key, type, value, variant, reason ([`Reason`], via [`ReasonTable`]),
+//!   error ([`EvaluationFailure`], [`ErrorType`]), context id ([`ContextId`], per
+//!   [`ContextIdPolicy`]), provider, client, set id, version, metadata, custom attributes. It
+//!   borrows from the evaluation: nothing is copied unless a sink copies it.
+//! - Options every backend shares, set on [`TelemetryHookBuilder`]: exclusions ([`Attribute`]),
+//!   the context id policy, a flag filter, custom attributes, extra reason-table rows.
+//! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`.
+//! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
+//!
+//! # Personal data
+//!
+//! The targeting key and flag values can be personal data. By default the context id is not
+//! recorded ([`ContextIdPolicy::Omit`]); choose [`ContextIdPolicy::Hash`] or
+//! [`ContextIdPolicy::Keep`] to record it. Exclude values with
+//! [`TelemetryHookBuilder::exclude`]`(`[`Attribute::Value`]`)`. The evaluation context is handed
+//! to sinks and callbacks but no sink in this family writes it out.
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod after_marks;
+mod attribute;
+mod builder;
+mod context_id;
+mod error_type;
+mod flag_type;
+mod hook;
+mod json_lines;
+mod normaliser;
+mod panic_guard;
+mod reason;
+mod record;
+mod sink;
+mod stage_future;
+mod timestamp;
+mod value_json;
+
+pub use attribute::{Attribute, AttributeSet};
+pub use builder::TelemetryHookBuilder;
+pub use context_id::{ContextId, ContextIdKey, ContextIdPolicy, HashedContextId};
+pub use error_type::{ErrorType, EvaluationFailure};
+pub use flag_type::FlagType;
+pub use hook::{HookStats, TelemetryHook};
+pub use json_lines::JsonLinesSink;
+pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
+pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
+pub use sink::{EvaluationSink, FnSink, NoopSink};
+pub use value_json::{DEPTH_LIMIT_MARKER, JsonValue, MAX_VALUE_DEPTH};

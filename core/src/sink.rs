@@ -1,0 +1,60 @@
+//! Where records go: the trait every backend implements.
+
+use std::sync::Arc;
+
+use crate::EvaluationRecord;
+
+/// Receives every evaluation record of a [`TelemetryHook`](crate::TelemetryHook).
+///
+/// `record` runs inside the application's flag evaluation: it must not block on I/O, and should
+/// hand network export to a background exporter (OpenTelemetry's batch processors, Sentry's
+/// transport thread, a bounded queue). A panic in `record` is caught by the hook, reported once,
+/// and the sink keeps receiving records.
+pub trait EvaluationSink: Send + Sync + 'static {
+    /// Records one evaluation.
+    fn record(&self, record: &EvaluationRecord<'_>);
+}
+
+impl<S: EvaluationSink + ?Sized> EvaluationSink for Arc<S> {
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        (**self).record(record);
+    }
+}
+
+impl<S: EvaluationSink + ?Sized> EvaluationSink for Box<S> {
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        (**self).record(record);
+    }
+}
+
+/// A sink made of a closure: `FnSink(|record| ...)`.
+///
+/// ```
+/// use openfeature_hooks_core::{FnSink, TelemetryHook};
+///
+/// let hook = TelemetryHook::builder()
+///     .sink(FnSink(|record: &openfeature_hooks_core::EvaluationRecord<'_>| {
+///         let _ = record.flag_key;
+///     }))
+///     .build();
+/// # drop(hook);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FnSink<F>(pub F);
+
+impl<F> EvaluationSink for FnSink<F>
+where
+    F: Fn(&EvaluationRecord<'_>) + Send + Sync + 'static,
+{
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        (self.0)(record);
+    }
+}
+
+/// A sink that drops every record: the baseline of the benchmarks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoopSink;
+
+impl EvaluationSink for NoopSink {
+    fn record(&self, _record: &EvaluationRecord<'_>) {}
+}
