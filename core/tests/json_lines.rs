@@ -1,0 +1,161 @@
+//! The JSON-lines sink: one parseable line per evaluation, with the documented fields.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use open_feature::{EvaluationContext, OpenFeature};
+use openfeature_hooks_core::{ContextIdPolicy, CustomAttribute, JsonLinesSink, TelemetryHook};
+use serde_json::{Value as Json, json};
+
+/// A writer tests can read back while the sink still owns its clone.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuffer {
+    fn lines(&self) -> Vec<Json> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or(Json::Null))
+            .collect()
+    }
+}
+
+/// Drops the `time` field after checking its shape.
+fn without_time(mut line: Json) -> Json {
+    let time = line["time"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(time.len(), "2026-11-21T05:09:01.000005Z".len(), "{time}");
+    assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+    line.as_object_mut().map(|o| o.remove("time"));
+    line
+}
+
+#[tokio::test]
+async fn lines_carry_the_documented_fields() {
+    let out = SharedBuffer::default();
+    let hook = TelemetryHook::builder()
+        .sink(JsonLinesSink::new(out.clone()))
+        .context_id(ContextIdPolicy::Keep)
+        .custom_attributes(|_, _| vec![CustomAttribute::new("team", "web")])
+        .build();
+    let mut api = OpenFeature::default();
+    api.set_provider(support::provider()).await;
+    let client = api.create_named_client("shop").with_hook(hook);
+    let context = EvaluationContext::default().with_targeting_key("user-1");
+
+    let _ = client.get_bool_value("bool-on", Some(&context), None).await;
+    let _ = client.get_bool_value("ld-rule", None, None).await;
+    let _ = client.get_bool_value("broken", Some(&context), None).await;
+    let _ = client.get_float_value("ratio", None, None).await;
+
+    let lines: Vec<_> = out.lines().into_iter().map(without_time).collect();
+    assert_eq!(
+        lines,
+        vec![
+            json!({
+                "flag_key": "bool-on", "flag_type": "boolean", "value": true, "variant": "on",
+                "reason": "targeting_match", "context_id": "ctx-from-metadata",
+                "provider": "fixture", "client": "shop", "set_id": "checkout", "version": 7,
+                "metadata": {"contextId": "ctx-from-metadata", "flagSetId": "checkout", "version": 7},
+                "attributes": {"team": "web"}
+            }),
+            json!({
+                "flag_key": "ld-rule", "flag_type": "boolean", "value": true, "variant": "true",
+                "reason": "targeting_match", "provider_reason": "RULE_MATCH",
+                "provider": "fixture", "client": "shop", "attributes": {"team": "web"}
+            }),
+            json!({
+                "flag_key": "broken", "flag_type": "boolean", "reason": "error",
+                "error_type": "parse_error", "error_message": "unexpected token at 1:7",
+                "context_id": "user-1", "provider": "fixture", "client": "shop",
+                "attributes": {"team": "web"}
+            }),
+            json!({
+                "flag_key": "ratio", "flag_type": "float", "value": 0.25, "reason": "default",
+                "provider": "fixture", "client": "shop", "attributes": {"team": "web"}
+            }),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_lines_never_interleave() {
+    let out = SharedBuffer::default();
+    let hook = TelemetryHook::builder()
+        .sink(JsonLinesSink::new(out.clone()))
+        .context_id(ContextIdPolicy::Keep)
+        .build();
+    let mut api = OpenFeature::default();
+    api.set_provider(support::provider()).await;
+    let client = Arc::new(api.create_client().with_hook(hook));
+
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for i in 0..500 {
+                    let context =
+                        EvaluationContext::default().with_targeting_key(format!("{task}-{i}"));
+                    let _ = client.get_string_value("color", Some(&context), None).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.is_ok());
+    }
+    let lines = out.lines();
+    assert_eq!(lines.len(), 4000);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["flag_key"] == "color" && l["value"] == "blue")
+    );
+}
+
+#[test]
+fn write_errors_are_counted_not_raised() {
+    struct Broken;
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Arc::new(JsonLinesSink::new(Broken));
+    let hook = TelemetryHook::builder().sink(sink.clone()).build();
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    let Ok(runtime) = runtime else { return };
+    runtime.block_on(async {
+        let mut api = OpenFeature::default();
+        api.set_provider(support::provider()).await;
+        let client = api.create_client().with_hook(hook);
+        for _ in 0..3 {
+            assert_eq!(client.get_bool_value("bool-on", None, None).await, Ok(true));
+        }
+    });
+    assert_eq!(sink.write_errors(), 3);
+}
