@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use open_feature::HookContext;
 
 use crate::after_marks::AfterMarks;
+use crate::evaluation_start::StartTimes;
 use crate::hook::{AttributesCallback, FlagFilter, HookInner};
 use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
@@ -100,7 +101,9 @@ impl TelemetryHookBuilder {
 
     /// Builds the hook.
     pub fn build(self) -> TelemetryHook {
+        let needs_start = self.sinks.iter().any(|sink| sink.needs_start());
         TelemetryHook::from_inner(HookInner {
+            starts: needs_start.then(StartTimes::default),
             normaliser: self.normaliser,
             sinks: self.sinks.into_boxed_slice(),
             flag_filter: self.flag_filter,

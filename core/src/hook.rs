@@ -9,10 +9,14 @@ use open_feature::{
 };
 
 use crate::after_marks::AfterMarks;
+use crate::evaluation_start::StartTimes;
 use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
 use crate::stage_future::done;
-use crate::{CustomAttribute, EvaluationRecord, EvaluationSink, TelemetryHookBuilder};
+use crate::{
+    CustomAttribute, EvaluationRecord, EvaluationSink, EvaluationStart, EvaluationStarted,
+    TelemetryHookBuilder,
+};
 
 pub(crate) type FlagFilter = dyn Fn(&str) -> bool + Send + Sync;
 pub(crate) type AttributesCallback =
@@ -58,6 +62,8 @@ pub(crate) struct HookInner {
     pub(crate) flag_filter: Option<Box<FlagFilter>>,
     pub(crate) custom_attributes: Option<Box<AttributesCallback>>,
     pub(crate) marks: AfterMarks,
+    /// Present when a sink needs start times.
+    pub(crate) starts: Option<StartTimes>,
     pub(crate) filter_guard: PanicGuard,
     pub(crate) attributes_guard: PanicGuard,
     pub(crate) sink_guard: PanicGuard,
@@ -73,6 +79,8 @@ pub struct HookStats {
     pub sink_panics: u64,
     /// Evaluations whose `after` mark did not fit (see [`TelemetryHook`]); normally zero.
     pub unmarked_evaluations: u64,
+    /// Evaluation starts that could not be tracked (bounds reached); normally zero.
+    pub untracked_starts: u64,
 }
 
 impl TelemetryHook {
@@ -94,6 +102,7 @@ impl TelemetryHook {
             callback_panics: inner.filter_guard.panics() + inner.attributes_guard.panics(),
             sink_panics: inner.sink_guard.panics(),
             unmarked_evaluations: inner.marks.unmarked() as u64,
+            untracked_starts: inner.starts.as_ref().map_or(0, StartTimes::untracked),
         }
     }
 }
@@ -131,12 +140,35 @@ impl HookInner {
         }
     }
 
+    fn before(&self, context: &HookContext<'_>) {
+        let Some(starts) = &self.starts else {
+            return;
+        };
+        if !self.records(context.flag_key) {
+            return;
+        }
+        starts.push(context.flag_key, EvaluationStart::now());
+        let started = EvaluationStarted {
+            flag_key: context.flag_key,
+            provider_name: Some(context.provider_metadata.name.as_str()).filter(|n| !n.is_empty()),
+        };
+        for sink in &self.sinks {
+            self.sink_guard.run(|| sink.started(&started));
+        }
+    }
+
+    fn start_of(&self, context: &HookContext<'_>) -> Option<EvaluationStart> {
+        self.starts.as_ref()?.take(context.flag_key)
+    }
+
     fn after(&self, context: &HookContext<'_>, details: &EvaluationDetails<Value>) {
         if !self.records(context.flag_key) {
             return;
         }
         self.marks.mark(context);
-        self.emit(context, self.normaliser.success(context, details));
+        let mut record = self.normaliser.success(context, details);
+        record.started = self.start_of(context);
+        self.emit(context, record);
     }
 
     fn error(&self, context: &HookContext<'_>, error: &EvaluationError) {
@@ -148,7 +180,9 @@ impl HookInner {
         if !self.records(context.flag_key) {
             return;
         }
-        self.emit(context, self.normaliser.failure(context, error));
+        let mut record = self.normaliser.failure(context, error);
+        record.started = self.start_of(context);
+        self.emit(context, record);
     }
 
     fn finally(&self, context: &HookContext<'_>) {
@@ -161,7 +195,7 @@ impl HookInner {
 impl Hook for TelemetryHook {
     fn before<'a, 'life0, 'life1, 'async_trait>(
         &'life0 self,
-        _context: &'life1 HookContext<'a>,
+        context: &'life1 HookContext<'a>,
         _hints: Option<&'a HookHints>,
     ) -> Pin<
         Box<
@@ -176,6 +210,7 @@ impl Hook for TelemetryHook {
         'life1: 'async_trait,
         Self: 'async_trait,
     {
+        self.inner.before(context);
         done()
     }
 

@@ -60,6 +60,7 @@ mod attribute;
 mod builder;
 mod context_id;
 mod error_type;
+mod evaluation_start;
 mod flag_type;
 mod hook;
 mod json_lines;
@@ -76,6 +77,9 @@ pub use attribute::{Attribute, AttributeSet};
 pub use builder::TelemetryHookBuilder;
 pub use context_id::{ContextId, ContextIdKey, ContextIdPolicy, HashedContextId};
 pub use error_type::{ErrorType, EvaluationFailure};
+pub use evaluation_start::{
+    EvaluationStart, EvaluationStarted, MAX_KEYS_PER_SHARD, MAX_START_AGE, MAX_STARTS_PER_KEY,
+};
 pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use open_feature::{EvaluationContext, EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
 
-use crate::{ContextId, ErrorType, EvaluationFailure, FlagType, Reason};
+use crate::{ContextId, ErrorType, EvaluationFailure, EvaluationStart, FlagType, Reason};
 
 /// One flag evaluation, normalised once and borrowed by every sink.
 ///
@@ -48,6 +48,10 @@ pub struct EvaluationRecord<'a> {
     pub evaluation_context: &'a EvaluationContext,
     /// Attributes added by the custom-attributes callback, in the order it returned them.
     pub custom_attributes: &'a [CustomAttribute],
+    /// When the evaluation started: only tracked when a sink
+    /// [needs it](crate::EvaluationSink::needs_start), and `None` when the start was not seen
+    /// (an earlier `before` hook failed, or see `evaluation_start` for the other cases).
+    pub started: Option<EvaluationStart>,
 }
 
 impl<'a> EvaluationRecord<'a> {
@@ -74,6 +78,7 @@ impl<'a> EvaluationRecord<'a> {
             metadata: None,
             evaluation_context,
             custom_attributes: &[],
+            started: None,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::EvaluationRecord;
+use crate::{EvaluationRecord, EvaluationStarted};
 
 /// Receives every evaluation record of a [`TelemetryHook`](crate::TelemetryHook).
 ///
@@ -13,17 +13,43 @@ use crate::EvaluationRecord;
 pub trait EvaluationSink: Send + Sync + 'static {
     /// Records one evaluation.
     fn record(&self, record: &EvaluationRecord<'_>);
+
+    /// Whether this sink needs [`EvaluationRecord::started`] (spans, durations). Asked once, when
+    /// the hook is built; the hook only tracks start times if a sink needs them.
+    fn needs_start(&self) -> bool {
+        false
+    }
+
+    /// Called from the `before` stage, for sinks that [need starts](Self::needs_start): an
+    /// evaluation of a recorded flag begins (request and in-flight counters).
+    fn started(&self, _evaluation: &EvaluationStarted<'_>) {}
 }
 
 impl<S: EvaluationSink + ?Sized> EvaluationSink for Arc<S> {
     fn record(&self, record: &EvaluationRecord<'_>) {
         (**self).record(record);
     }
+
+    fn needs_start(&self) -> bool {
+        (**self).needs_start()
+    }
+
+    fn started(&self, evaluation: &EvaluationStarted<'_>) {
+        (**self).started(evaluation);
+    }
 }
 
 impl<S: EvaluationSink + ?Sized> EvaluationSink for Box<S> {
     fn record(&self, record: &EvaluationRecord<'_>) {
         (**self).record(record);
+    }
+
+    fn needs_start(&self) -> bool {
+        (**self).needs_start()
+    }
+
+    fn started(&self, evaluation: &EvaluationStarted<'_>) {
+        (**self).started(evaluation);
     }
 }
 
