@@ -1,10 +1,13 @@
 //! Test support for the openfeature-hooks crates (not published): an in-memory provider with
-//! fixed flags, and a sink that keeps owned copies of records for assertions.
+//! fixed flags, a sink that keeps owned copies of records, and an HTTP endpoint on loopback
+//! that records what real exporters send.
 
 #![warn(missing_docs, unreachable_pub)]
 
 mod fixture_provider;
+mod http_receiver;
 mod recording_sink;
 
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
+pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
