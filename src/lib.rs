@@ -30,7 +30,7 @@
 //!
 //! | feature | what it adds |
 //! | --- | --- |
-//! | `otel` | OpenTelemetry log events, span events, spans and metrics (in progress) |
+//! | `otel` | [`otel`]: OpenTelemetry log events, span events, spans and metrics |
 //! | `sentry` | Sentry flag context on errors, flag attributes on spans (in progress) |
 //! | `datadog` | Datadog span tags, experiment spans, the enrichment metric, change events (in progress) |
 //! | `full` | all of the above |
@@ -41,3 +41,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub use openfeature_hooks_core::*;
+
+/// OpenTelemetry log events, span events, spans and metrics (feature `otel`): the crate
+/// [`openfeature_hooks_otel`].
+#[cfg(feature = "otel")]
+pub use openfeature_hooks_otel as otel;

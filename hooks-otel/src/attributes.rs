@@ -1,0 +1,119 @@
+//! The attributes of one evaluation, written once for every signal.
+
+use open_feature::Value;
+use openfeature_hooks_core::{EvaluationRecord, metadata_text};
+use opentelemetry::{Key, KeyValue, StringValue};
+
+use crate::attribute_naming::{self, AttributeNaming};
+use crate::otel_value::attribute_value;
+
+/// Where attributes go: a log record, or a list of `KeyValue`s for spans.
+pub(crate) trait AttributeWriter {
+    fn string(&mut self, key: Key, value: StringValue);
+    fn flag_value(&mut self, key: Key, value: &Value);
+}
+
+/// Whether the signal has a log body for the older revision's `value` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Body {
+    Available,
+    None,
+}
+
+/// Writes the record's attributes under `naming`'s names. The flag value is written as an
+/// attribute unless it goes in the log body (older naming, signals with a body).
+pub(crate) fn write_attributes(
+    record: &EvaluationRecord<'_>,
+    naming: AttributeNaming,
+    body: Body,
+    out: &mut impl AttributeWriter,
+) {
+    let key = |name: &'static str| Key::from_static_str(name);
+    out.string(
+        key(attribute_naming::KEY),
+        StringValue::from(record.flag_key.to_owned()),
+    );
+    let value_in_body = body == Body::Available && naming.value_in_body();
+    let mut value_written = false;
+    for names in naming.revisions() {
+        if let Some(variant) = record.variant {
+            out.string(key(names.variant), StringValue::from(variant.to_owned()));
+        }
+        if let Some(value) = record.value {
+            let name = names
+                .value
+                .or((!value_in_body).then_some(attribute_naming::VALUE));
+            if let Some(name) = name.filter(|_| !value_written) {
+                out.flag_value(key(name), value);
+                value_written = true;
+            }
+        }
+        if let Some(reason) = &record.reason {
+            let text = match reason.as_static_str() {
+                Some(name) => StringValue::from(name),
+                None => StringValue::from(reason.as_str().to_owned()),
+            };
+            out.string(key(names.reason), text);
+        }
+        if let Some(message) = record.error_message() {
+            out.string(
+                key(names.error_message),
+                StringValue::from(message.to_owned()),
+            );
+        }
+        if let Some(provider) = record.provider_name {
+            out.string(key(names.provider), StringValue::from(provider.to_owned()));
+        }
+    }
+    if let Some(error_type) = record.error_type() {
+        out.string(
+            key(attribute_naming::ERROR_TYPE),
+            StringValue::from(error_type.as_str()),
+        );
+    }
+    if let Some(id) = &record.context_id {
+        out.string(
+            key(attribute_naming::CONTEXT_ID),
+            StringValue::from(id.as_str().to_owned()),
+        );
+    }
+    if let Some(set_id) = record.set_id {
+        out.string(
+            key(attribute_naming::SET_ID),
+            StringValue::from(metadata_text(set_id).into_owned()),
+        );
+    }
+    if let Some(version) = record.version {
+        out.string(
+            key(attribute_naming::VERSION),
+            StringValue::from(metadata_text(version).into_owned()),
+        );
+    }
+    for custom in record.custom_attributes {
+        out.flag_value(Key::from(custom.key.clone()), &custom.value);
+    }
+}
+
+/// Attributes as `KeyValue`s, for spans and span events.
+#[derive(Debug, Default)]
+pub(crate) struct KeyValues(pub(crate) Vec<KeyValue>);
+
+impl AttributeWriter for KeyValues {
+    fn string(&mut self, key: Key, value: StringValue) {
+        self.0.push(KeyValue::new(key, value));
+    }
+
+    fn flag_value(&mut self, key: Key, value: &Value) {
+        self.0.push(KeyValue::new(key, attribute_value(value)));
+    }
+}
+
+/// The attributes of a span or span event.
+pub(crate) fn span_attributes(
+    record: &EvaluationRecord<'_>,
+    naming: AttributeNaming,
+) -> Vec<KeyValue> {
+    let mut out = KeyValues(Vec::with_capacity(12));
+    write_attributes(record, naming, Body::None, &mut out);
+    out.0
+}

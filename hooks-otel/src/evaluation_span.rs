@@ -1,0 +1,66 @@
+//! One span per evaluation.
+
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
+use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
+
+use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
+use crate::attributes::span_attributes;
+
+/// Records each evaluation as a span named `feature_flag.evaluation`, a child of the span
+/// active during the evaluation, carrying the record's attributes and an error status on
+/// failure.
+///
+/// The span covers the evaluation: it starts at the time the hook's `before` stage ran and ends
+/// when the evaluation is recorded (`after` or `error`). The Rust SDK has no hook data to carry
+/// a span object between stages; the hook's core carries the start time instead (see
+/// `openfeature_hooks_core::EvaluationStart`) and the span is created with it, so nothing is
+/// left open if an evaluation is cancelled. When the start is unknown (an earlier `before` hook
+/// failed) the span starts when it is recorded.
+#[derive(Debug)]
+pub struct EvaluationSpanSink<T> {
+    tracer: T,
+    naming: AttributeNaming,
+}
+
+impl<T: Tracer> EvaluationSpanSink<T> {
+    /// Creates spans with `tracer`.
+    pub fn new(tracer: T) -> Self {
+        Self {
+            tracer,
+            naming: AttributeNaming::default(),
+        }
+    }
+
+    /// The attribute names to write (default: [`AttributeNaming::Current`]).
+    #[must_use]
+    pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
+        self.naming = naming;
+        self
+    }
+}
+
+impl<T> EvaluationSink for EvaluationSpanSink<T>
+where
+    T: Tracer + Send + Sync + 'static,
+{
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        let mut builder = self
+            .tracer
+            .span_builder(EVENT_NAME)
+            .with_kind(SpanKind::Internal)
+            .with_attributes(span_attributes(record, self.naming));
+        if let Some(start) = record.started {
+            builder = builder.with_start_time(start.time);
+        }
+        let mut span = builder.start(&self.tracer);
+        if let Some(failure) = record.failure {
+            let description = failure.message.unwrap_or(failure.error_type.as_str());
+            span.set_status(Status::error(description.to_owned()));
+        }
+        span.end();
+    }
+
+    fn needs_start(&self) -> bool {
+        true
+    }
+}

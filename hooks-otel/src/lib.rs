@@ -1,0 +1,72 @@
+//! OpenFeature flag evaluations as OpenTelemetry signals, for
+//! [`openfeature-hooks`](https://docs.rs/openfeature-hooks).
+//!
+//! Each signal is a sink of the one [`TelemetryHook`](openfeature_hooks_core::TelemetryHook);
+//! add the ones you want, and the evaluation is normalised once for all of them:
+//!
+//! | sink | signal |
+//! | --- | --- |
+//! | [`LogEventSink`] | a `feature_flag.evaluation` log event (the conventions' main form) |
+//! | [`SpanEventSink`] | a `feature_flag.evaluation` event on the active span |
+//! | [`EvaluationSpanSink`] | a `feature_flag.evaluation` span per evaluation |
+//! | [`MetricsSink`] | active / requests / success / error counters and a duration histogram |
+//!
+//! ```
+//! use open_feature::OpenFeature;
+//! use openfeature_hooks_core::TelemetryHook;
+//! use openfeature_hooks_otel::{AttributeNaming, LogEventSink, MetricsSink, SpanEventSink};
+//! use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+//! use opentelemetry_sdk::metrics::SdkMeterProvider;
+//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let exporter = InMemoryLogExporter::default();
+//! let logs = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
+//! let meters = SdkMeterProvider::builder().build();
+//!
+//! let hook = TelemetryHook::builder()
+//!     .sink(LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current))
+//!     .sink(SpanEventSink::new())
+//!     .sink(MetricsSink::from_provider(&meters))
+//!     .build();
+//!
+//! let mut api = OpenFeature::default();
+//! # api.set_provider(FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true).variant("on"))).await;
+//! api.add_hook(hook).await;
+//! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
+//! assert_eq!(enabled, Ok(true));
+//!
+//! let events = exporter.get_emitted_logs().unwrap_or_default();
+//! assert_eq!(events[0].record.event_name(), Some("feature_flag.evaluation"));
+//! # }
+//! ```
+//!
+//! # Attribute names
+//!
+//! See [`AttributeNaming`] for today's names, the older revision's and how to write both while
+//! dashboards migrate. Values are typed on log events (maps and lists for structs and arrays,
+//! nested at most [`MAX_VALUE_DEPTH`](openfeature_hooks_core::MAX_VALUE_DEPTH) deep) and JSON
+//! text on spans and span events, whose attributes cannot hold maps.
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features. It depends on the `opentelemetry` API only; bring your
+//! own SDK and exporter.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod attribute_naming;
+mod attributes;
+mod evaluation_span;
+mod log_event;
+mod metrics;
+mod otel_value;
+mod span_event;
+
+pub use attribute_naming::{AttributeNaming, EVENT_NAME};
+pub use evaluation_span::EvaluationSpanSink;
+pub use log_event::{LOG_TARGET, LogEventSink};
+pub use metrics::{DURATION_BOUNDARIES, MetricsSink, instrument};
+pub use otel_value::{attribute_value, log_value};
+pub use span_event::SpanEventSink;

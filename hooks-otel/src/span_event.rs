@@ -1,0 +1,44 @@
+//! The `feature_flag.evaluation` event on the active span.
+
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
+use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt;
+
+use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
+use crate::attributes::span_attributes;
+
+/// Adds a `feature_flag.evaluation` event to the span active during the evaluation (the
+/// OpenTelemetry context's span; `tracing` users reach it through `tracing-opentelemetry`).
+/// Nothing happens without a recording span.
+///
+/// The conventions now prefer log events ([`LogEventSink`](crate::LogEventSink)); span events
+/// are what the Go, Java, Python and .NET hooks emit, and what trace views show inline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SpanEventSink {
+    naming: AttributeNaming,
+}
+
+impl SpanEventSink {
+    /// A span event sink with today's attribute names.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The attribute names to write (default: [`AttributeNaming::Current`]).
+    #[must_use]
+    pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
+        self.naming = naming;
+        self
+    }
+}
+
+impl EvaluationSink for SpanEventSink {
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        Context::map_current(|context| {
+            let span = context.span();
+            if span.is_recording() {
+                span.add_event(EVENT_NAME, span_attributes(record, self.naming));
+            }
+        });
+    }
+}

@@ -1,0 +1,436 @@
+//! Span events, evaluation spans and metrics, read back from the SDK's in-memory exporters.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use open_feature::{
+    EvaluationContext, EvaluationDetails, EvaluationError, EvaluationReason, Hook, HookContext,
+    HookHints, OpenFeature, Value,
+};
+use openfeature_hooks_core::{ContextIdPolicy, EvaluationSink, TelemetryHook};
+use openfeature_hooks_otel::{
+    AttributeNaming, DURATION_BOUNDARIES, EvaluationSpanSink, MetricsSink, SpanEventSink,
+    instrument,
+};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Status, Tracer, TracerProvider};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+
+fn provider() -> FixtureProvider {
+    FixtureProvider::new("fixture")
+        .with_flag(
+            "checkout",
+            FixtureFlag::new(true)
+                .variant("on")
+                .reason(Some(EvaluationReason::TargetingMatch))
+                .metadata("version", "v3"),
+        )
+        .with_flag(
+            "layout",
+            FixtureFlag::new(Value::Struct(
+                open_feature::StructValue::default().with_field("columns", 3_i64),
+            )),
+        )
+}
+
+/// A hook whose `before` takes 30 ms, registered after ours, so a span that really starts at
+/// our `before` lasts at least that long.
+struct SlowBefore;
+
+const SLOW: Duration = Duration::from_millis(30);
+
+#[async_trait]
+impl Hook for SlowBefore {
+    async fn before<'a>(
+        &self,
+        _: &HookContext<'a>,
+        _: Option<&'a HookHints>,
+    ) -> Result<Option<EvaluationContext>, EvaluationError> {
+        std::thread::sleep(SLOW);
+        Ok(None)
+    }
+    async fn after<'a>(
+        &self,
+        _: &HookContext<'a>,
+        _: &EvaluationDetails<Value>,
+        _: Option<&'a HookHints>,
+    ) -> Result<(), EvaluationError> {
+        Ok(())
+    }
+    async fn error<'a>(&self, _: &HookContext<'a>, _: &EvaluationError, _: Option<&'a HookHints>) {}
+    async fn finally<'a>(
+        &self,
+        _: &HookContext<'a>,
+        _: &EvaluationDetails<Value>,
+        _: Option<&'a HookHints>,
+    ) {
+    }
+}
+
+/// Runs `evaluations` with a hook made of `sink`, inside a span named `request` when asked.
+fn run(
+    sink: impl EvaluationSink,
+    tracer_provider: &SdkTracerProvider,
+    inside_span: bool,
+    slow: bool,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let hook = TelemetryHook::builder()
+        .sink(sink)
+        .context_id(ContextIdPolicy::Keep)
+        .build();
+    let client = runtime.block_on(async {
+        let mut api = OpenFeature::default();
+        api.set_provider(provider()).await;
+        let client = api.create_client().with_hook(hook);
+        if slow {
+            client.with_hook(SlowBefore)
+        } else {
+            client
+        }
+    });
+    let evaluate = || {
+        runtime.block_on(async {
+            let user = EvaluationContext::default().with_targeting_key("user-1");
+            assert_eq!(
+                client.get_bool_value("checkout", Some(&user), None).await,
+                Ok(true)
+            );
+            assert!(
+                client
+                    .get_bool_value("missing", Some(&user), None)
+                    .await
+                    .is_err()
+            );
+            let layout = client
+                .get_struct_value::<open_feature::StructValue>("layout", None, None)
+                .await;
+            assert!(layout.is_ok());
+        });
+    };
+    if inside_span {
+        tracer_provider
+            .tracer("app")
+            .in_span("request", |_| evaluate());
+    } else {
+        evaluate();
+    }
+}
+
+fn spans() -> (SdkTracerProvider, InMemorySpanExporter) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    (provider, exporter)
+}
+
+fn attributes(list: &[KeyValue]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        .collect()
+}
+
+fn finished(exporter: &InMemorySpanExporter) -> Vec<SpanData> {
+    exporter.get_finished_spans().unwrap_or_default()
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn span_events_land_on_the_active_span() {
+    let (tracer_provider, exporter) = spans();
+    run(SpanEventSink::new(), &tracer_provider, true, false);
+    let spans = finished(&exporter);
+    assert_eq!(spans.len(), 1);
+    let events: Vec<_> = spans[0].events.iter().collect();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e.name == "feature_flag.evaluation"));
+    assert_eq!(
+        attributes(&events[0].attributes),
+        map(&[
+            ("feature_flag.key", "checkout"),
+            ("feature_flag.result.variant", "on"),
+            ("feature_flag.result.value", "true"),
+            ("feature_flag.result.reason", "targeting_match"),
+            ("feature_flag.provider.name", "fixture"),
+            ("feature_flag.context.id", "user-1"),
+            ("feature_flag.version", "v3"),
+        ])
+    );
+    assert_eq!(
+        attributes(&events[1].attributes)
+            .get("error.type")
+            .map(String::as_str),
+        Some("flag_not_found")
+    );
+    assert_eq!(
+        attributes(&events[2].attributes)
+            .get("feature_flag.result.value")
+            .map(String::as_str),
+        Some(r#"{"columns":3}"#),
+        "structs as JSON text on spans"
+    );
+}
+
+#[test]
+fn span_events_need_a_span() {
+    let (tracer_provider, exporter) = spans();
+    run(SpanEventSink::new(), &tracer_provider, false, false);
+    assert!(finished(&exporter).is_empty());
+}
+
+#[test]
+fn legacy_naming_on_span_events_keeps_the_value_as_an_attribute() {
+    let (tracer_provider, exporter) = spans();
+    run(
+        SpanEventSink::new().with_naming(AttributeNaming::Legacy),
+        &tracer_provider,
+        true,
+        false,
+    );
+    let spans = finished(&exporter);
+    let first = attributes(
+        &spans[0]
+            .events
+            .iter()
+            .next()
+            .map(|e| e.attributes.clone())
+            .unwrap_or_default(),
+    );
+    assert_eq!(
+        first.get("feature_flag.variant").map(String::as_str),
+        Some("on")
+    );
+    assert_eq!(
+        first
+            .get("feature_flag.evaluation.reason")
+            .map(String::as_str),
+        Some("targeting_match")
+    );
+    assert_eq!(
+        first.get("feature_flag.provider_name").map(String::as_str),
+        Some("fixture")
+    );
+    assert_eq!(
+        first.get("feature_flag.result.value").map(String::as_str),
+        Some("true")
+    );
+    assert!(!first.contains_key("feature_flag.result.variant"));
+}
+
+#[test]
+fn one_span_per_evaluation_covering_it_as_a_child_of_the_active_span() {
+    let (tracer_provider, exporter) = spans();
+    let tracer = tracer_provider.tracer("openfeature-hooks-otel");
+    let before = SystemTime::now();
+    run(
+        EvaluationSpanSink::new(tracer),
+        &tracer_provider,
+        true,
+        true,
+    );
+    let after = SystemTime::now();
+
+    let spans = finished(&exporter);
+    let request = spans.iter().find(|s| s.name == "request");
+    let request_id = request.map(|s| s.span_context.span_id());
+    let evaluations: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "feature_flag.evaluation")
+        .collect();
+    assert_eq!(evaluations.len(), 3);
+    for span in &evaluations {
+        assert_eq!(
+            Some(span.parent_span_id),
+            request_id,
+            "child of the active span"
+        );
+        assert_eq!(
+            Some(span.span_context.trace_id()),
+            request.map(|s| s.span_context.trace_id())
+        );
+        assert!(before <= span.start_time && span.end_time <= after);
+        let duration = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap_or_default();
+        assert!(
+            duration >= SLOW,
+            "the span starts at our before, not at the record: {duration:?}"
+        );
+    }
+    assert_eq!(evaluations[0].status, Status::Unset);
+    assert_eq!(
+        attributes(&evaluations[0].attributes)
+            .get("feature_flag.result.reason")
+            .map(String::as_str),
+        Some("targeting_match")
+    );
+    assert_eq!(
+        evaluations[1].status,
+        Status::error(r#"no flag named "missing""#)
+    );
+    assert_eq!(
+        attributes(&evaluations[1].attributes)
+            .get("error.type")
+            .map(String::as_str),
+        Some("flag_not_found")
+    );
+}
+
+/// (instrument, unit, attributes) -> value; histograms give their count.
+fn points(
+    metrics: &[ResourceMetrics],
+) -> BTreeMap<(String, String, BTreeMap<String, String>), f64> {
+    let mut out = BTreeMap::new();
+    for resource in metrics {
+        for scope in resource.scope_metrics() {
+            for metric in scope.metrics() {
+                let key = |attrs: &mut dyn Iterator<Item = &KeyValue>| {
+                    let attrs: Vec<KeyValue> = attrs.cloned().collect();
+                    (
+                        metric.name().to_owned(),
+                        metric.unit().to_owned(),
+                        attributes(&attrs),
+                    )
+                };
+                match metric.data() {
+                    AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                        for p in sum.data_points() {
+                            out.insert(key(&mut p.attributes()), p.value() as f64);
+                        }
+                    }
+                    AggregatedMetrics::I64(MetricData::Sum(sum)) => {
+                        for p in sum.data_points() {
+                            out.insert(key(&mut p.attributes()), p.value() as f64);
+                        }
+                    }
+                    AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
+                        for p in histogram.data_points() {
+                            assert_eq!(
+                                p.bounds().collect::<Vec<_>>(),
+                                DURATION_BOUNDARIES.to_vec()
+                            );
+                            out.insert(key(&mut p.attributes()), p.count() as f64);
+                        }
+                    }
+                    other => panic!("unexpected data for {}: {other:?}", metric.name()),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn metrics_count_each_evaluation_once_with_low_cardinality_attributes() {
+    let exporter = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let (tracer_provider, _) = spans();
+    run(
+        MetricsSink::from_provider(&meters),
+        &tracer_provider,
+        false,
+        false,
+    );
+    run(
+        MetricsSink::from_provider(&meters),
+        &tracer_provider,
+        false,
+        false,
+    );
+    assert!(meters.force_flush().is_ok());
+    let points = points(&exporter.get_finished_metrics().unwrap_or_default());
+
+    let p = |name: &str, unit: &str, attrs: &[(&str, &str)]| {
+        (name.to_owned(), unit.to_owned(), map(attrs))
+    };
+    let checkout = [
+        ("feature_flag.key", "checkout"),
+        ("feature_flag.provider.name", "fixture"),
+    ];
+    let missing = [
+        ("feature_flag.key", "missing"),
+        ("feature_flag.provider.name", "fixture"),
+    ];
+    let layout = [
+        ("feature_flag.key", "layout"),
+        ("feature_flag.provider.name", "fixture"),
+    ];
+    let mut expected = BTreeMap::new();
+    for attrs in [&checkout, &missing, &layout] {
+        expected.insert(p(instrument::REQUESTS_TOTAL, "{request}", attrs), 2.0);
+        expected.insert(p(instrument::ACTIVE_COUNT, "{request}", attrs), 0.0);
+    }
+    let with = |base: &[(&'static str, &'static str)], extra: &[(&'static str, &'static str)]| {
+        base.iter().chain(extra).copied().collect::<Vec<_>>()
+    };
+    let checkout_success = with(
+        &checkout,
+        &[
+            ("feature_flag.result.variant", "on"),
+            ("feature_flag.result.reason", "targeting_match"),
+        ],
+    );
+    expected.insert(
+        p(instrument::SUCCESS_TOTAL, "{impression}", &checkout_success),
+        2.0,
+    );
+    let layout_success = with(&layout, &[("feature_flag.result.reason", "static")]);
+    expected.insert(
+        p(instrument::SUCCESS_TOTAL, "{impression}", &layout_success),
+        2.0,
+    );
+    expected.insert(
+        p(
+            instrument::ERROR_TOTAL,
+            "{request}",
+            &with(&missing, &[("error.type", "flag_not_found")]),
+        ),
+        2.0,
+    );
+    let checkout_duration = with(
+        &checkout,
+        &[("feature_flag.result.reason", "targeting_match")],
+    );
+    expected.insert(p(instrument::DURATION, "s", &checkout_duration), 2.0);
+    expected.insert(p(instrument::DURATION, "s", &layout_success), 2.0);
+    let missing_duration = with(
+        &missing,
+        &[
+            ("feature_flag.result.reason", "error"),
+            ("error.type", "flag_not_found"),
+        ],
+    );
+    expected.insert(p(instrument::DURATION, "s", &missing_duration), 2.0);
+
+    assert_eq!(points, expected);
+    for (_, _, attrs) in points.keys() {
+        assert!(
+            !attrs.contains_key("feature_flag.context.id"),
+            "no context ids on metrics"
+        );
+        assert!(
+            !attrs.contains_key("feature_flag.error.message"),
+            "no messages on metrics"
+        );
+        assert!(
+            !attrs.contains_key("feature_flag.result.value"),
+            "no values on metrics"
+        );
+    }
+}
