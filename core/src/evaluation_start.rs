@@ -29,9 +29,12 @@
 //! key more than [`MAX_STARTS_PER_KEY`] starts: past that, starts are not tracked (counted).
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
+
+use crate::FastBuildHasher;
 
 /// When an evaluation started (the hook's `before` stage ran).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,16 +104,7 @@ impl StartKey {
     }
 
     fn shard(&self) -> usize {
-        let executor = match self.executor {
-            Executor::Task(id) => {
-                use std::hash::{Hash, Hasher};
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                id.hash(&mut hasher);
-                hasher.finish() as usize
-            }
-            Executor::Thread(number) => number as usize,
-        };
-        (executor ^ (self.key_ptr >> 3)) % SHARDS
+        (FastBuildHasher::default().hash_one(self) >> 32) as usize % SHARDS
     }
 }
 
@@ -132,14 +126,14 @@ enum Starts {
 
 #[derive(Debug)]
 pub(crate) struct StartTimes {
-    shards: [Mutex<HashMap<StartKey, Starts>>; SHARDS],
+    shards: [Mutex<HashMap<StartKey, Starts, FastBuildHasher>>; SHARDS],
     untracked: AtomicU64,
 }
 
 impl Default for StartTimes {
     fn default() -> Self {
         Self {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
             untracked: AtomicU64::new(0),
         }
     }

@@ -61,6 +61,7 @@ mod builder;
 mod context_id;
 mod error_type;
 mod evaluation_start;
+mod fast_hash;
 mod flag_type;
 mod hook;
 mod json_lines;
@@ -80,6 +81,7 @@ pub use error_type::{ErrorType, EvaluationFailure};
 pub use evaluation_start::{
     EvaluationStart, EvaluationStarted, MAX_KEYS_PER_SHARD, MAX_START_AGE, MAX_STARTS_PER_KEY,
 };
+pub use fast_hash::{FastBuildHasher, FastHasher};
 pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
