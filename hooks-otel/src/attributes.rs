@@ -113,7 +113,19 @@ pub(crate) fn span_attributes(
     record: &EvaluationRecord<'_>,
     naming: AttributeNaming,
 ) -> Vec<KeyValue> {
-    let mut out = KeyValues(Vec::with_capacity(12));
+    let per_revision = usize::from(record.variant.is_some())
+        + usize::from(record.reason.is_some())
+        + usize::from(record.error_message().is_some())
+        + usize::from(record.provider_name.is_some());
+    let count = 1
+        + per_revision * naming.revisions().len()
+        + usize::from(record.value.is_some())
+        + usize::from(record.failure.is_some())
+        + usize::from(record.context_id.is_some())
+        + usize::from(record.set_id.is_some())
+        + usize::from(record.version.is_some())
+        + record.custom_attributes.len();
+    let mut out = KeyValues(Vec::with_capacity(count));
     write_attributes(record, naming, Body::None, &mut out);
     out.0
 }

@@ -62,11 +62,12 @@ mod evaluation_span;
 mod log_event;
 mod metrics;
 mod otel_value;
+mod series_table;
 mod span_event;
 
 pub use attribute_naming::{AttributeNaming, EVENT_NAME};
 pub use evaluation_span::EvaluationSpanSink;
 pub use log_event::{LOG_TARGET, LogEventSink};
-pub use metrics::{DURATION_BOUNDARIES, MetricsSink, instrument};
+pub use metrics::{DURATION_BOUNDARIES, MAX_SERIES, MetricsSink, instrument};
 pub use otel_value::{attribute_value, log_value};
 pub use span_event::SpanEventSink;

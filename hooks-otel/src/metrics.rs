@@ -1,11 +1,17 @@
 //! The evaluation metrics shared by the Go, JavaScript, Java and .NET hooks, plus a duration
 //! histogram.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, EvaluationStarted};
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider, UpDownCounter};
+use opentelemetry::metrics::{
+    Histogram, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
+};
 use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
+use crate::series_table::{Parts, SeriesTable};
 
 /// Instrument names.
 pub mod instrument {
@@ -29,6 +35,10 @@ pub const DURATION_BOUNDARIES: [f64; 19] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// How many distinct series each table keeps before new ones share an overflow series with the
+/// attribute `otel.metric.overflow = true` (the SDK's own cardinality limit is also 2000).
+pub const MAX_SERIES: usize = 2000;
+
 /// Records the evaluation metrics:
 ///
 /// | instrument | kind, unit | when | attributes |
@@ -41,48 +51,157 @@ pub const DURATION_BOUNDARIES: [f64; 19] = [
 ///
 /// Only low-cardinality attributes: never messages, values or context ids. Attribute names
 /// follow the chosen [`AttributeNaming`].
-#[derive(Debug)]
+///
+/// The counters are observable instruments: each series (flag, provider, variant, reason, error
+/// type) counts in an atomic and the totals are reported at collection. An evaluation then costs
+/// two lookups of cached series and one histogram record, instead of five SDK calls that each
+/// build and hash an attribute set. At most [`MAX_SERIES`] series per table are kept.
+///
+/// Create **one** `MetricsSink` per meter provider and clone it (cheaply) for every hook that
+/// should report into it: each sink registers its own observable instruments, so two separately
+/// created sinks on one meter would both report the same series, and a collector keeps only one
+/// of the two totals.
+#[derive(Clone, Debug)]
 pub struct MetricsSink {
-    naming: AttributeNaming,
-    active: UpDownCounter<i64>,
-    requests: Counter<u64>,
-    success: Counter<u64>,
-    errors: Counter<u64>,
+    state: Arc<MetricsState>,
     duration: Histogram<f64>,
+    _instruments: Arc<ObservableInstruments>,
+}
+
+#[derive(Debug)]
+struct ObservableInstruments {
+    _active: ObservableUpDownCounter<i64>,
+    _requests: ObservableCounter<u64>,
+    _success: ObservableCounter<u64>,
+    _errors: ObservableCounter<u64>,
+}
+
+#[derive(Debug)]
+struct MetricsState {
+    naming: AttributeNaming,
+    flags: SeriesTable<FlagSeries>,
+    outcomes: SeriesTable<OutcomeSeries>,
+}
+
+/// One (flag, provider): requests and evaluations in flight.
+#[derive(Debug)]
+struct FlagSeries {
+    attributes: Vec<KeyValue>,
+    requests: AtomicU64,
+    active: AtomicI64,
+}
+
+type FlagHandle = Arc<crate::series_table::Series<FlagSeries>>;
+
+/// One outcome of one flag: success with (variant, reason), or failure with an error type.
+#[derive(Debug)]
+struct OutcomeSeries {
+    /// The flag's series, so recording needs one lookup (`None` for the shared overflow series).
+    flag: Option<FlagHandle>,
+    failed: bool,
+    attributes: Vec<KeyValue>,
+    count: AtomicU64,
+    duration_attributes: Vec<KeyValue>,
+}
+
+fn overflow_attributes() -> Vec<KeyValue> {
+    vec![KeyValue::new("otel.metric.overflow", true)]
+}
+
+impl MetricsState {
+    fn flag_attributes(&self, flag_key: &str, provider: Option<&str>) -> Vec<KeyValue> {
+        let mut attributes = vec![KeyValue::new(attribute_naming::KEY, flag_key.to_owned())];
+        if let Some(provider) = provider {
+            for names in self.naming.revisions() {
+                attributes.push(KeyValue::new(names.provider, provider.to_owned()));
+            }
+        }
+        attributes
+    }
+
+    fn flag(&self, flag_key: &str, provider: Option<&str>) -> FlagHandle {
+        let make = |attributes| FlagSeries {
+            attributes,
+            requests: AtomicU64::new(0),
+            active: AtomicI64::new(0),
+        };
+        self.flags.get(
+            [Some(flag_key), provider, None, None, None],
+            || make(self.flag_attributes(flag_key, provider)),
+            || make(overflow_attributes()),
+        )
+    }
+
+    fn outcome(
+        &self,
+        record: &EvaluationRecord<'_>,
+    ) -> Arc<crate::series_table::Series<OutcomeSeries>> {
+        let error_type = record.error_type().map(|t| t.as_str());
+        let variant = if error_type.is_none() {
+            record.variant
+        } else {
+            None
+        };
+        let reason = record.reason.as_ref().map(|r| r.as_str());
+        let parts: Parts<'_> = [
+            Some(record.flag_key),
+            record.provider_name,
+            variant,
+            reason,
+            error_type,
+        ];
+        let make = || {
+            let base = self.flag_attributes(record.flag_key, record.provider_name);
+            let mut reason_attributes = Vec::new();
+            if let Some(reason) = &record.reason {
+                let text = match reason.as_static_str() {
+                    Some(name) => StringValue::from(name),
+                    None => StringValue::from(reason.as_str().to_owned()),
+                };
+                for names in self.naming.revisions() {
+                    reason_attributes.push(KeyValue::new(names.reason, text.clone()));
+                }
+            }
+            let error_attribute =
+                error_type.map(|t| KeyValue::new(attribute_naming::ERROR_TYPE, t));
+            let mut attributes = base.clone();
+            match &error_attribute {
+                Some(error) => attributes.push(error.clone()),
+                None => {
+                    if let Some(variant) = variant {
+                        for names in self.naming.revisions() {
+                            attributes.push(KeyValue::new(names.variant, variant.to_owned()));
+                        }
+                    }
+                    attributes.extend(reason_attributes.iter().cloned());
+                }
+            }
+            let mut duration_attributes = base;
+            duration_attributes.extend(reason_attributes);
+            duration_attributes.extend(error_attribute);
+            OutcomeSeries {
+                flag: Some(self.flag(record.flag_key, record.provider_name)),
+                failed: error_type.is_some(),
+                attributes,
+                count: AtomicU64::new(0),
+                duration_attributes,
+            }
+        };
+        let make_overflow = || OutcomeSeries {
+            flag: None,
+            failed: error_type.is_some(),
+            attributes: overflow_attributes(),
+            count: AtomicU64::new(0),
+            duration_attributes: overflow_attributes(),
+        };
+        self.outcomes.get(parts, make, make_overflow)
+    }
 }
 
 impl MetricsSink {
-    /// Creates the instruments on `meter`.
+    /// Creates the instruments on `meter`, with today's attribute names.
     pub fn new(meter: &Meter) -> Self {
-        Self {
-            naming: AttributeNaming::default(),
-            active: meter
-                .i64_up_down_counter(instrument::ACTIVE_COUNT)
-                .with_unit("{request}")
-                .with_description("Flag evaluations in progress")
-                .build(),
-            requests: meter
-                .u64_counter(instrument::REQUESTS_TOTAL)
-                .with_unit("{request}")
-                .with_description("Flag evaluations started")
-                .build(),
-            success: meter
-                .u64_counter(instrument::SUCCESS_TOTAL)
-                .with_unit("{impression}")
-                .with_description("Flag evaluations that succeeded")
-                .build(),
-            errors: meter
-                .u64_counter(instrument::ERROR_TOTAL)
-                .with_unit("{request}")
-                .with_description("Flag evaluations that failed")
-                .build(),
-            duration: meter
-                .f64_histogram(instrument::DURATION)
-                .with_unit("s")
-                .with_description("Duration of flag evaluations")
-                .with_boundaries(DURATION_BOUNDARIES.to_vec())
-                .build(),
-        }
+        Self::with_meter_and_naming(meter, AttributeNaming::default())
     }
 
     /// Creates the instruments on a meter of `provider` whose scope is this crate.
@@ -93,33 +212,75 @@ impl MetricsSink {
         Self::new(&provider.meter_with_scope(scope))
     }
 
-    /// The attribute names to write (default: [`AttributeNaming::Current`]).
-    #[must_use]
-    pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
-        self.naming = naming;
-        self
-    }
-
-    fn base(&self, flag_key: &str, provider: Option<&str>, extra: usize) -> Vec<KeyValue> {
-        let mut attributes = Vec::with_capacity(2 + 2 * extra + self.naming.revisions().len());
-        attributes.push(KeyValue::new(attribute_naming::KEY, flag_key.to_owned()));
-        if let Some(provider) = provider {
-            for names in self.naming.revisions() {
-                attributes.push(KeyValue::new(names.provider, provider.to_owned()));
-            }
-        }
-        attributes
-    }
-
-    fn reason(&self, record: &EvaluationRecord<'_>, attributes: &mut Vec<KeyValue>) {
-        if let Some(reason) = &record.reason {
-            let text = match reason.as_static_str() {
-                Some(name) => StringValue::from(name),
-                None => StringValue::from(reason.as_str().to_owned()),
-            };
-            for names in self.naming.revisions() {
-                attributes.push(KeyValue::new(names.reason, text.clone()));
-            }
+    /// Creates the instruments on `meter`, with `naming`'s attribute names.
+    pub fn with_meter_and_naming(meter: &Meter, naming: AttributeNaming) -> Self {
+        let state = Arc::new(MetricsState {
+            naming,
+            flags: SeriesTable::new(MAX_SERIES),
+            outcomes: SeriesTable::new(MAX_SERIES),
+        });
+        let observed = |state: &Arc<MetricsState>| state.clone();
+        let (a, r, s, e) = (
+            observed(&state),
+            observed(&state),
+            observed(&state),
+            observed(&state),
+        );
+        let instruments = ObservableInstruments {
+            _active: meter
+                .i64_observable_up_down_counter(instrument::ACTIVE_COUNT)
+                .with_unit("{request}")
+                .with_description("Flag evaluations in progress")
+                .with_callback(move |observer| {
+                    a.flags.for_each(|f| {
+                        observer.observe(f.active.load(Ordering::Relaxed), &f.attributes)
+                    });
+                })
+                .build(),
+            _requests: meter
+                .u64_observable_counter(instrument::REQUESTS_TOTAL)
+                .with_unit("{request}")
+                .with_description("Flag evaluations started")
+                .with_callback(move |observer| {
+                    r.flags.for_each(|f| {
+                        observer.observe(f.requests.load(Ordering::Relaxed), &f.attributes)
+                    });
+                })
+                .build(),
+            _success: meter
+                .u64_observable_counter(instrument::SUCCESS_TOTAL)
+                .with_unit("{impression}")
+                .with_description("Flag evaluations that succeeded")
+                .with_callback(move |observer| {
+                    s.outcomes.for_each(|o| {
+                        if !o.failed {
+                            observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
+                        }
+                    });
+                })
+                .build(),
+            _errors: meter
+                .u64_observable_counter(instrument::ERROR_TOTAL)
+                .with_unit("{request}")
+                .with_description("Flag evaluations that failed")
+                .with_callback(move |observer| {
+                    e.outcomes.for_each(|o| {
+                        if o.failed {
+                            observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
+                        }
+                    });
+                })
+                .build(),
+        };
+        Self {
+            state,
+            duration: meter
+                .f64_histogram(instrument::DURATION)
+                .with_unit("s")
+                .with_description("Duration of flag evaluations")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
+                .build(),
+            _instruments: Arc::new(instruments),
         }
     }
 }
@@ -130,47 +291,29 @@ impl EvaluationSink for MetricsSink {
     }
 
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
-        let attributes = self.base(evaluation.flag_key, evaluation.provider_name, 0);
-        self.requests.add(1, &attributes);
-        self.active.add(1, &attributes);
+        let flag = self
+            .state
+            .flag(evaluation.flag_key, evaluation.provider_name);
+        flag.data.requests.fetch_add(1, Ordering::Relaxed);
+        flag.data.active.fetch_add(1, Ordering::Relaxed);
     }
 
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let mut attributes = self.base(record.flag_key, record.provider_name, 2);
+        let outcome = self.state.outcome(record);
+        outcome.data.count.fetch_add(1, Ordering::Relaxed);
         if record.started.is_some() {
             // Only evaluations counted at start are in flight.
-            self.active.add(-1, &attributes);
-        }
-        let base_len = attributes.len();
-        match record.error_type() {
-            None => {
-                if let Some(variant) = record.variant {
-                    for names in self.naming.revisions() {
-                        attributes.push(KeyValue::new(names.variant, variant.to_owned()));
-                    }
-                }
-                self.reason(record, &mut attributes);
-                self.success.add(1, &attributes);
-            }
-            Some(error_type) => {
-                attributes.push(KeyValue::new(
-                    attribute_naming::ERROR_TYPE,
-                    error_type.as_str(),
-                ));
-                self.errors.add(1, &attributes);
-            }
+            let flag = match &outcome.data.flag {
+                Some(flag) => flag.clone(),
+                None => self.state.flag(record.flag_key, record.provider_name),
+            };
+            flag.data.active.fetch_sub(1, Ordering::Relaxed);
         }
         if let Some(start) = record.started {
-            attributes.truncate(base_len);
-            self.reason(record, &mut attributes);
-            if let Some(error_type) = record.error_type() {
-                attributes.push(KeyValue::new(
-                    attribute_naming::ERROR_TYPE,
-                    error_type.as_str(),
-                ));
-            }
-            self.duration
-                .record(start.elapsed().as_secs_f64(), &attributes);
+            self.duration.record(
+                start.elapsed().as_secs_f64(),
+                &outcome.data.duration_attributes,
+            );
         }
     }
 }

@@ -341,18 +341,10 @@ fn metrics_count_each_evaluation_once_with_low_cardinality_attributes() {
         .with_reader(PeriodicReader::builder(exporter.clone()).build())
         .build();
     let (tracer_provider, _) = spans();
-    run(
-        MetricsSink::from_provider(&meters),
-        &tracer_provider,
-        false,
-        false,
-    );
-    run(
-        MetricsSink::from_provider(&meters),
-        &tracer_provider,
-        false,
-        false,
-    );
+    // One sink per meter provider, cloned into each hook.
+    let sink = MetricsSink::from_provider(&meters);
+    run(sink.clone(), &tracer_provider, false, false);
+    run(sink, &tracer_provider, false, false);
     assert!(meters.force_flush().is_ok());
     let points = points(&exporter.get_finished_metrics().unwrap_or_default());
 

@@ -1,0 +1,168 @@
+//! What each OpenTelemetry sink adds to one flag evaluation, beside the bare evaluation in the
+//! same run.
+//!
+//! Run: `cargo bench -p openfeature-hooks-otel --bench otel_sinks`
+//!
+//! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0; table in BENCHMARKS.md):
+//!   see BENCHMARKS.md, "OpenTelemetry".
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use openfeature_hooks_core::{NoopSink, TelemetryHook};
+use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+
+/// Accepts and drops every batch: measures the hook and the processor, not a network.
+#[derive(Debug)]
+struct DropLogs;
+
+impl LogExporter for DropLogs {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct DropSpans;
+
+impl SpanExporter for DropSpans {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+async fn client(hook: Option<TelemetryHook>) -> Client {
+    let mut api = OpenFeature::default();
+    api.set_provider(
+        FixtureProvider::new("bench").with_flag(
+            "new-checkout",
+            FixtureFlag::new(true)
+                .variant("on")
+                .reason(Some(EvaluationReason::TargetingMatch)),
+        ),
+    )
+    .await;
+    let client = api.create_client();
+    match hook {
+        Some(hook) => client.with_hook(hook),
+        None => client,
+    }
+}
+
+fn hook(sink: impl openfeature_hooks_core::EvaluationSink) -> Option<TelemetryHook> {
+    Some(TelemetryHook::builder().sink(sink).build())
+}
+
+fn sinks(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let batch_logs = SdkLoggerProvider::builder()
+        .with_batch_exporter(DropLogs)
+        .build();
+    let no_processor_logs = SdkLoggerProvider::builder().build();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    let traces = SdkTracerProvider::builder()
+        .with_batch_exporter(DropSpans)
+        .build();
+    let app_tracer = traces.tracer("app");
+    // The same, exporting on the evaluating thread: no processor thread to wake per span.
+    let simple_traces = SdkTracerProvider::builder()
+        .with_simple_exporter(DropSpans)
+        .build();
+    let simple_tracer = simple_traces.tracer("app");
+
+    let cases: Vec<(&str, Option<TelemetryHook>)> = vec![
+        ("bare", None),
+        ("core_noop_sink", hook(NoopSink)),
+        (
+            "log_event_batch_processor",
+            hook(LogEventSink::from_provider(&batch_logs)),
+        ),
+        (
+            "log_event_disabled_logger",
+            hook(LogEventSink::from_provider(&no_processor_logs)),
+        ),
+        ("metrics", hook(MetricsSink::from_provider(&meters))),
+        (
+            "evaluation_span_no_parent",
+            hook(EvaluationSpanSink::new(traces.tracer("openfeature-hooks"))),
+        ),
+    ];
+    let mut group = c.benchmark_group("otel");
+    for (name, hook) in cases {
+        let client = runtime.block_on(client(hook));
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                black_box(
+                    client
+                        .get_bool_value("new-checkout", Some(&context), None)
+                        .await,
+                )
+            });
+        });
+    }
+
+    // Span events need an active span: both cases open one per evaluation.
+    let in_span_cases: Vec<(&str, Option<TelemetryHook>)> = vec![
+        ("bare_in_span", None),
+        ("span_event_in_span", hook(SpanEventSink::new())),
+    ];
+    for (name, hook) in in_span_cases {
+        let client = runtime.block_on(client(hook));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                app_tracer.in_span("request", |_| {
+                    runtime.block_on(async {
+                        black_box(
+                            client
+                                .get_bool_value("new-checkout", Some(&context), None)
+                                .await,
+                        )
+                    })
+                })
+            });
+        });
+    }
+    let simple_cases: Vec<(&str, Option<TelemetryHook>)> = vec![
+        ("bare_in_span_simple_processor", None),
+        (
+            "span_event_in_span_simple_processor",
+            hook(SpanEventSink::new()),
+        ),
+    ];
+    for (name, hook) in simple_cases {
+        let client = runtime.block_on(client(hook));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                simple_tracer.in_span("request", |_| {
+                    runtime.block_on(async {
+                        black_box(
+                            client
+                                .get_bool_value("new-checkout", Some(&context), None)
+                                .await,
+                        )
+                    })
+                })
+            });
+        });
+    }
+    group.finish();
+    let _ = batch_logs.shutdown();
+    let _ = traces.shutdown();
+}
+
+criterion_group!(benches, sinks);
+criterion_main!(benches);

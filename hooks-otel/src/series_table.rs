@@ -1,0 +1,174 @@
+//! A bounded table of metric series, found by their attribute texts without allocating.
+//!
+//! Recording a measurement through the SDK hashes, sorts and looks up a freshly built attribute
+//! set every time. The metrics sink instead keeps one entry per series with its attribute set
+//! built once, counts in atomics, and lets observable instruments report the totals at
+//! collection time.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+
+use openfeature_hooks_core::FastBuildHasher;
+
+/// The texts that identify a series (absent parts are `None`).
+pub(crate) type Parts<'a> = [Option<&'a str>; 5];
+
+const SHARDS: usize = 8;
+
+/// One series: its identifying texts and its data.
+#[derive(Debug)]
+pub(crate) struct Series<E> {
+    parts: [Option<Box<str>>; 5],
+    pub(crate) data: E,
+}
+
+impl<E> Series<E> {
+    fn is(&self, parts: &Parts<'_>) -> bool {
+        self.parts
+            .iter()
+            .zip(parts)
+            .all(|(mine, theirs)| mine.as_deref() == *theirs)
+    }
+}
+
+/// The map's keys are already hashes: use them as they are.
+#[derive(Clone, Copy, Debug, Default)]
+struct AlreadyHashed(u64);
+
+impl Hasher for AlreadyHashed {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Shard<E> = RwLock<HashMap<u64, Vec<Arc<Series<E>>>, BuildHasherDefault<AlreadyHashed>>>;
+
+/// Series by identity, at most `limit` of them; past the limit every new identity shares one
+/// overflow series (as the SDK does with `otel.metric.overflow`).
+#[derive(Debug)]
+pub(crate) struct SeriesTable<E> {
+    shards: [Shard<E>; SHARDS],
+    len: AtomicUsize,
+    limit: usize,
+    overflow: OnceLock<Arc<Series<E>>>,
+}
+
+impl<E> SeriesTable<E> {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            shards: std::array::from_fn(|_| RwLock::new(HashMap::default())),
+            len: AtomicUsize::new(0),
+            limit,
+            overflow: OnceLock::new(),
+        }
+    }
+
+    /// The series of `parts`, created with `make` if new (or the overflow series, made with
+    /// `make_overflow`, when the table is full).
+    pub(crate) fn get(
+        &self,
+        parts: Parts<'_>,
+        make: impl FnOnce() -> E,
+        make_overflow: impl FnOnce() -> E,
+    ) -> Arc<Series<E>> {
+        let hash = hash(&parts);
+        let shard = &self.shards[(hash >> 32) as usize % SHARDS];
+        {
+            let read = shard.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(found) = read
+                .get(&hash)
+                .and_then(|list| list.iter().find(|s| s.is(&parts)))
+            {
+                return found.clone();
+            }
+        }
+        let mut write = shard.write().unwrap_or_else(PoisonError::into_inner);
+        let list = write.entry(hash).or_default();
+        if let Some(found) = list.iter().find(|s| s.is(&parts)) {
+            return found.clone();
+        }
+        if self.len.load(Ordering::Relaxed) >= self.limit {
+            drop(write);
+            return self
+                .overflow
+                .get_or_init(|| {
+                    Arc::new(Series {
+                        parts: Default::default(),
+                        data: make_overflow(),
+                    })
+                })
+                .clone();
+        }
+        self.len.fetch_add(1, Ordering::Relaxed);
+        let series = Arc::new(Series {
+            parts: parts.map(|p| p.map(Box::from)),
+            data: make(),
+        });
+        list.push(series.clone());
+        series
+    }
+
+    /// Visits every series, the overflow series last.
+    pub(crate) fn for_each(&self, mut visit: impl FnMut(&E)) {
+        for shard in &self.shards {
+            let read = shard.read().unwrap_or_else(PoisonError::into_inner);
+            read.values()
+                .flatten()
+                .for_each(|series| visit(&series.data));
+        }
+        if let Some(overflow) = self.overflow.get() {
+            visit(&overflow.data);
+        }
+    }
+}
+
+fn hash(parts: &Parts<'_>) -> u64 {
+    FastBuildHasher::default().hash_one(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+
+    #[test]
+    fn same_parts_same_series_and_the_limit_overflows() {
+        let table: SeriesTable<AtomicU64> = SeriesTable::new(2);
+        let make = || AtomicU64::new(0);
+        let a = table.get([Some("a"), None, None, None, None], make, make);
+        let again = table.get([Some("a"), None, None, None, None], make, make);
+        assert!(Arc::ptr_eq(&a, &again));
+        let b = table.get([Some("a"), Some("b"), None, None, None], make, make);
+        assert!(!Arc::ptr_eq(&a, &b));
+        let c = table.get([Some("c"), None, None, None, None], make, make);
+        let d = table.get([Some("d"), None, None, None, None], make, make);
+        assert!(
+            Arc::ptr_eq(&c, &d),
+            "past the limit, new series share the overflow"
+        );
+        let mut seen = 0;
+        table.for_each(|_| seen += 1);
+        assert_eq!(seen, 3);
+    }
+
+    #[test]
+    fn none_and_empty_are_different() {
+        let table: SeriesTable<u8> = SeriesTable::new(10);
+        let x = table.get([Some("k"), None, None, None, None], || 1, || 0);
+        let y = table.get([Some("k"), Some(""), None, None, None], || 2, || 0);
+        assert_ne!(x.data, y.data);
+    }
+}
