@@ -31,7 +31,7 @@
 //! | feature | what it adds |
 //! | --- | --- |
 //! | `otel` | [`otel`]: OpenTelemetry log events, span events, spans and metrics |
-//! | `sentry` | Sentry flag context on errors, flag attributes on spans (in progress) |
+//! | `sentry` | [`sentry`]: Sentry flag context on errors, flag attributes on spans |
 //! | `datadog` | Datadog span tags, experiment spans, the enrichment metric, change events (in progress) |
 //! | `full` | all of the above |
 //!
@@ -46,3 +46,8 @@ pub use openfeature_hooks_core::*;
 /// [`openfeature_hooks_otel`].
 #[cfg(feature = "otel")]
 pub use openfeature_hooks_otel as otel;
+
+/// Sentry flag context on errors and flag attributes on spans (feature `sentry`): the crate
+/// [`openfeature_hooks_sentry`].
+#[cfg(feature = "sentry")]
+pub use openfeature_hooks_sentry as sentry;

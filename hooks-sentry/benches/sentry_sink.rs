@@ -1,0 +1,100 @@
+//! What the Sentry sink adds to one flag evaluation, beside the bare evaluation in the same run,
+//! with a full 100-flag buffer and an active span (the steady state of a busy request).
+//!
+//! Run: `cargo bench -p openfeature-hooks-sentry --bench sentry_sink`
+//!
+//! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0): see BENCHMARKS.md, "Sentry".
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use open_feature::{Client, EvaluationContext, OpenFeature};
+use openfeature_hooks_core::TelemetryHook;
+use openfeature_hooks_sentry::{SentrySink, add_feature_flag};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use sentry::test::TestTransport;
+use sentry::{ClientOptions, Hub};
+
+async fn client(hook: Option<TelemetryHook>) -> Client {
+    let mut api = OpenFeature::default();
+    api.set_provider(
+        FixtureProvider::new("bench").with_flag("new-checkout", FixtureFlag::new(true)),
+    )
+    .await;
+    let client = api.create_client();
+    match hook {
+        Some(hook) => client.with_hook(hook),
+        None => client,
+    }
+}
+
+fn sink(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let mut options = ClientOptions::new()
+        .dsn("https://public@sentry.invalid/1")
+        .traces_sample_rate(1.0);
+    options.transport = Some(Arc::new(TestTransport::new()));
+    let hub = Arc::new(Hub::new(
+        Some(Arc::new(sentry::Client::from(options))),
+        Arc::new(Default::default()),
+    ));
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let bare = runtime.block_on(client(None));
+    let with_sentry = runtime.block_on(client(Some(
+        TelemetryHook::builder().sink(SentrySink::new()).build(),
+    )));
+    let buffer_only = runtime.block_on(client(Some(
+        TelemetryHook::builder()
+            .sink(SentrySink::new().with_spans(false))
+            .build(),
+    )));
+    let core_only = runtime.block_on(client(Some(
+        TelemetryHook::builder()
+            .sink(openfeature_hooks_core::NoopSink)
+            .build(),
+    )));
+
+    Hub::run(hub, || {
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+        let span = transaction.start_child("handler", "function");
+        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        // A full buffer, and the flag already recorded once (the steady state).
+        for i in 0..100_u32 {
+            add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
+        }
+        runtime.block_on(async {
+            let _ = with_sentry
+                .get_bool_value("new-checkout", Some(&context), None)
+                .await;
+        });
+
+        let mut group = c.benchmark_group("sentry");
+        let cases = [
+            ("bare", &bare),
+            ("core_noop_sink", &core_only),
+            ("sentry_sink_buffer_only", &buffer_only),
+            ("sentry_sink_full_buffer_active_span", &with_sentry),
+        ];
+        for (name, client) in cases {
+            group.bench_function(name, |b| {
+                b.to_async(&runtime).iter(|| async {
+                    black_box(
+                        client
+                            .get_bool_value("new-checkout", Some(&context), None)
+                            .await,
+                    )
+                });
+            });
+        }
+        group.finish();
+        span.finish();
+        transaction.finish();
+    });
+}
+
+criterion_group!(benches, sink);
+criterion_main!(benches);

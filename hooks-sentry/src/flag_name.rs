@@ -1,0 +1,57 @@
+//! Flag names as Sentry accepts them.
+
+use std::borrow::Cow;
+
+/// The longest flag name Sentry's ingest accepts, in characters.
+pub const MAX_FLAG_NAME_LEN: usize = 200;
+
+/// A flag key as a name Sentry keeps: at most [`MAX_FLAG_NAME_LEN`] characters of
+/// `a-z A-Z 0-9 _ . : -` (Sentry drops any other flag name from the flags context).
+///
+/// - a valid key is used as it is;
+/// - any other character becomes `_`, and a longer key is cut to 200 characters, so the flag is
+///   still recorded (two keys that differ only in such characters then share a name);
+/// - an empty key gives `None`: nothing is recorded.
+///
+/// ```
+/// use openfeature_hooks_sentry::sentry_flag_name;
+///
+/// assert_eq!(sentry_flag_name("checkout.v2").as_deref(), Some("checkout.v2"));
+/// assert_eq!(sentry_flag_name("new checkout/ü").as_deref(), Some("new_checkout__"));
+/// assert_eq!(sentry_flag_name(""), None);
+/// ```
+pub fn sentry_flag_name(key: &str) -> Option<Cow<'_, str>> {
+    if key.is_empty() {
+        return None;
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+    if key.len() <= MAX_FLAG_NAME_LEN && key.chars().all(allowed) {
+        return Some(Cow::Borrowed(key));
+    }
+    Some(Cow::Owned(
+        key.chars()
+            .take(MAX_FLAG_NAME_LEN)
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(matches!(
+            sentry_flag_name("a-b_c.d:e"),
+            Some(Cow::Borrowed(_))
+        ));
+        let long = "x".repeat(1_000_000);
+        let cut = sentry_flag_name(&long).unwrap_or_default();
+        assert_eq!(cut.len(), MAX_FLAG_NAME_LEN);
+        let exactly = "y".repeat(MAX_FLAG_NAME_LEN);
+        assert!(matches!(sentry_flag_name(&exactly), Some(Cow::Borrowed(_))));
+        assert_eq!(sentry_flag_name("🚀").as_deref(), Some("_"));
+        assert_eq!(sentry_flag_name("a b").as_deref(), Some("a_b"));
+    }
+}

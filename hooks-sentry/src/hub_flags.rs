@@ -1,0 +1,169 @@
+//! One flag buffer per Sentry hub, and the event processor that puts it on error events.
+//!
+//! # Isolation, and why it works this way
+//!
+//! A Rust server isolates a request in a hub (sentry-tower and friends create one per request
+//! with `Hub::new_from_top`; async code binds one with `bind_hub`). sentry-rust offers no place
+//! in a scope for data of our own that can be read back cheaply (reading contexts means cloning
+//! all of them, about 43 µs with 100 flags), so each hub's buffer lives here, found by the hub's
+//! address, and is handed to Sentry through an event processor:
+//!
+//! - the first flag recorded in a hub adds, once, a processor to the hub's scope that merges
+//!   that hub's buffer into the event's `flags` context;
+//! - a hub made from another starts with a copy of its top scope, processors included, so at
+//!   capture the processors of the ancestors run first, then the hub's own: the event shows the
+//!   ancestors' flags, overridden and extended by the hub's own, the newest 100 kept;
+//! - adding a processor copies the scope's processor list on write, so a child's processor never
+//!   reaches its parent's or a sibling's scope: what a child records never shows up there.
+//!
+//! Unlike Python's copy at fork, an ancestor's later evaluations are seen by a child (its
+//! processor reads the ancestor's live buffer). Transactions run no event processors, so they
+//! never carry the flags context, as Sentry's SDK spec asks.
+//!
+//! If a hub's first flag is recorded while a pushed scope (`with_scope`, `push_scope`) is on top,
+//! the processor goes to that pushed scope and leaves with it.
+//!
+//! # Bounds
+//!
+//! Each buffer holds at most its capacity. The registry holds a weak reference per hub (so an
+//! address is never reused while it is known) and forgets dead hubs when it grows.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+
+use openfeature_hooks_core::FastBuildHasher;
+use sentry::Hub;
+use sentry::protocol::{Context, Event, Map, Value};
+
+use crate::FlagBuffer;
+
+/// The name of the context Sentry reads flags from.
+pub const FLAGS_CONTEXT: &str = "flags";
+
+/// One hub's flags.
+#[derive(Debug)]
+pub(crate) struct HubFlags {
+    buffer: Mutex<FlagBuffer>,
+}
+
+impl HubFlags {
+    fn new(capacity: usize) -> Self {
+        Self {
+            buffer: Mutex::new(FlagBuffer::new(capacity)),
+        }
+    }
+
+    pub(crate) fn buffer(&self) -> MutexGuard<'_, FlagBuffer> {
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Merges this hub's flags into the event's flags context (after its ancestors').
+    fn merge_into(&self, event: &mut Event<'static>) {
+        let buffer = self.buffer();
+        if buffer.is_empty() {
+            return;
+        }
+        let context = event
+            .contexts
+            .entry(FLAGS_CONTEXT.to_owned())
+            .or_insert_with(|| Context::Other(Map::new()));
+        let Context::Other(fields) = context else {
+            return;
+        };
+        let values = fields
+            .entry("values".to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !values.is_array() {
+            *values = Value::Array(Vec::new());
+        }
+        let Value::Array(values) = values else { return };
+        for (name, result) in buffer.iter() {
+            values.retain(|entry| entry.get("flag").and_then(Value::as_str) != Some(name));
+            let mut entry = serde_json::Map::new();
+            entry.insert("flag".to_owned(), Value::String(name.to_owned()));
+            entry.insert("result".to_owned(), result.clone());
+            values.push(Value::Object(entry));
+        }
+        let excess = values.len().saturating_sub(buffer.capacity());
+        values.drain(..excess);
+    }
+}
+
+const SHARDS: usize = 8;
+
+type Shard = HashMap<usize, (Weak<Hub>, Arc<HubFlags>), FastBuildHasher>;
+
+#[derive(Default)]
+struct Registry {
+    shards: [Mutex<(Shard, usize)>; SHARDS],
+}
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+thread_local! {
+    /// The hub this thread recorded for last, and its flags: most evaluations find it here.
+    static LAST: RefCell<Option<(Weak<Hub>, Arc<HubFlags>)>> = const { RefCell::new(None) };
+}
+
+fn address(hub: &Arc<Hub>) -> usize {
+    Arc::as_ptr(hub) as usize
+}
+
+impl Registry {
+    fn flags_of(&self, hub: &Arc<Hub>, capacity: usize) -> Arc<HubFlags> {
+        let key = address(hub);
+        let shard_index = (FastBuildHasher::default().hash_one(key) >> 32) as usize % SHARDS;
+        let installed = {
+            let mut guard = self.shards[shard_index]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let (shard, sweep_at) = &mut *guard;
+            if let Some((_, flags)) = shard.get(&key) {
+                return flags.clone();
+            }
+            if shard.len() >= (*sweep_at).max(64) {
+                shard.retain(|_, (hub, _)| hub.strong_count() > 0);
+                *sweep_at = shard.len() * 2;
+            }
+            let flags = Arc::new(HubFlags::new(capacity));
+            shard.insert(key, (Arc::downgrade(hub), flags.clone()));
+            flags
+        };
+        let in_processor = installed.clone();
+        hub.configure_scope(|scope| {
+            scope.add_event_processor(move |mut event| {
+                in_processor.merge_into(&mut event);
+                Some(event)
+            });
+        });
+        installed
+    }
+}
+
+/// Runs `f` with the flags of the current hub, if Sentry is active on it.
+pub(crate) fn with_current_hub_flags<R: Default>(
+    capacity: usize,
+    f: impl FnOnce(&Arc<Hub>, &HubFlags) -> R,
+) -> R {
+    Hub::with_active(|hub| {
+        let cached = LAST.with(|last| {
+            last.borrow()
+                .as_ref()
+                .filter(|(known, _)| known.as_ptr() == Arc::as_ptr(hub))
+                .map(|(_, flags)| flags.clone())
+        });
+        let flags = match cached {
+            Some(flags) => flags,
+            None => {
+                let flags = REGISTRY
+                    .get_or_init(Registry::default)
+                    .flags_of(hub, capacity);
+                LAST.with(|last| *last.borrow_mut() = Some((Arc::downgrade(hub), flags.clone())));
+                flags
+            }
+        };
+        f(hub, &flags)
+    })
+}

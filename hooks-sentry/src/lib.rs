@@ -1,0 +1,75 @@
+//! OpenFeature flag evaluations in Sentry, for
+//! [`openfeature-hooks`](https://docs.rs/openfeature-hooks), following Sentry's feature flag SDK
+//! spec: error events carry the hub's most recent evaluations as `contexts.flags`, and the
+//! active span carries `flag.evaluation.<key>` attributes.
+//!
+//! ```
+//! use open_feature::OpenFeature;
+//! use openfeature_hooks_core::TelemetryHook;
+//! use openfeature_hooks_sentry::{SentrySink, with_flags_context};
+//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // 1. Sentry, with the flags context sent as Sentry reads it.
+//! let _guard = sentry::init(with_flags_context(sentry::ClientOptions::new()));
+//!
+//! // 2. The hook, with the Sentry sink.
+//! let hook = TelemetryHook::builder().sink(SentrySink::new()).build();
+//! let mut api = OpenFeature::default();
+//! # api.set_provider(FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true))).await;
+//! api.add_hook(hook).await;
+//!
+//! // 3. Evaluations are now on every error captured in this hub.
+//! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
+//! assert_eq!(enabled, Ok(true));
+//! # }
+//! ```
+//!
+//! # What goes where
+//!
+//! | where | what | rules |
+//! | --- | --- | --- |
+//! | error events, `contexts.flags` | `{"values": [{"flag", "result"}, …]}`, oldest first | the 100 most recent unique evaluations of the hub ([`FlagBuffer`]); not on transactions |
+//! | the active span or transaction | `flag.evaluation.<key>` | at most 10 per span; a key already present is updated; the root transaction included |
+//!
+//! Isolation is per hub (a request's hub with sentry-tower, a bound hub in async code): see the
+//! `hub_flags` module for how, and for the one difference from Python's copy at fork.
+//! Values are booleans unless [`RecordedValues::Scalars`] is chosen; flag names Sentry would
+//! reject are rewritten ([`sentry_flag_name`]); a failed evaluation removes the flag (the Rust
+//! SDK does not know the caller's fallback). [`add_feature_flag`] records flags that do not
+//! come through OpenFeature.
+//!
+//! # The wire format
+//!
+//! sentry-rust writes generic contexts with `"type": "unknown"`, which Sentry does not read as
+//! flags. [`with_flags_context`] wraps the client's transport in a [`FlagsContextTransport`] that
+//! writes the flags context as the Python and JavaScript SDKs do. Without it, flags still reach
+//! Sentry, as an unknown context.
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features and enables none of `sentry`'s: the application picks its
+//! transport and integrations.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod add_feature_flag;
+mod flag_buffer;
+mod flag_name;
+mod flag_value;
+mod flags_transport;
+mod hub_flags;
+mod sentry_sink;
+mod span_flags;
+
+pub use add_feature_flag::add_feature_flag;
+pub use flag_buffer::{DEFAULT_CAPACITY, FlagBuffer};
+pub use flag_name::{MAX_FLAG_NAME_LEN, sentry_flag_name};
+pub use flag_value::{MAX_RESULT_LEN, RecordedValues};
+pub use flags_transport::{
+    FlagsContextTransport, FlagsContextTransportFactory, with_flags_context,
+};
+pub use hub_flags::FLAGS_CONTEXT;
+pub use sentry_sink::SentrySink;
+pub use span_flags::{MAX_FLAGS_PER_SPAN, SPAN_ATTRIBUTE_PREFIX};

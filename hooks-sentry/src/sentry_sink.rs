@@ -1,0 +1,87 @@
+//! The sink that records evaluations for Sentry.
+
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
+
+use crate::flag_buffer::DEFAULT_CAPACITY;
+use crate::hub_flags::with_current_hub_flags;
+use crate::span_flags::record_on_active_span;
+use crate::{RecordedValues, sentry_flag_name};
+
+/// Records flag evaluations for Sentry, in the current hub:
+///
+/// - the hub's buffer of the [`DEFAULT_CAPACITY`] most recent unique evaluations, attached to
+///   error events as `contexts.flags` (see [`FlagsContextTransport`](crate::FlagsContextTransport)
+///   for the wire format);
+/// - `flag.evaluation.<key>` on the active span or transaction, at most 10 per span.
+///
+/// Values: booleans by default ([`RecordedValues`]). Flag keys Sentry would reject are rewritten
+/// by [`sentry_flag_name`]. A failed evaluation removes the flag from the hub's buffer and sets
+/// nothing on the span: the Rust SDK does not know the fallback the caller then used, and the
+/// flag's previous value would be wrong.
+///
+/// Nothing is recorded when no Sentry client is bound to the current hub.
+#[derive(Clone, Copy, Debug)]
+pub struct SentrySink {
+    capacity: usize,
+    values: RecordedValues,
+    spans: bool,
+}
+
+impl Default for SentrySink {
+    fn default() -> Self {
+        Self {
+            capacity: DEFAULT_CAPACITY,
+            values: RecordedValues::default(),
+            spans: true,
+        }
+    }
+}
+
+impl SentrySink {
+    /// A sink with Sentry's defaults: 100 flags per hub, booleans, spans on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many flags each hub keeps (default 100). Applies to hubs this sink records in first.
+    #[must_use]
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Which values are recorded (default: booleans).
+    #[must_use]
+    pub fn with_values(mut self, values: RecordedValues) -> Self {
+        self.values = values;
+        self
+    }
+
+    /// Whether to set `flag.evaluation.<key>` on the active span (default: yes).
+    #[must_use]
+    pub fn with_spans(mut self, spans: bool) -> Self {
+        self.spans = spans;
+        self
+    }
+}
+
+impl EvaluationSink for SentrySink {
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        let Some(name) = sentry_flag_name(record.flag_key) else {
+            return;
+        };
+        if record.is_failure() {
+            with_current_hub_flags(self.capacity, |_, flags| flags.buffer().remove(&name));
+            return;
+        }
+        let Some(result) = record.value.and_then(|value| self.values.result(value)) else {
+            return;
+        };
+        with_current_hub_flags(self.capacity, |hub, flags| {
+            flags.buffer().set(&name, result.clone());
+            if self.spans {
+                record_on_active_span(hub, &name, result);
+            }
+        });
+    }
+}

@@ -1,0 +1,221 @@
+//! What a real Sentry client sends, read from the serialised envelope bytes.
+
+mod support;
+
+use openfeature_hooks_sentry::{RecordedValues, SentrySink, add_feature_flag};
+use serde_json::{Value, json};
+use support::{client, flags, hub, pairs, payloads, runtime};
+
+#[test]
+fn error_events_carry_the_flags_context_as_sentry_reads_it() {
+    let (hub, transport) = hub(true);
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    sentry::Hub::run(hub, || {
+        runtime.block_on(async {
+            // The evaluations of the reference run of sentry-python (a, b, off-flag, a, missing).
+            for key in ["a", "b", "off-flag", "a", "missing"] {
+                let _ = client.get_bool_value(key, None, None).await;
+            }
+        });
+        sentry::capture_message("boom", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(events.len(), 1);
+    // Like Python, oldest first with `a` moved to the end. Python also lists `missing` with the
+    // caller's default; the Rust SDK does not know it, so a failure records nothing.
+    assert_eq!(
+        events[0]["contexts"]["flags"],
+        json!({"values": [
+            {"flag": "b", "result": true},
+            {"flag": "off-flag", "result": false},
+            {"flag": "a", "result": true},
+        ]}),
+        "no \"type\": Sentry reads the context as flags by its key"
+    );
+}
+
+#[test]
+fn without_the_transport_step_the_context_is_generic() {
+    // The problem the transport step solves, shown on the same bytes.
+    let (hub, transport) = hub(false);
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    sentry::Hub::run(hub, || {
+        runtime.block_on(async {
+            let _ = client.get_bool_value("a", None, None).await;
+        });
+        sentry::capture_message("boom", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(events[0]["contexts"]["flags"]["type"], "unknown");
+}
+
+#[test]
+fn transactions_carry_no_flags_context_and_the_root_transaction_keeps_its_flags() {
+    let (hub, transport) = hub(true);
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    sentry::Hub::run(hub, || {
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        runtime.block_on(async {
+            let _ = client.get_bool_value("a", None, None).await;
+            let _ = client.get_bool_value("off-flag", None, None).await;
+        });
+        sentry::capture_message("inside the transaction", sentry::Level::Error);
+        transaction.finish();
+    });
+    let all = support::items(&transport);
+    let transactions: Vec<Value> = all
+        .iter()
+        .filter(|(k, _)| k == "transaction")
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(transactions.len(), 1);
+    let trace_data = &transactions[0]["contexts"]["trace"]["data"];
+    assert_eq!(trace_data["flag.evaluation.a"], true, "{trace_data}");
+    assert_eq!(trace_data["flag.evaluation.off-flag"], false);
+    assert!(
+        transactions[0]["contexts"].get("flags").is_none(),
+        "transactions carry no flags context"
+    );
+    let events: Vec<Value> = all
+        .iter()
+        .filter(|(k, _)| k == "event")
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(flags(&events[0]).len(), 2, "the error event does");
+}
+
+#[test]
+fn spans_keep_the_first_ten_flags_and_update_present_ones() {
+    let (hub, transport) = hub(true);
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    sentry::Hub::run(hub, || {
+        let transaction = sentry::start_transaction(sentry::TransactionContext::new("job", "task"));
+        let span = transaction.start_child("db", "query");
+        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        runtime.block_on(async {
+            for i in 0..12 {
+                let _ = client.get_bool_value(&format!("f{i}"), None, None).await;
+            }
+        });
+        // f0 is already on the span: its value is updated (f0 is true, add_feature_flag says false).
+        add_feature_flag("f0", false);
+        span.finish();
+        transaction.finish();
+    });
+    let transactions = payloads(&transport, "transaction");
+    let span = &transactions[0]["spans"][0];
+    let flag_keys: Vec<&str> = span["data"]
+        .as_object()
+        .map(|data| {
+            data.keys()
+                .map(String::as_str)
+                .filter(|k| k.starts_with("flag.evaluation."))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected: Vec<String> = (0..10).map(|i| format!("flag.evaluation.f{i}")).collect();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(flag_keys, sorted, "the first ten, no more");
+    assert_eq!(
+        span["data"]["flag.evaluation.f0"], false,
+        "present keys are updated"
+    );
+    assert_eq!(span["data"]["flag.evaluation.f1"], false);
+    assert_eq!(span["data"]["flag.evaluation.f2"], true);
+}
+
+#[test]
+fn the_buffer_rules_through_evaluations() {
+    let (hub, transport) = hub(true);
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new().with_capacity(3));
+    sentry::Hub::run(hub, || {
+        let capture = |keys: &[&str]| {
+            runtime.block_on(async {
+                for key in keys {
+                    let _ = client.get_bool_value(key, None, None).await;
+                }
+            });
+            sentry::capture_message("snapshot", sentry::Level::Error);
+        };
+        capture(&["f1", "f2", "f3", "f4"]);
+        capture(&["f5", "f6"]);
+        capture(&["f5"]);
+    });
+    let names: Vec<Vec<String>> = payloads(&transport, "event")
+        .iter()
+        .map(|event| flags(event).into_iter().map(|(name, _)| name).collect())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            vec!["f2", "f3", "f4"],
+            vec!["f4", "f5", "f6"],
+            vec!["f4", "f6", "f5"]
+        ]
+    );
+}
+
+#[test]
+fn values_failures_and_names() {
+    let (hub, transport) = hub(true);
+    let runtime = runtime();
+    let booleans = client(&runtime, SentrySink::new());
+    let scalars = client(
+        &runtime,
+        SentrySink::new().with_values(RecordedValues::Scalars),
+    );
+    sentry::Hub::run(hub, || {
+        runtime.block_on(async {
+            let _ = booleans.get_string_value("color", None, None).await; // not a boolean: skipped
+            let _ = scalars.get_int_value("limit", None, None).await;
+            let _ = scalars.get_string_value("color", None, None).await;
+            let _ = booleans.get_bool_value("bad name/ü", None, None).await;
+            let _ = booleans.get_bool_value("", None, None).await;
+            let _ = booleans.get_bool_value(&"x".repeat(300), None, None).await;
+            let _ = booleans.get_bool_value("a", None, None).await;
+            // `broken` fails: had it been recorded before, it is removed.
+            add_feature_flag("broken", true);
+            let _ = booleans.get_bool_value("broken", None, None).await;
+        });
+        add_feature_flag("manual", json_struct());
+        sentry::capture_message("values", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(
+        flags(&events[0]),
+        pairs(&[
+            ("limit", json!(25)),
+            ("color", json!("blue")),
+            ("bad_name__", json!(true)),
+            (&"x".repeat(200), json!(true)),
+            ("a", json!(true)),
+            ("manual", json!({"on": true})),
+        ])
+    );
+}
+
+fn json_struct() -> open_feature::Value {
+    open_feature::Value::Struct(open_feature::StructValue::default().with_field("on", true))
+}
+
+#[test]
+fn nothing_is_recorded_without_an_active_client() {
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    // No client bound on this thread's hub: evaluations pass through untouched.
+    let hub = std::sync::Arc::new(sentry::Hub::new(None, Default::default()));
+    sentry::Hub::run(hub, || {
+        runtime.block_on(async {
+            assert_eq!(client.get_bool_value("a", None, None).await, Ok(true));
+        });
+    });
+    let _ = Value::Null;
+}
