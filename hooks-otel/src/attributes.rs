@@ -6,6 +6,7 @@ use opentelemetry::{Key, KeyValue, StringValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
 use crate::otel_value::attribute_value;
+use crate::shared_strings::shared;
 
 /// Where attributes go: a log record, or a list of `KeyValue`s for spans.
 pub(crate) trait AttributeWriter {
@@ -29,15 +30,12 @@ pub(crate) fn write_attributes(
     out: &mut impl AttributeWriter,
 ) {
     let key = |name: &'static str| Key::from_static_str(name);
-    out.string(
-        key(attribute_naming::KEY),
-        StringValue::from(record.flag_key.to_owned()),
-    );
+    out.string(key(attribute_naming::KEY), shared(record.flag_key));
     let value_in_body = body == Body::Available && naming.value_in_body();
     let mut value_written = false;
     for names in naming.revisions() {
         if let Some(variant) = record.variant {
-            out.string(key(names.variant), StringValue::from(variant.to_owned()));
+            out.string(key(names.variant), shared(variant));
         }
         if let Some(value) = record.value {
             let name = names
@@ -51,7 +49,7 @@ pub(crate) fn write_attributes(
         if let Some(reason) = &record.reason {
             let text = match reason.as_static_str() {
                 Some(name) => StringValue::from(name),
-                None => StringValue::from(reason.as_str().to_owned()),
+                None => shared(reason.as_str()),
             };
             out.string(key(names.reason), text);
         }
@@ -62,7 +60,7 @@ pub(crate) fn write_attributes(
             );
         }
         if let Some(provider) = record.provider_name {
-            out.string(key(names.provider), StringValue::from(provider.to_owned()));
+            out.string(key(names.provider), shared(provider));
         }
     }
     if let Some(error_type) = record.error_type() {
@@ -80,13 +78,13 @@ pub(crate) fn write_attributes(
     if let Some(set_id) = record.set_id {
         out.string(
             key(attribute_naming::SET_ID),
-            StringValue::from(metadata_text(set_id).into_owned()),
+            shared(&metadata_text(set_id)),
         );
     }
     if let Some(version) = record.version {
         out.string(
             key(attribute_naming::VERSION),
-            StringValue::from(metadata_text(version).into_owned()),
+            shared(&metadata_text(version)),
         );
     }
     for custom in record.custom_attributes {

@@ -63,6 +63,7 @@ mod log_event;
 mod metrics;
 mod otel_value;
 mod series_table;
+mod shared_strings;
 mod span_event;
 
 pub use attribute_naming::{AttributeNaming, EVENT_NAME};
