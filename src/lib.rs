@@ -32,7 +32,7 @@
 //! | --- | --- |
 //! | `otel` | [`otel`]: OpenTelemetry log events, span events, spans and metrics |
 //! | `sentry` | [`sentry`]: Sentry flag context on errors, flag attributes on spans |
-//! | `datadog` | Datadog span tags, experiment spans, the enrichment metric, change events (in progress) |
+//! | `datadog` | [`datadog`]: Datadog span tags, experiment spans, the enrichment metric, change events |
 //! | `full` | all of the above |
 //!
 //! With no feature, the crate is the core: [`TelemetryHook`], [`EvaluationRecord`],
@@ -51,3 +51,8 @@ pub use openfeature_hooks_otel as otel;
 /// [`openfeature_hooks_sentry`].
 #[cfg(feature = "sentry")]
 pub use openfeature_hooks_sentry as sentry;
+
+/// Datadog span tags, experiment spans, the enrichment metric and change events (feature
+/// `datadog`): the crate [`openfeature_hooks_datadog`].
+#[cfg(feature = "datadog")]
+pub use openfeature_hooks_datadog as datadog;

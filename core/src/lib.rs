@@ -88,4 +88,5 @@ pub use json_lines::JsonLinesSink;
 pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
 pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
 pub use sink::{EvaluationSink, FnSink, NoopSink};
+pub use timestamp::Rfc3339;
 pub use value_json::{DEPTH_LIMIT_MARKER, JsonValue, MAX_VALUE_DEPTH};

@@ -3,17 +3,27 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A point in time that displays as `2026-11-21T05:09:01.123456Z` (UTC, microseconds).
+/// A point in time that displays as `2026-11-21T05:09:01.123456Z` (RFC 3339, UTC,
+/// microseconds), written without allocating. Shared by the sinks that write timestamps.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use openfeature_hooks_core::Rfc3339;
+///
+/// let time = UNIX_EPOCH + Duration::from_secs(951_827_696);
+/// assert_eq!(Rfc3339::at(time).to_string(), "2000-02-29T12:34:56.000000Z");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Rfc3339(SystemTime);
+pub struct Rfc3339(SystemTime);
 
 impl Rfc3339 {
-    pub(crate) fn now() -> Self {
+    /// Now.
+    pub fn now() -> Self {
         Self(SystemTime::now())
     }
 
-    #[cfg(test)]
-    pub(crate) fn at(time: SystemTime) -> Self {
+    /// `time`.
+    pub fn at(time: SystemTime) -> Self {
         Self(time)
     }
 }

@@ -1,0 +1,333 @@
+//! Sending change events to the Events API, off the evaluation path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{ChangeOrigin, FlagChange, change_event_body};
+
+/// The Events API key. Its `Debug` output never shows it, and it is never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// A key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Where and how change events are sent.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ChangeEventsConfig {
+    /// The Events API key (`DD-API-KEY`).
+    pub api_key: ApiKey,
+    /// The full URL of `POST /api/v2/events`.
+    pub endpoint: String,
+    /// Service and environment of the events.
+    pub origin: ChangeOrigin,
+    /// Events waiting at most; past it new events are dropped and counted.
+    pub queue_capacity: usize,
+    /// The time one request may take, connection included.
+    pub timeout: Duration,
+    /// Attempts per event (retries on 5xx, 429 and network errors; never on other 4xx).
+    pub max_attempts: u32,
+    /// The first retry's delay; each later one doubles it, up to 10 times it.
+    pub backoff: Duration,
+}
+
+impl ChangeEventsConfig {
+    /// Sends to `https://event-management-intake.<site>/api/v2/events`.
+    pub fn new(api_key: ApiKey, site: &str, origin: ChangeOrigin) -> Self {
+        Self {
+            api_key,
+            endpoint: format!("https://event-management-intake.{site}/api/v2/events"),
+            origin,
+            queue_capacity: 256,
+            timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+
+    /// The configuration from `DD_API_KEY` (required), `DD_SITE` (default `datadoghq.com`),
+    /// `DD_SERVICE` (default `unnamed-rust-service`) and `DD_ENV`. `None` without an API key.
+    pub fn from_env() -> Option<Self> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let api_key = ApiKey::new(env("DD_API_KEY")?);
+        let site = env("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+        let origin = ChangeOrigin {
+            service: env("DD_SERVICE").unwrap_or_else(|| "unnamed-rust-service".to_owned()),
+            env: env("DD_ENV"),
+        };
+        Some(Self::new(api_key, &site, origin))
+    }
+
+    /// Sends to `endpoint` instead (a proxy, or a test endpoint).
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
+    }
+
+    /// Sets the queue capacity.
+    #[must_use]
+    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets the request timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the attempts per event and the first retry delay.
+    #[must_use]
+    pub fn with_retries(mut self, max_attempts: u32, backoff: Duration) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self.backoff = backoff;
+        self
+    }
+}
+
+/// Counters of a [`ChangeEvents`] sender.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChangeEventStats {
+    /// Events accepted by the API.
+    pub sent: u64,
+    /// Events dropped because the queue was full.
+    pub dropped: u64,
+    /// Events given up on (a 4xx other than 429, or every attempt failed).
+    pub failed: u64,
+    /// Requests made, retries included.
+    pub requests: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// Sends change events from a thread of its own: [`report`](Self::report) only puts the event
+/// in a bounded queue, so a slow, failing or hanging endpoint never slows the caller.
+pub struct ChangeEvents {
+    queue: Mutex<Option<SyncSender<FlagChange>>>,
+    stop: Mutex<Option<SyncSender<()>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    /// Disconnects when the worker ends.
+    done: Mutex<Receiver<()>>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for ChangeEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeEvents")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangeEvents {
+    /// Starts the sender.
+    pub fn start(config: ChangeEventsConfig) -> Self {
+        let (queue, events) = sync_channel(config.queue_capacity);
+        let (stop, stopped) = sync_channel(0);
+        let (finished, done) = sync_channel::<()>(0);
+        let counters = Arc::new(Counters::default());
+        let worker_counters = counters.clone();
+        let worker = std::thread::Builder::new()
+            .name("openfeature-hooks-datadog-events".to_owned())
+            .spawn(move || {
+                let _finished = finished;
+                Worker::new(config, worker_counters, stopped).run(&events);
+            })
+            .ok();
+        Self {
+            queue: Mutex::new(Some(queue)),
+            stop: Mutex::new(Some(stop)),
+            worker: Mutex::new(worker),
+            done: Mutex::new(done),
+            counters,
+        }
+    }
+
+    /// Queues a change; `false` (and counted) when the queue is full or the sender stopped.
+    pub fn report(&self, change: FlagChange) -> bool {
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let queued = queue
+            .as_ref()
+            .is_some_and(|queue| queue.try_send(change).is_ok());
+        if !queued {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        queued
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> ChangeEventStats {
+        let c = &self.counters;
+        ChangeEventStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            requests: c.requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Stops accepting events, lets the sender finish what is queued, and waits for it at most
+    /// `timeout`: `true` if it finished. Retry delays end at once; a request in flight can still
+    /// take up to the configured request timeout, after which the thread ends on its own.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some(worker) = self
+            .worker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return true;
+        };
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        match done.recv_timeout(timeout) {
+            Err(RecvTimeoutError::Disconnected) => worker.join().is_ok(),
+            Ok(()) | Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+impl Drop for ChangeEvents {
+    fn drop(&mut self) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        self.stop
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+struct Worker {
+    config: ChangeEventsConfig,
+    agent: ureq::Agent,
+    counters: Arc<Counters>,
+    stopped: Receiver<()>,
+    warned: bool,
+}
+
+enum Outcome {
+    Sent,
+    Retry(Option<Duration>),
+    GiveUp,
+}
+
+impl Worker {
+    fn new(config: ChangeEventsConfig, counters: Arc<Counters>, stopped: Receiver<()>) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            config,
+            agent,
+            counters,
+            stopped,
+            warned: false,
+        }
+    }
+
+    fn run(mut self, events: &Receiver<FlagChange>) {
+        for change in events {
+            let body = change_event_body(&change, &self.config.origin).to_string();
+            self.deliver(&body);
+        }
+    }
+
+    fn deliver(&mut self, body: &str) {
+        let mut delay = self.config.backoff;
+        for attempt in 1..=self.config.max_attempts {
+            match self.post(body) {
+                Outcome::Sent => {
+                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Outcome::GiveUp => break,
+                Outcome::Retry(asked) if attempt < self.config.max_attempts => {
+                    let wait = asked.unwrap_or(delay).min(self.config.backoff * 10);
+                    // Waits on the stop channel, so shutdown ends the wait at once.
+                    if !matches!(
+                        self.stopped.recv_timeout(wait),
+                        Err(RecvTimeoutError::Timeout)
+                    ) {
+                        break;
+                    }
+                    delay = (delay * 2).min(self.config.backoff * 10);
+                }
+                Outcome::Retry(_) => {}
+            }
+        }
+        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn post(&mut self, body: &str) -> Outcome {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .agent
+            .post(&self.config.endpoint)
+            .header("DD-API-KEY", &self.config.api_key.0)
+            .header("Content-Type", "application/json")
+            .send(body);
+        let response = match response {
+            Ok(response) => response,
+            Err(_) => return Outcome::Retry(None),
+        };
+        let status = response.status().as_u16();
+        match status {
+            200..=299 => Outcome::Sent,
+            429 | 500..=599 => {
+                let asked = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                Outcome::Retry(asked)
+            }
+            _ => {
+                if !self.warned {
+                    self.warned = true;
+                    log::warn!(
+                        target: "openfeature_hooks",
+                        "Datadog Events API refused a change event with status {status}; not retried (later refusals are counted, not logged)"
+                    );
+                }
+                Outcome::GiveUp
+            }
+        }
+    }
+}

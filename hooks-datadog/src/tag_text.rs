@@ -1,0 +1,77 @@
+//! Flag keys and values as Datadog tag names and values.
+
+use std::borrow::Cow;
+
+use open_feature::Value;
+use openfeature_hooks_core::JsonValue;
+
+/// The longest tag Datadog keeps, in characters (names and values alike, here).
+pub const MAX_TAG_LEN: usize = 200;
+
+/// A flag key as part of a tag name: Datadog keeps letters (any script), digits, `_ - : . /`;
+/// anything else becomes `_`, and the name is cut to [`MAX_TAG_LEN`] characters.
+///
+/// ```
+/// use openfeature_hooks_datadog::tag_name_part;
+///
+/// assert_eq!(tag_name_part("checkout.v2"), "checkout.v2");
+/// assert_eq!(tag_name_part("new checkout!"), "new_checkout_");
+/// ```
+pub fn tag_name_part(key: &str) -> Cow<'_, str> {
+    let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/');
+    if key.chars().count() <= MAX_TAG_LEN && key.chars().all(allowed) {
+        return Cow::Borrowed(key);
+    }
+    Cow::Owned(
+        key.chars()
+            .take(MAX_TAG_LEN)
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect(),
+    )
+}
+
+/// A value as tag text cut to [`MAX_TAG_LEN`] characters: booleans and numbers as written in
+/// JSON, strings as themselves, arrays and structs as their JSON.
+pub fn tag_value(value: &Value) -> String {
+    let text = match value {
+        Value::String(text) => Cow::Borrowed(text.as_str()),
+        Value::Bool(flag) => Cow::Borrowed(if *flag { "true" } else { "false" }),
+        Value::Int(number) => Cow::Owned(number.to_string()),
+        other => Cow::Owned(JsonValue::new(other).to_json_string()),
+    };
+    truncate(&text, MAX_TAG_LEN)
+}
+
+/// `text` cut to at most `max` characters.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use open_feature::StructValue;
+
+    use super::*;
+
+    #[test]
+    fn names_and_values() {
+        assert_eq!(
+            tag_name_part("ü-flag"),
+            "ü-flag",
+            "unicode letters are kept"
+        );
+        assert_eq!(tag_name_part(&"k".repeat(500)).chars().count(), MAX_TAG_LEN);
+        assert_eq!(tag_value(&Value::Bool(false)), "false");
+        assert_eq!(tag_value(&Value::Float(0.5)), "0.5");
+        assert_eq!(tag_value(&Value::Float(f64::NAN)), "null");
+        assert_eq!(
+            tag_value(&Value::String("é".repeat(300))).chars().count(),
+            MAX_TAG_LEN
+        );
+        let s = Value::Struct(StructValue::default().with_field("a", 1_i64));
+        assert_eq!(tag_value(&s), r#"{"a":1}"#);
+    }
+}

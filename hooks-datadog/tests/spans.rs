@@ -1,0 +1,152 @@
+//! Span tags and experiment spans, read back from the OpenTelemetry SDK's in-memory exporter
+//! (the round trip through Datadog's own tracer and agent is in `test_agent.rs`).
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use support::{client, runtime};
+
+fn tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
+    let exporter = InMemorySpanExporter::default();
+    (
+        SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build(),
+        exporter,
+    )
+}
+
+fn attributes(list: &[KeyValue]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        .collect()
+}
+
+fn evaluate_all(client: &open_feature::Client, runtime: &tokio::runtime::Runtime) {
+    runtime.block_on(async {
+        let _ = client.get_bool_value("new-checkout", None, None).await;
+        let _ = client.get_bool_value("dark-mode", None, None).await;
+        let _ = client.get_string_value("button-color", None, None).await;
+        let _ = client.get_bool_value("weird key!/ü", None, None).await;
+        let _ = client.get_string_value("long-value", None, None).await;
+        let _ = client.get_bool_value("broken", None, None).await;
+    });
+}
+
+fn by_name<'a>(spans: &'a [SpanData], name: &str) -> Vec<&'a SpanData> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+#[test]
+fn flag_tags_on_the_active_span() {
+    let (provider, exporter) = tracing();
+    let runtime = runtime();
+    let client = client(&runtime, SpanTagsSink::new());
+    provider
+        .tracer("app")
+        .in_span("GET /cart", |_| evaluate_all(&client, &runtime));
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let tags = attributes(&spans[0].attributes);
+    let expected: BTreeMap<String, String> = [
+        ("feature_flags.new-checkout", "on".to_owned()),
+        ("feature_flags.dark-mode", "false".to_owned()),
+        ("feature_flags.button-color", "treatment".to_owned()),
+        ("feature_flags.weird_key_/ü", "true".to_owned()),
+        ("feature_flags.long-value", "v".repeat(200)),
+        ("feature_flags.broken.error", "parse_error".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(tags, expected);
+}
+
+#[test]
+fn no_span_no_tags() {
+    let (_provider, exporter) = tracing();
+    let runtime = runtime();
+    let client = client(&runtime, SpanTagsSink::new());
+    evaluate_all(&client, &runtime);
+    assert!(exporter.get_finished_spans().unwrap_or_default().is_empty());
+}
+
+#[test]
+fn experiment_spans_once_per_flag_per_trace_under_the_active_span() {
+    let (provider, exporter) = tracing();
+    let runtime = runtime();
+    let client = client(
+        &runtime,
+        ExperimentSpanSink::new(provider.tracer("openfeature-hooks")),
+    );
+    let app = provider.tracer("app");
+    for request in ["first", "second"] {
+        app.in_span(request, |_| {
+            evaluate_all(&client, &runtime);
+            evaluate_all(&client, &runtime); // the same flags again, same trace
+        });
+    }
+    evaluate_all(&client, &runtime); // no active span: nothing
+
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let experiments: Vec<_> = spans
+        .iter()
+        .filter(|s| {
+            attributes(&s.attributes)
+                .get("operation.name")
+                .map(String::as_str)
+                == Some("experiments.IsEnabled")
+        })
+        .collect();
+    // Five successful flags, once per trace, two traces; the failed flag gets none.
+    assert_eq!(experiments.len(), 10);
+    for request in ["first", "second"] {
+        let parent = by_name(&spans, request)[0];
+        let children: Vec<_> = experiments
+            .iter()
+            .filter(|s| s.parent_span_id == parent.span_context.span_id())
+            .collect();
+        assert_eq!(children.len(), 5, "{request}");
+        assert!(
+            children
+                .iter()
+                .all(|s| s.span_context.trace_id() == parent.span_context.trace_id())
+        );
+    }
+    let checkout = experiments
+        .iter()
+        .find(|s| s.name == "new-checkout")
+        .map(|s| attributes(&s.attributes));
+    assert_eq!(
+        checkout,
+        Some(
+            [
+                ("experiment_id", "new-checkout"),
+                ("experiment_value", "true"),
+                ("operation.name", "experiments.IsEnabled")
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+        )
+    );
+}
+
+#[test]
+fn every_evaluation_when_asked() {
+    let (provider, exporter) = tracing();
+    let runtime = runtime();
+    let sink =
+        ExperimentSpanSink::new(provider.tracer("x")).with_volume(ExperimentSpanVolume::Every);
+    let client = client(&runtime, sink);
+    provider.tracer("app").in_span("request", |_| {
+        evaluate_all(&client, &runtime);
+        evaluate_all(&client, &runtime);
+    });
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    assert_eq!(spans.iter().filter(|s| s.name == "new-checkout").count(), 2);
+}

@@ -1,0 +1,102 @@
+//! Datadog's own test agent (`ddapm-test-agent`, from PyPI), installed into a virtual
+//! environment under the target directory on first use, started on free loopback ports, and
+//! stopped when dropped.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The version the tests were written against.
+const AGENT_VERSION: &str = "1.69.1";
+
+pub struct TestAgent {
+    child: Child,
+    pub port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+fn run(command: &mut Command) {
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+/// The agent's executable, installing it if needed (python3 with venv and pip are required).
+fn executable() -> PathBuf {
+    let venv =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ddapm-test-agent-{AGENT_VERSION}"));
+    let agent = venv.join("bin").join("ddapm-test-agent");
+    if !agent.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        run(Command::new(venv.join("bin").join("pip")).args([
+            "install",
+            "--quiet",
+            &format!("ddapm-test-agent=={AGENT_VERSION}"),
+        ]));
+    }
+    agent
+}
+
+impl TestAgent {
+    /// Starts an agent and waits until it says it listens.
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut child = Command::new(executable())
+            .arg(format!("--port={port}"))
+            .arg(format!("--otlp-http-port={}", free_port()))
+            .arg(format!("--otlp-grpc-port={}", free_port()))
+            .arg("--host=127.0.0.1")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start ddapm-test-agent: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (ready, is_ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Running APM server on port") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        let mut agent = Self { child, port };
+        if is_ready.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = agent.child.kill();
+            panic!("ddapm-test-agent did not start");
+        }
+        agent
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET /test/session/traces`: every trace received, as JSON.
+    pub fn traces(&self) -> serde_json::Value {
+        let mut response = ureq::get(&format!("{}/test/session/traces", self.url()))
+            .call()
+            .unwrap_or_else(|e| panic!("traces: {e}"));
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("traces are not JSON: {e}: {text}"))
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,82 @@
+//! The real round trip: spans through Datadog's own tracer (`datadog-opentelemetry`) to
+//! Datadog's own test agent, read back from its `/test/session/traces` API.
+
+mod support;
+
+use std::time::Duration;
+
+use datadog_opentelemetry::configuration::Config;
+use openfeature_hooks_core::TelemetryHook;
+use openfeature_hooks_datadog::{ExperimentSpanSink, SpanTagsSink};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use serde_json::Value;
+use support::test_agent::TestAgent;
+use support::{provider, runtime};
+
+#[test]
+fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
+    let agent = TestAgent::start();
+    let mut config = Config::builder();
+    config.set_service("openfeature-hooks-test".to_owned());
+    config.set_env("test".to_owned());
+    config.set_trace_agent_url(agent.url());
+    let (tracers, _propagator) = datadog_opentelemetry::tracing()
+        .with_config(config.build())
+        .init_local();
+
+    let runtime = runtime();
+    let client = runtime.block_on(async {
+        let mut api = open_feature::OpenFeature::default();
+        api.set_provider(provider()).await;
+        api.create_client().with_hook(
+            TelemetryHook::builder()
+                .sink(SpanTagsSink::new())
+                .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
+                .build(),
+        )
+    });
+    tracers.tracer("app").in_span("GET /checkout", |_| {
+        runtime.block_on(async {
+            let _ = client.get_bool_value("new-checkout", None, None).await;
+            let _ = client.get_string_value("button-color", None, None).await;
+            let _ = client.get_bool_value("new-checkout", None, None).await; // same trace: no second span
+        });
+    });
+    assert!(
+        tracers
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
+
+    let traces = agent.traces();
+    let spans: Vec<&Value> = traces
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .collect();
+    let root = spans
+        .iter()
+        .find(|s| s["resource"] == "GET /checkout")
+        .unwrap_or_else(|| panic!("no request span in {traces}"));
+    assert_eq!(root["meta"]["feature_flags.new-checkout"], "on", "{root}");
+    assert_eq!(root["meta"]["feature_flags.button-color"], "treatment");
+    assert_eq!(root["service"], "openfeature-hooks-test");
+
+    let experiments: Vec<&&Value> = spans
+        .iter()
+        .filter(|s| s["name"] == "experiments.IsEnabled")
+        .collect();
+    assert_eq!(experiments.len(), 2, "one per flag per trace: {traces}");
+    for span in &experiments {
+        assert_eq!(span["parent_id"], root["span_id"]);
+        assert_eq!(span["trace_id"], root["trace_id"]);
+    }
+    let checkout = experiments
+        .iter()
+        .find(|s| s["meta"]["experiment_id"] == "new-checkout")
+        .unwrap_or_else(|| panic!("no experiment span for new-checkout in {traces}"));
+    assert_eq!(checkout["meta"]["experiment_value"], "true");
+    assert_eq!(checkout["resource"], "new-checkout");
+}
