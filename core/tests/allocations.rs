@@ -10,12 +10,9 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
-use open_feature::{
-    Client, EvaluationContext, EvaluationDetails, EvaluationError, Hook, HookContext, HookHints,
-    OpenFeature, Value,
-};
+use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{NoopSink, TelemetryHook};
+use openfeature_hooks_testkit::DoNothingHook;
 
 struct CountingAllocator;
 
@@ -35,35 +32,6 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-struct DoNothingHook;
-
-#[async_trait]
-impl Hook for DoNothingHook {
-    async fn before<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: Option<&'a HookHints>,
-    ) -> Result<Option<EvaluationContext>, EvaluationError> {
-        Ok(None)
-    }
-    async fn after<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: &EvaluationDetails<Value>,
-        _: Option<&'a HookHints>,
-    ) -> Result<(), EvaluationError> {
-        Ok(())
-    }
-    async fn error<'a>(&self, _: &HookContext<'a>, _: &EvaluationError, _: Option<&'a HookHints>) {}
-    async fn finally<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: &EvaluationDetails<Value>,
-        _: Option<&'a HookHints>,
-    ) {
-    }
-}
 
 /// Allocations of 100 evaluations of `key`.
 async fn allocations(client: &Client, key: &str) -> usize {

@@ -194,14 +194,7 @@ impl ChangeEvents {
     /// `timeout`: `true` if it finished. Retry delays end at once; a request in flight can still
     /// take up to the configured request timeout, after which the thread ends on its own.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        self.stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        self.close();
         let Some(worker) = self
             .worker
             .lock()
@@ -218,8 +211,9 @@ impl ChangeEvents {
     }
 }
 
-impl Drop for ChangeEvents {
-    fn drop(&mut self) {
+impl ChangeEvents {
+    /// Closes the queue (the worker drains it, then ends) and the stop channel (retry delays end).
+    fn close(&self) {
         self.queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -228,6 +222,12 @@ impl Drop for ChangeEvents {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+    }
+}
+
+impl Drop for ChangeEvents {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, EvaluationStarted};
 use opentelemetry::metrics::{
-    Histogram, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
+    AsyncInstrument, Histogram, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
 };
 use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
 
@@ -219,58 +219,42 @@ impl MetricsSink {
             flags: SeriesTable::new(MAX_SERIES),
             outcomes: SeriesTable::new(MAX_SERIES),
         });
-        let observed = |state: &Arc<MetricsState>| state.clone();
-        let (a, r, s, e) = (
-            observed(&state),
-            observed(&state),
-            observed(&state),
-            observed(&state),
-        );
+        let active_state = state.clone();
         let instruments = ObservableInstruments {
             _active: meter
                 .i64_observable_up_down_counter(instrument::ACTIVE_COUNT)
                 .with_unit("{request}")
                 .with_description("Flag evaluations in progress")
                 .with_callback(move |observer| {
-                    a.flags.for_each(|f| {
+                    active_state.flags.for_each(|f| {
                         observer.observe(f.active.load(Ordering::Relaxed), &f.attributes)
                     });
                 })
                 .build(),
-            _requests: meter
-                .u64_observable_counter(instrument::REQUESTS_TOTAL)
-                .with_unit("{request}")
-                .with_description("Flag evaluations started")
-                .with_callback(move |observer| {
-                    r.flags.for_each(|f| {
+            _requests: observable_counter(
+                meter,
+                CounterSpec::REQUESTS,
+                &state,
+                |state, observer| {
+                    state.flags.for_each(|f| {
                         observer.observe(f.requests.load(Ordering::Relaxed), &f.attributes)
                     });
-                })
-                .build(),
-            _success: meter
-                .u64_observable_counter(instrument::SUCCESS_TOTAL)
-                .with_unit("{impression}")
-                .with_description("Flag evaluations that succeeded")
-                .with_callback(move |observer| {
-                    s.outcomes.for_each(|o| {
-                        if !o.failed {
-                            observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
-                        }
-                    });
-                })
-                .build(),
-            _errors: meter
-                .u64_observable_counter(instrument::ERROR_TOTAL)
-                .with_unit("{request}")
-                .with_description("Flag evaluations that failed")
-                .with_callback(move |observer| {
-                    e.outcomes.for_each(|o| {
-                        if o.failed {
-                            observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
-                        }
-                    });
-                })
-                .build(),
+                },
+            ),
+            _success: observable_counter(meter, CounterSpec::SUCCESS, &state, |state, observer| {
+                state.outcomes.for_each(|o| {
+                    if !o.failed {
+                        observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
+                    }
+                });
+            }),
+            _errors: observable_counter(meter, CounterSpec::ERRORS, &state, |state, observer| {
+                state.outcomes.for_each(|o| {
+                    if o.failed {
+                        observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
+                    }
+                });
+            }),
         };
         Self {
             state,
@@ -283,6 +267,47 @@ impl MetricsSink {
             _instruments: Arc::new(instruments),
         }
     }
+}
+
+/// Name, unit and description of an observable counter.
+struct CounterSpec {
+    name: &'static str,
+    unit: &'static str,
+    description: &'static str,
+}
+
+impl CounterSpec {
+    const REQUESTS: Self = Self {
+        name: instrument::REQUESTS_TOTAL,
+        unit: "{request}",
+        description: "Flag evaluations started",
+    };
+    const SUCCESS: Self = Self {
+        name: instrument::SUCCESS_TOTAL,
+        unit: "{impression}",
+        description: "Flag evaluations that succeeded",
+    };
+    const ERRORS: Self = Self {
+        name: instrument::ERROR_TOTAL,
+        unit: "{request}",
+        description: "Flag evaluations that failed",
+    };
+}
+
+/// An observable `u64` counter whose callback reads `state` with `observe`.
+fn observable_counter(
+    meter: &Meter,
+    spec: CounterSpec,
+    state: &Arc<MetricsState>,
+    observe: fn(&MetricsState, &dyn AsyncInstrument<u64>),
+) -> ObservableCounter<u64> {
+    let state = state.clone();
+    meter
+        .u64_observable_counter(spec.name)
+        .with_unit(spec.unit)
+        .with_description(spec.description)
+        .with_callback(move |observer| observe(&state, observer))
+        .build()
 }
 
 impl EvaluationSink for MetricsSink {

@@ -3,17 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use async_trait::async_trait;
-use open_feature::{
-    EvaluationContext, EvaluationDetails, EvaluationError, EvaluationReason, Hook, HookContext,
-    HookHints, OpenFeature, Value,
-};
+use open_feature::{EvaluationContext, EvaluationReason, OpenFeature, Value};
 use openfeature_hooks_core::{ContextIdPolicy, EvaluationSink, TelemetryHook};
 use openfeature_hooks_otel::{
     AttributeNaming, DURATION_BOUNDARIES, EvaluationSpanSink, MetricsSink, SpanEventSink,
     instrument,
 };
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Status, Tracer, TracerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -37,39 +33,9 @@ fn provider() -> FixtureProvider {
         )
 }
 
-/// A hook whose `before` takes 30 ms, registered after ours, so a span that really starts at
-/// our `before` lasts at least that long.
-struct SlowBefore;
-
+/// Registered after ours, its `before` takes this long, so a span that really starts at our
+/// `before` lasts at least that long.
 const SLOW: Duration = Duration::from_millis(30);
-
-#[async_trait]
-impl Hook for SlowBefore {
-    async fn before<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: Option<&'a HookHints>,
-    ) -> Result<Option<EvaluationContext>, EvaluationError> {
-        std::thread::sleep(SLOW);
-        Ok(None)
-    }
-    async fn after<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: &EvaluationDetails<Value>,
-        _: Option<&'a HookHints>,
-    ) -> Result<(), EvaluationError> {
-        Ok(())
-    }
-    async fn error<'a>(&self, _: &HookContext<'a>, _: &EvaluationError, _: Option<&'a HookHints>) {}
-    async fn finally<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: &EvaluationDetails<Value>,
-        _: Option<&'a HookHints>,
-    ) {
-    }
-}
 
 /// Runs `evaluations` with a hook made of `sink`, inside a span named `request` when asked.
 fn run(
@@ -90,7 +56,7 @@ fn run(
         api.set_provider(provider()).await;
         let client = api.create_client().with_hook(hook);
         if slow {
-            client.with_hook(SlowBefore)
+            client.with_hook(ScriptedHook::slow_before(SLOW))
         } else {
             client
         }

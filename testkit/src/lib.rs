@@ -4,10 +4,12 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod do_nothing_hook;
 mod fixture_provider;
 mod http_receiver;
 mod recording_sink;
 
+pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};

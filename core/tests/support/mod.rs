@@ -2,77 +2,19 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use async_trait::async_trait;
-use open_feature::{
-    EvaluationContext, EvaluationDetails, EvaluationError, EvaluationErrorCode, EvaluationReason,
-    Hook, HookContext, HookHints, StructValue, Value,
-};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use open_feature::{EvaluationErrorCode, EvaluationReason, StructValue, Value};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook};
 
-/// A hook whose `before` or `after` fails (after yielding once, so that on a multi-threaded
-/// runtime the evaluation can move to another thread between stages).
-pub struct FailingHook {
-    pub fail_before: bool,
-    pub fail_after: bool,
-}
+/// The misbehaving hook of the lifecycle tests.
+pub struct FailingHook;
 
 impl FailingHook {
-    pub fn before() -> Self {
-        Self {
-            fail_before: true,
-            fail_after: false,
-        }
+    pub fn before() -> ScriptedHook {
+        ScriptedHook::failing_before()
     }
 
-    pub fn after() -> Self {
-        Self {
-            fail_before: false,
-            fail_after: true,
-        }
-    }
-}
-
-fn failure(stage: &str) -> EvaluationError {
-    EvaluationError {
-        code: EvaluationErrorCode::General(format!("{stage} hook failed")),
-        message: None,
-    }
-}
-
-#[async_trait]
-impl Hook for FailingHook {
-    async fn before<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: Option<&'a HookHints>,
-    ) -> Result<Option<EvaluationContext>, EvaluationError> {
-        if self.fail_before {
-            return Err(failure("before"));
-        }
-        Ok(None)
-    }
-
-    async fn after<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: &EvaluationDetails<Value>,
-        _: Option<&'a HookHints>,
-    ) -> Result<(), EvaluationError> {
-        if self.fail_after {
-            tokio::task::yield_now().await;
-            return Err(failure("after"));
-        }
-        Ok(())
-    }
-
-    async fn error<'a>(&self, _: &HookContext<'a>, _: &EvaluationError, _: Option<&'a HookHints>) {}
-
-    async fn finally<'a>(
-        &self,
-        _: &HookContext<'a>,
-        _: &EvaluationDetails<Value>,
-        _: Option<&'a HookHints>,
-    ) {
+    pub fn after() -> ScriptedHook {
+        ScriptedHook::failing_after()
     }
 }
 
