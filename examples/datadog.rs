@@ -1,0 +1,67 @@
+//! Datadog: span tags, `experiments.IsEnabled` spans, the enrichment metric and change events,
+//! configured the standard way.
+//!
+//! ```sh
+//! DD_TRACE_AGENT_URL=http://localhost:8126 DD_SERVICE=checkout DD_ENV=dev \
+//! DD_API_KEY=<key> cargo run --example datadog --all-features
+//! ```
+//!
+//! Spans go to the agent at `DD_TRACE_AGENT_URL`, the metric to DogStatsD (`DD_AGENT_HOST`,
+//! `DD_DOGSTATSD_PORT`), change events to the Events API when `DD_API_KEY` is set (`DD_SITE`).
+
+#![allow(clippy::print_stdout)] // an example reports what it does
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use open_feature::OpenFeature;
+use openfeature_hooks::TelemetryHook;
+use openfeature_hooks::datadog::{
+    ChangeEvents, ChangeEventsConfig, ChangeTrackingSink, EnrichmentMetricSink, ExperimentSpanSink,
+    SpanTagsSink,
+};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use opentelemetry::trace::{Tracer, TracerProvider};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Datadog's tracer reads DD_TRACE_AGENT_URL, DD_SERVICE, DD_ENV.
+    let tracers = datadog_opentelemetry::tracing().init();
+    let mut hook = TelemetryHook::builder()
+        .sink(SpanTagsSink::new())
+        .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
+        .sink(EnrichmentMetricSink::from_env()?);
+    let events = ChangeEventsConfig::from_env().map(|config| Arc::new(ChangeEvents::start(config)));
+    if let Some(events) = &events {
+        hook = hook.sink(ChangeTrackingSink::new(events.clone()));
+    } else {
+        println!("DD_API_KEY is not set: no change events");
+    }
+    let hook = hook.build();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut api = OpenFeature::default();
+        api.set_provider(
+            FixtureProvider::new("in-memory").with_flag(
+                "new-checkout",
+                FixtureFlag::new(true)
+                    .variant("on")
+                    .metadata("version", "7"),
+            ),
+        )
+        .await;
+        api.add_hook(hook).await;
+        let client = api.create_client();
+        let request = tracers.tracer("checkout").start("GET /checkout");
+        let _active = opentelemetry::trace::mark_span_as_active(request);
+        let enabled = client.get_bool_value("new-checkout", None, None).await;
+        println!("new-checkout = {enabled:?}");
+    });
+    tracers.shutdown_with_timeout(Duration::from_secs(5))?;
+    if let Some(events) = events {
+        events.shutdown(Duration::from_secs(5));
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! OpenTelemetry over OTLP/HTTP: log events, a span per evaluation and span events, sent to any
+//! OTLP endpoint (an OpenTelemetry Collector, Grafana, Honeycomb, Datadog's agent...).
+//!
+//! ```sh
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --example otlp --all-features
+//! ```
+
+#![allow(clippy::print_stdout, clippy::print_stderr)] // an example reports what it does
+
+use open_feature::{EvaluationContext, OpenFeature};
+use openfeature_hooks::TelemetryHook;
+use openfeature_hooks::otel::{AttributeNaming, EvaluationSpanSink, LogEventSink, SpanEventSink};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry_otlp::{LogExporter, SpanExporter, WithHttpConfig};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Both exporters read OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318). They are
+    // built before any async runtime: their blocking HTTP client runs on the processors' threads.
+    let logs = SdkLoggerProvider::builder()
+        .with_batch_exporter(
+            LogExporter::builder()
+                .with_http()
+                .with_headers(Default::default())
+                .build()?,
+        )
+        .build();
+    let traces = SdkTracerProvider::builder()
+        .with_batch_exporter(SpanExporter::builder().with_http().build()?)
+        .build();
+
+    let hook = TelemetryHook::builder()
+        .sink(LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current))
+        .sink(SpanEventSink::new())
+        .sink(EvaluationSpanSink::new(traces.tracer("openfeature-hooks")))
+        .build();
+
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(async {
+        let mut api = OpenFeature::default();
+        api.set_provider(
+            FixtureProvider::new("in-memory")
+                .with_flag("new-checkout", FixtureFlag::new(true).variant("on"))
+                .with_flag(
+                    "button-color",
+                    FixtureFlag::new("green").variant("treatment"),
+                ),
+        )
+        .await;
+        api.add_hook(hook).await;
+        let client = api.create_client();
+        let user = EvaluationContext::default().with_targeting_key("user-42");
+        let request = traces.tracer("otlp-example").start("GET /checkout");
+        let _active = opentelemetry::trace::mark_span_as_active(request);
+        let checkout = client
+            .get_bool_value("new-checkout", Some(&user), None)
+            .await;
+        let color = client
+            .get_string_value("button-color", Some(&user), None)
+            .await;
+        println!("new-checkout = {checkout:?}, button-color = {color:?}");
+    });
+
+    logs.shutdown()?;
+    traces.shutdown()?;
+    println!(
+        "sent to {}",
+        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .unwrap_or_else(|_| "http://localhost:4318".into())
+    );
+    Ok(())
+}
