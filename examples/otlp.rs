@@ -65,10 +65,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     logs.shutdown()?;
     traces.shutdown()?;
-    println!(
-        "sent to {}",
-        std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .unwrap_or_else(|_| "http://localhost:4318".into())
-    );
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .unwrap_or_else(|_| "http://localhost:4318".into());
+    println!("exported to {endpoint} (the OpenTelemetry SDK reports export errors, if any)");
     Ok(())
 }
