@@ -1,6 +1,5 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
-use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
@@ -8,6 +7,7 @@ use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FastBuildHasher};
 use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
+use crate::seen_once::SeenOnce;
 use crate::tag_text::{MAX_TAG_LEN, tag_value, truncate};
 
 /// The operation name Datadog's change tracking looks for.
@@ -25,10 +25,6 @@ pub enum ExperimentSpanVolume {
     Every,
 }
 
-/// How many (trace, flag) pairs are remembered for [`ExperimentSpanVolume::OncePerFlagPerTrace`];
-/// past it the oldest half is forgotten (a flag may then get a second span in a long trace).
-pub const MAX_REMEMBERED_PAIRS: usize = 16_384;
-
 /// Creates, under the active span, a child span with operation name `experiments.IsEnabled`,
 /// tagged `experiment_id:<flag key>` and `experiment_value:<value>`, as Datadog's change tracking
 /// expects. Nothing without an active span (a span without a parent would be an orphan trace).
@@ -39,27 +35,7 @@ pub const MAX_REMEMBERED_PAIRS: usize = 16_384;
 pub struct ExperimentSpanSink<T> {
     tracer: T,
     volume: ExperimentSpanVolume,
-    seen: Mutex<SeenPairs>,
-}
-
-#[derive(Debug, Default)]
-struct SeenPairs {
-    current: HashSet<u64, FastBuildHasher>,
-    previous: HashSet<u64, FastBuildHasher>,
-}
-
-impl SeenPairs {
-    /// `true` the first time `pair` is seen (within memory).
-    fn first(&mut self, pair: u64) -> bool {
-        if self.current.contains(&pair) || self.previous.contains(&pair) {
-            return false;
-        }
-        if self.current.len() >= MAX_REMEMBERED_PAIRS / 2 {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(pair);
-        true
-    }
+    seen: Mutex<SeenOnce>,
 }
 
 impl<T: Tracer> ExperimentSpanSink<T> {
@@ -68,7 +44,7 @@ impl<T: Tracer> ExperimentSpanSink<T> {
         Self {
             tracer,
             volume: ExperimentSpanVolume::default(),
-            seen: Mutex::new(SeenPairs::default()),
+            seen: Mutex::new(SeenOnce::default()),
         }
     }
 

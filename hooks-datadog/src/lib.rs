@@ -41,6 +41,7 @@ mod enrichment_metric;
 mod experiment_span;
 mod flag_change;
 mod flag_tag;
+mod seen_once;
 mod span_tags;
 mod tag_text;
 
@@ -49,9 +50,8 @@ pub use change_event_body::{ChangeOrigin, change_event_body, limits};
 pub use change_events::{ApiKey, ChangeEventStats, ChangeEvents, ChangeEventsConfig};
 pub use change_tracking::ChangeTrackingSink;
 pub use enrichment_metric::{DEFAULT_QUEUE_CAPACITY, ENRICHMENT_METRIC, EnrichmentMetricSink};
-pub use experiment_span::{
-    EXPERIMENT_OPERATION, ExperimentSpanSink, ExperimentSpanVolume, MAX_REMEMBERED_PAIRS,
-};
+pub use experiment_span::{EXPERIMENT_OPERATION, ExperimentSpanSink, ExperimentSpanVolume};
 pub use flag_change::{AuthorType, FlagChange};
-pub use span_tags::{SPAN_TAG_PREFIX, SpanTagsSink};
+pub use seen_once::MAX_REMEMBERED;
+pub use span_tags::{RECENT_TAGS, SPAN_TAG_PREFIX, SpanTagsSink};
 pub use tag_text::{MAX_TAG_LEN, tag_name_part, tag_value};

@@ -1,8 +1,12 @@
 //! `feature_flags.<key>` tags on the active span.
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
+use std::cell::RefCell;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FastBuildHasher, shared_text};
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, Key, KeyValue, StringValue};
 
 use crate::flag_tag::served;
 use crate::tag_text::tag_name_part;
@@ -20,6 +24,12 @@ pub const SPAN_TAG_PREFIX: &str = "feature_flags.";
 /// is the OpenTelemetry context's span; `tracing` users reach it through `tracing-opentelemetry`.
 /// Names and values follow Datadog's tag limits ([`tag_name_part`],
 /// [`tag_value`](crate::tag_value)).
+///
+/// A tag just set on the span with the same value is not set again: OpenTelemetry's SDK appends
+/// every `set_attribute`, so a flag evaluated in a loop would otherwise fill the span's attribute
+/// limit (128) with copies, and the SDK would drop the application's own attributes after it.
+/// The last tags set are remembered in a fixed lock-free table of [`RECENT_TAGS`] slots, so a
+/// repeat costs a hash and four loads, and memory never grows.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SpanTagsSink;
 
@@ -30,6 +40,35 @@ impl SpanTagsSink {
     }
 }
 
+/// Slots of the memory of tags set (4-way set-associative, shared by all threads, 8 bytes each).
+pub const RECENT_TAGS: usize = 16_384;
+const WAYS: usize = 4;
+
+/// The tags set recently, by hash: sets of four atomic slots, refilled round-robin, so tags that
+/// land in the same set (a flag and the one evaluated next to it in a loop) do not evict each
+/// other. Shared by all threads: a task that moves between threads does not set a tag again.
+static RECENTLY_SET: [AtomicU64; RECENT_TAGS] = [const { AtomicU64::new(0) }; RECENT_TAGS];
+static NEXT_WAY: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The tag name, built here to avoid an allocation per evaluation.
+    static TAG_NAME: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Whether `tag` (a hash of span, key and value) was set recently; if not, remembers it. A miss
+/// only means a tag is set once more; two threads racing on the same new tag may both set it.
+fn already_set(tag: u64) -> bool {
+    let tag = tag | 1; // 0 marks an empty slot
+    let set = (tag >> 32) as usize % (RECENT_TAGS / WAYS) * WAYS;
+    let slots = &RECENTLY_SET[set..set + WAYS];
+    if slots.iter().any(|slot| slot.load(Ordering::Relaxed) == tag) {
+        return true;
+    }
+    let way = NEXT_WAY.fetch_add(1, Ordering::Relaxed) % WAYS;
+    slots[way].store(tag, Ordering::Relaxed);
+    false
+}
+
 impl EvaluationSink for SpanTagsSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         Context::map_current(|context| {
@@ -37,19 +76,35 @@ impl EvaluationSink for SpanTagsSink {
             if !span.is_recording() {
                 return;
             }
-            let name = tag_name_part(record.flag_key);
-            match (served(record), record.error_type()) {
-                (Some(value), _) => {
-                    span.set_attribute(KeyValue::new(format!("{SPAN_TAG_PREFIX}{name}"), value))
-                }
-                (None, Some(error)) => {
-                    span.set_attribute(KeyValue::new(
-                        format!("{SPAN_TAG_PREFIX}{name}.error"),
-                        error.as_str(),
-                    ));
-                }
-                (None, None) => {}
+            let (suffix, value) = match (served(record), record.error_type()) {
+                (Some(value), _) => ("", value),
+                (None, Some(error)) => (".error", error.as_str().to_owned()),
+                (None, None) => return,
+            };
+            let ids = span.span_context();
+            let tag = FastBuildHasher::default().hash_one((
+                ids.trace_id().to_bytes(),
+                ids.span_id().to_bytes(),
+                record.flag_key,
+                suffix,
+                &value,
+            ));
+            if already_set(tag) {
+                return;
             }
+            let name = tag_name_part(record.flag_key);
+            let key = TAG_NAME.with(|buffer| {
+                let mut buffer = buffer.borrow_mut();
+                buffer.clear();
+                buffer.push_str(SPAN_TAG_PREFIX);
+                buffer.push_str(&name);
+                buffer.push_str(suffix);
+                shared_text(&buffer)
+            });
+            span.set_attribute(KeyValue::new(
+                Key::from(key),
+                StringValue::from(shared_text(&value)),
+            ));
         });
     }
 }

@@ -150,3 +150,27 @@ fn every_evaluation_when_asked() {
     let spans = exporter.get_finished_spans().unwrap_or_default();
     assert_eq!(spans.iter().filter(|s| s.name == "new-checkout").count(), 2);
 }
+
+#[test]
+fn a_flag_evaluated_in_a_loop_is_tagged_once_and_leaves_room_for_the_apps_attributes() {
+    let (provider, exporter) = tracing();
+    let runtime = runtime();
+    let client = client(&runtime, SpanTagsSink::new());
+    provider.tracer("app").in_span("GET /cart", |cx| {
+        for _ in 0..500 {
+            runtime.block_on(async {
+                let _ = client.get_bool_value("new-checkout", None, None).await;
+            });
+        }
+        use opentelemetry::trace::TraceContextExt;
+        cx.span()
+            .set_attribute(KeyValue::new("http.route", "/cart"));
+    });
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let keys: Vec<String> = spans[0]
+        .attributes
+        .iter()
+        .map(|kv| kv.key.to_string())
+        .collect();
+    assert_eq!(keys, ["feature_flags.new-checkout", "http.route"]);
+}
