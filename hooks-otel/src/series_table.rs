@@ -95,11 +95,14 @@ impl<E> SeriesTable<E> {
             }
         }
         let mut write = shard.write().unwrap_or_else(PoisonError::into_inner);
-        let list = write.entry(hash).or_default();
-        if let Some(found) = list.iter().find(|s| s.is(&parts)) {
+        if let Some(found) = write
+            .get(&hash)
+            .and_then(|list| list.iter().find(|s| s.is(&parts)))
+        {
             return found.clone();
         }
         if self.len.load(Ordering::Relaxed) >= self.limit {
+            // Full: nothing is inserted, not even an empty bucket, so memory stays bounded.
             drop(write);
             return self
                 .overflow
@@ -116,7 +119,7 @@ impl<E> SeriesTable<E> {
             parts: parts.map(|p| p.map(Box::from)),
             data: make(),
         });
-        list.push(series.clone());
+        write.entry(hash).or_default().push(series.clone());
         series
     }
 
@@ -162,6 +165,16 @@ mod tests {
         let mut seen = 0;
         table.for_each(|_| seen += 1);
         assert_eq!(seen, 3);
+        // A full table stores nothing more, however many new series are asked for.
+        for i in 0..10_000 {
+            let _ = table.get([Some(&format!("k{i}")), None, None, None, None], make, make);
+        }
+        let buckets: usize = table
+            .shards
+            .iter()
+            .map(|s| s.read().map(|m| m.len()).unwrap_or(0))
+            .sum();
+        assert_eq!(buckets, 2, "no bucket is added once the table is full");
     }
 
     #[test]
