@@ -97,6 +97,7 @@ impl FixtureFlag {
 pub struct FixtureProvider {
     metadata: ProviderMetadata,
     flags: HashMap<String, FixtureFlag>,
+    fallback: Option<FixtureFlag>,
 }
 
 impl FixtureProvider {
@@ -105,7 +106,15 @@ impl FixtureProvider {
         Self {
             metadata: ProviderMetadata::new(name),
             flags: HashMap::new(),
+            fallback: None,
         }
+    }
+
+    /// Answers every key it has no flag for with `flag` (for soak and load runs over many keys).
+    #[must_use]
+    pub fn with_fallback(mut self, flag: FixtureFlag) -> Self {
+        self.fallback = Some(flag);
+        self
     }
 
     /// Adds a flag.
@@ -120,7 +129,7 @@ impl FixtureProvider {
         key: &str,
         convert: impl FnOnce(&Value) -> Option<T>,
     ) -> EvaluationResult<ResolutionDetails<T>> {
-        let Some(flag) = self.flags.get(key) else {
+        let Some(flag) = self.flags.get(key).or(self.fallback.as_ref()) else {
             return Err(EvaluationError {
                 code: EvaluationErrorCode::FlagNotFound,
                 message: Some(format!("no flag named {key:?}")),
