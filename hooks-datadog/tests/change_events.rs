@@ -249,6 +249,43 @@ fn a_hanging_server_never_slows_evaluations_and_the_queue_stays_bounded() {
     drop(receiver);
 }
 
+/// Keeps every log line, to check what the sender logs.
+struct KeepLogs;
+
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for KeepLogs {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LOGGED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+#[test]
+fn a_refused_key_is_logged_by_status_never_by_value() {
+    static LOGGER: KeepLogs = KeepLogs;
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(log::LevelFilter::Trace);
+    let receiver = receiver();
+    receiver.reply_with(Reply::Status(403));
+    let events = ChangeEvents::start(config(&receiver));
+    assert!(events.report(change("f")));
+    receiver.wait_until(Duration::from_secs(5), |r| !r.is_empty());
+    assert!(events.shutdown(Duration::from_secs(2)));
+    let logged = LOGGED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .join("\n");
+    assert!(logged.contains("403"), "the refusal is logged: {logged:?}");
+    assert!(!logged.contains(KEY), "the API key is never logged");
+}
+
 #[test]
 fn the_api_key_never_shows_in_debug_output() {
     let receiver = receiver();
