@@ -80,3 +80,66 @@ fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
     assert_eq!(checkout["meta"]["experiment_value"], "true");
     assert_eq!(checkout["resource"], "new-checkout");
 }
+
+#[test]
+fn an_absent_agent_slows_no_evaluation_and_shutdown_keeps_its_bound() {
+    use std::time::Instant;
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let measure = |tracers: &opentelemetry_sdk::trace::SdkTracerProvider| {
+        let runtime = runtime();
+        let client = runtime.block_on(async {
+            let mut api = open_feature::OpenFeature::default();
+            api.set_provider(provider()).await;
+            api.create_client().with_hook(
+                TelemetryHook::builder()
+                    .sink(SpanTagsSink::new())
+                    .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
+                    .build(),
+            )
+        });
+        let mut times: Vec<Duration> = (0..1000)
+            .map(|_| {
+                tracers.tracer("app").in_span("GET /", |_| {
+                    let start = Instant::now();
+                    let value = runtime.block_on(client.get_bool_value("new-checkout", None, None));
+                    assert_eq!(value, Ok(true));
+                    start.elapsed()
+                })
+            })
+            .collect();
+        times.sort();
+        (times[500], times[990])
+    };
+    // Healthy: Datadog's tracer with its (test) agent present.
+    let agent = TestAgent::start();
+    let mut config = Config::builder();
+    config.set_service("present-agent".to_owned());
+    config.set_trace_agent_url(agent.url());
+    let (present, _) = datadog_opentelemetry::tracing().with_config(config.build()).init_local();
+    let healthy = measure(&present);
+    let _ = present.shutdown_with_timeout(Duration::from_secs(2));
+    drop(agent);
+    let mut config = Config::builder();
+    config.set_service("absent-agent".to_owned());
+    config.set_trace_agent_url(format!("http://127.0.0.1:{closed}"));
+    let (absent, _) = datadog_opentelemetry::tracing()
+        .with_config(config.build())
+        .init_local();
+    let faulty = measure(&absent);
+    let bound = |d: Duration| d * 5 + Duration::from_micros(500);
+    assert!(
+        faulty.0 <= bound(healthy.0) && faulty.1 <= bound(healthy.1),
+        "{healthy:?} vs {faulty:?}"
+    );
+    let start = Instant::now();
+    let _ = absent.shutdown_with_timeout(Duration::from_secs(2));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "shutdown took {:?}",
+        start.elapsed()
+    );
+}
