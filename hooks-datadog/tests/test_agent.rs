@@ -119,7 +119,9 @@ fn an_absent_agent_slows_no_evaluation_and_shutdown_keeps_its_bound() {
     let mut config = Config::builder();
     config.set_service("present-agent".to_owned());
     config.set_trace_agent_url(agent.url());
-    let (present, _) = datadog_opentelemetry::tracing().with_config(config.build()).init_local();
+    let (present, _) = datadog_opentelemetry::tracing()
+        .with_config(config.build())
+        .init_local();
     let healthy = measure(&present);
     let _ = present.shutdown_with_timeout(Duration::from_secs(2));
     drop(agent);
