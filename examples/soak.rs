@@ -23,31 +23,12 @@ use openfeature_hooks::datadog::{
 use openfeature_hooks::otel::{LogEventSink, MetricsSink};
 use openfeature_hooks::sentry::SentrySink;
 use openfeature_hooks::{ContextIdKey, ContextIdPolicy, TelemetryHook};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-
-#[derive(Debug)]
-struct DropLogs;
-
-impl LogExporter for DropLogs {
-    async fn export(&self, _batch: LogBatch<'_>) -> OTelSdkResult {
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct DropSpans;
-
-impl SpanExporter for DropSpans {
-    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
-        Ok(())
-    }
-}
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 struct DropEnvelopes;
 

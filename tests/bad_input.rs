@@ -5,9 +5,6 @@
 
 #![cfg(feature = "full")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use open_feature::{
     EvaluationContext, EvaluationErrorCode, EvaluationReason, FlagMetadataValue, OpenFeature,
     StructValue, Value,
@@ -20,28 +17,12 @@ use openfeature_hooks::sentry::{MAX_FLAG_NAME_LEN, SentrySink, sentry_flag_name}
 use openfeature_hooks::{
     ContextIdPolicy, JsonLinesSink, JsonValue, MAX_CUSTOM_REASON_LEN, TelemetryHook,
 };
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, SharedBuffer};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use proptest::prelude::*;
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -107,7 +88,7 @@ fn evaluate(
     answer: FixtureFlag,
     as_type: &Value,
 ) -> (Result<bool, open_feature::EvaluationError>, Outputs) {
-    let lines = Lines::default();
+    let lines = SharedBuffer::new();
     let logs = InMemoryLogExporter::default();
     let log_provider = SdkLoggerProvider::builder()
         .with_simple_exporter(logs.clone())
@@ -165,8 +146,7 @@ fn evaluate(
             }
         })
     });
-    let text = String::from_utf8_lossy(&lines.0.lock().unwrap_or_else(PoisonError::into_inner))
-        .into_owned();
+    let text = lines.text();
     let json = text
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))

@@ -4,47 +4,34 @@
 
 #![cfg(feature = "full")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use open_feature::{EvaluationContext, OpenFeature};
 use openfeature_hooks::datadog::{ExperimentSpanSink, SpanTagsSink};
 use openfeature_hooks::otel::{EvaluationSpanSink, LogEventSink, SpanEventSink};
 use openfeature_hooks::sentry::{SentrySink, with_flags_context};
 use openfeature_hooks::{ContextIdKey, ContextIdPolicy, JsonLinesSink, TelemetryHook};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, SharedBuffer};
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
 const SECRET_ID: &str = "alice.secret@example.com";
 
+/// Sentry's wire, kept in a shared buffer.
 #[derive(Clone, Default)]
-struct Bytes(Arc<Mutex<Vec<u8>>>);
+struct Wire(SharedBuffer);
 
-impl Write for Bytes {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl sentry::Transport for Bytes {
+impl sentry::Transport for Wire {
     fn send_envelope(&self, envelope: sentry::Envelope) {
-        let mut out = self.clone();
+        let mut out = self.0.clone();
         let _ = envelope.to_writer(&mut out);
     }
 }
 
 /// Everything every backend emitted for a few evaluations, as one text.
 fn everything_emitted(policy: ContextIdPolicy) -> String {
-    let json_lines = Bytes::default();
+    let json_lines = SharedBuffer::new();
     let logs = InMemoryLogExporter::default();
     let log_provider = SdkLoggerProvider::builder()
         .with_simple_exporter(logs.clone())
@@ -53,7 +40,7 @@ fn everything_emitted(policy: ContextIdPolicy) -> String {
     let tracers = SdkTracerProvider::builder()
         .with_simple_exporter(spans.clone())
         .build();
-    let sentry_wire = Bytes::default();
+    let sentry_wire = Wire::default();
     let mut options = sentry::ClientOptions::new()
         .dsn("https://public@sentry.invalid/1")
         .traces_sample_rate(1.0);
@@ -101,12 +88,8 @@ fn everything_emitted(policy: ContextIdPolicy) -> String {
         cx.span().end();
     });
 
-    let mut text =
-        String::from_utf8_lossy(&json_lines.0.lock().unwrap_or_else(PoisonError::into_inner))
-            .into_owned();
-    text.push_str(&String::from_utf8_lossy(
-        &sentry_wire.0.lock().unwrap_or_else(PoisonError::into_inner),
-    ));
+    let mut text = json_lines.text();
+    text.push_str(&sentry_wire.0.text());
     text.push_str(&format!(
         "{:?}",
         logs.get_emitted_logs().unwrap_or_default()

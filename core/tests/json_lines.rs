@@ -3,43 +3,20 @@
 mod support;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use open_feature::{EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{ContextIdPolicy, CustomAttribute, JsonLinesSink, TelemetryHook};
+use openfeature_hooks_testkit::SharedBuffer;
 use serde_json::{Value as Json, json};
 
-/// A writer tests can read back while the sink still owns its clone.
-#[derive(Clone, Default)]
-struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedBuffer {
-    fn lines(&self) -> Vec<Json> {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        String::from_utf8(bytes)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or(Json::Null))
-            .collect()
-    }
+/// The JSON objects written so far, one per line.
+fn lines(buffer: &SharedBuffer) -> Vec<Json> {
+    buffer
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or(Json::Null))
+        .collect()
 }
 
 /// Drops the `time` field after checking its shape.
@@ -53,7 +30,7 @@ fn without_time(mut line: Json) -> Json {
 
 #[tokio::test]
 async fn lines_carry_the_documented_fields() {
-    let out = SharedBuffer::default();
+    let out = SharedBuffer::new();
     let hook = TelemetryHook::builder()
         .sink(JsonLinesSink::new(out.clone()))
         .context_id(ContextIdPolicy::Keep)
@@ -69,7 +46,7 @@ async fn lines_carry_the_documented_fields() {
     let _ = client.get_bool_value("broken", Some(&context), None).await;
     let _ = client.get_float_value("ratio", None, None).await;
 
-    let lines: Vec<_> = out.lines().into_iter().map(without_time).collect();
+    let lines: Vec<_> = lines(&out).into_iter().map(without_time).collect();
     assert_eq!(
         lines,
         vec![
@@ -101,7 +78,7 @@ async fn lines_carry_the_documented_fields() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_lines_never_interleave() {
-    let out = SharedBuffer::default();
+    let out = SharedBuffer::new();
     let hook = TelemetryHook::builder()
         .sink(JsonLinesSink::new(out.clone()))
         .context_id(ContextIdPolicy::Keep)
@@ -125,7 +102,7 @@ async fn concurrent_lines_never_interleave() {
     for task in tasks {
         assert!(task.await.is_ok());
     }
-    let lines = out.lines();
+    let lines = lines(&out);
     assert_eq!(lines.len(), 4000);
     assert!(
         lines

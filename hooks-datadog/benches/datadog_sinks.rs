@@ -11,20 +11,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{EvaluationSink, TelemetryHook};
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{DropSpans, FixtureFlag, FixtureProvider};
 use opentelemetry::trace::{Tracer, TracerProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-
-#[derive(Debug)]
-struct DropSpans;
-
-impl SpanExporter for DropSpans {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
     let mut api = OpenFeature::default();

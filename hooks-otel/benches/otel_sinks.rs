@@ -12,33 +12,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks_core::{NoopSink, TelemetryHook};
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
 use opentelemetry::trace::{Tracer, TracerProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-
-/// Accepts and drops every batch: measures the hook and the processor, not a network.
-#[derive(Debug)]
-struct DropLogs;
-
-impl LogExporter for DropLogs {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct DropSpans;
-
-impl SpanExporter for DropSpans {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 async fn client(hook: Option<TelemetryHook>) -> Client {
     let mut api = OpenFeature::default();

@@ -5,11 +5,15 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod do_nothing_hook;
+mod drop_exporters;
 mod fixture_provider;
 mod http_receiver;
 mod recording_sink;
+mod shared_buffer;
 
 pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
+pub use drop_exporters::{DropLogs, DropSpans};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
+pub use shared_buffer::SharedBuffer;
