@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
 /// The version the tests were written against.
@@ -34,7 +34,13 @@ fn run(command: &mut Command) {
 }
 
 /// The agent's executable, installing it if needed (python3 with venv and pip are required).
+/// Installed once per process: tests that start agents concurrently wait for the same install.
 fn executable() -> PathBuf {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    INSTALLED.get_or_init(install).clone()
+}
+
+fn install() -> PathBuf {
     let venv =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ddapm-test-agent-{AGENT_VERSION}"));
     let agent = venv.join("bin").join("ddapm-test-agent");
