@@ -40,16 +40,8 @@ impl Reason<'_> {
     /// The reason as the convention writes it (`targeting_match`, or the custom name).
     pub fn as_str(&self) -> &str {
         match self {
-            Reason::Static => "static",
-            Reason::Default => "default",
-            Reason::TargetingMatch => "targeting_match",
-            Reason::Split => "split",
-            Reason::Cached => "cached",
-            Reason::Disabled => "disabled",
-            Reason::Unknown => "unknown",
-            Reason::Stale => "stale",
-            Reason::Error => "error",
             Reason::Other(name) => name,
+            known => known.as_static_str().unwrap_or_default(),
         }
     }
 
