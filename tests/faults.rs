@@ -66,9 +66,10 @@ fn closed_port() -> u16 {
 }
 
 /// Latency under a fault must stay within noise of the healthy case: a blocking export would add
-/// milliseconds to seconds; the bound leaves room for a shared 2-core CI machine.
+/// hundreds of milliseconds to seconds (request timeouts); the bound leaves 2 ms for a shared
+/// 2-core CI machine.
 fn assert_unchanged(name: &str, healthy: (Duration, Duration), faulty: (Duration, Duration)) {
-    let bound = |healthy: Duration| healthy * 5 + Duration::from_micros(500);
+    let bound = |healthy: Duration| healthy * 5 + Duration::from_millis(2);
     assert!(
         faulty.0 <= bound(healthy.0),
         "{name}: p50 {:?} vs healthy {:?}",
