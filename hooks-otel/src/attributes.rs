@@ -1,12 +1,20 @@
 //! The attributes of one evaluation, written once for every signal.
 
 use open_feature::Value;
-use openfeature_hooks_core::{EvaluationRecord, metadata_text};
+use openfeature_hooks_core::{EvaluationRecord, Reason, metadata_text};
 use opentelemetry::{Key, KeyValue, StringValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
 use crate::otel_value::attribute_value;
 use crate::shared_strings::shared;
+
+/// A reason as an attribute value: the convention's names are static, custom ones shared.
+pub(crate) fn reason_value(reason: &Reason<'_>) -> StringValue {
+    match reason.as_static_str() {
+        Some(name) => StringValue::from(name),
+        None => shared(reason.as_str()),
+    }
+}
 
 /// Where attributes go: a log record, or a list of `KeyValue`s for spans.
 pub(crate) trait AttributeWriter {
@@ -47,11 +55,7 @@ pub(crate) fn write_attributes(
             }
         }
         if let Some(reason) = &record.reason {
-            let text = match reason.as_static_str() {
-                Some(name) => StringValue::from(name),
-                None => shared(reason.as_str()),
-            };
-            out.string(key(names.reason), text);
+            out.string(key(names.reason), reason_value(reason));
         }
         if let Some(message) = record.error_message() {
             out.string(

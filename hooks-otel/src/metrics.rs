@@ -8,9 +8,10 @@ use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, EvaluationStarted
 use opentelemetry::metrics::{
     AsyncInstrument, Histogram, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
 };
-use opentelemetry::{InstrumentationScope, KeyValue, StringValue};
+use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
+use crate::attributes::reason_value;
 use crate::series_table::{Parts, SeriesTable};
 
 /// Instrument names.
@@ -154,10 +155,7 @@ impl MetricsState {
             let base = self.flag_attributes(record.flag_key, record.provider_name);
             let mut reason_attributes = Vec::new();
             if let Some(reason) = &record.reason {
-                let text = match reason.as_static_str() {
-                    Some(name) => StringValue::from(name),
-                    None => StringValue::from(reason.as_str().to_owned()),
-                };
+                let text = reason_value(reason);
                 for names in self.naming.revisions() {
                     reason_attributes.push(KeyValue::new(names.reason, text.clone()));
                 }
