@@ -4,9 +4,8 @@ use open_feature::Value;
 
 use crate::flag_buffer::DEFAULT_CAPACITY;
 use crate::flag_value::any_result;
-use crate::hub_flags::with_current_hub_flags;
+use crate::hub_flags::record_flag;
 use crate::sentry_flag_name;
-use crate::span_flags::record_on_active_span;
 
 /// Records a flag evaluation that did not come through OpenFeature, in the current hub's buffer
 /// and on its active span, exactly as [`SentrySink`](crate::SentrySink) records one.
@@ -24,8 +23,5 @@ pub fn add_feature_flag(key: &str, value: impl Into<Value>) {
         return;
     };
     let result = any_result(&value.into());
-    with_current_hub_flags(DEFAULT_CAPACITY, |hub, flags| {
-        flags.buffer().set(&name, result.clone());
-        record_on_active_span(hub, &name, result);
-    });
+    record_flag(DEFAULT_CAPACITY, &name, result, true);
 }

@@ -167,3 +167,14 @@ pub(crate) fn with_current_hub_flags<R: Default>(
         f(hub, &flags)
     })
 }
+
+/// Records `name` = `result` in the current hub: its buffer, and (when `spans`) its active span.
+/// One path for the sink and for `add_feature_flag`.
+pub(crate) fn record_flag(capacity: usize, name: &str, result: Value, spans: bool) {
+    with_current_hub_flags(capacity, |hub, flags| {
+        flags.buffer().set(name, result.clone());
+        if spans {
+            crate::span_flags::record_on_active_span(hub, name, result);
+        }
+    });
+}

@@ -3,8 +3,7 @@
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
 
 use crate::flag_buffer::DEFAULT_CAPACITY;
-use crate::hub_flags::with_current_hub_flags;
-use crate::span_flags::record_on_active_span;
+use crate::hub_flags::{record_flag, with_current_hub_flags};
 use crate::{RecordedValues, sentry_flag_name};
 
 /// Records flag evaluations for Sentry, in the current hub:
@@ -77,11 +76,6 @@ impl EvaluationSink for SentrySink {
         let Some(result) = record.value.and_then(|value| self.values.result(value)) else {
             return;
         };
-        with_current_hub_flags(self.capacity, |hub, flags| {
-            flags.buffer().set(&name, result.clone());
-            if self.spans {
-                record_on_active_span(hub, &name, result);
-            }
-        });
+        record_flag(self.capacity, &name, result, self.spans);
     }
 }
