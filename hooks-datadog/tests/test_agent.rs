@@ -13,19 +13,24 @@ use serde_json::Value;
 use support::test_agent::TestAgent;
 use support::{provider, runtime};
 
-#[test]
-fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
-    let agent = TestAgent::start();
+/// Datadog's own tracer, sending to `agent_url` as `service`.
+fn datadog_tracer(agent_url: String, service: &str) -> opentelemetry_sdk::trace::SdkTracerProvider {
     let mut config = Config::builder();
-    config.set_service("openfeature-hooks-test".to_owned());
+    config.set_service(service.to_owned());
     config.set_env("test".to_owned());
-    config.set_trace_agent_url(agent.url());
-    let (tracers, _propagator) = datadog_opentelemetry::tracing()
+    config.set_trace_agent_url(agent_url);
+    datadog_opentelemetry::tracing()
         .with_config(config.build())
-        .init_local();
+        .init_local()
+        .0
+}
 
-    let runtime = runtime();
-    let client = runtime.block_on(async {
+/// A client whose hook tags spans and creates experiment spans with `tracers`.
+fn client_with_span_sinks(
+    runtime: &tokio::runtime::Runtime,
+    tracers: &opentelemetry_sdk::trace::SdkTracerProvider,
+) -> open_feature::Client {
+    runtime.block_on(async {
         let mut api = open_feature::OpenFeature::default();
         api.set_provider(provider()).await;
         api.create_client().with_hook(
@@ -34,7 +39,16 @@ fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
                 .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
                 .build(),
         )
-    });
+    })
+}
+
+#[test]
+fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
+    let agent = TestAgent::start();
+    let tracers = datadog_tracer(agent.url(), "openfeature-hooks-test");
+
+    let runtime = runtime();
+    let client = client_with_span_sinks(&runtime, &tracers);
     tracers.tracer("app").in_span("GET /checkout", |_| {
         runtime.block_on(async {
             let _ = client.get_bool_value("new-checkout", None, None).await;
@@ -91,16 +105,7 @@ fn an_absent_agent_slows_no_evaluation_and_shutdown_keeps_its_bound() {
         .unwrap_or_else(|e| panic!("{e}"));
     let measure = |tracers: &opentelemetry_sdk::trace::SdkTracerProvider| {
         let runtime = runtime();
-        let client = runtime.block_on(async {
-            let mut api = open_feature::OpenFeature::default();
-            api.set_provider(provider()).await;
-            api.create_client().with_hook(
-                TelemetryHook::builder()
-                    .sink(SpanTagsSink::new())
-                    .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
-                    .build(),
-            )
-        });
+        let client = client_with_span_sinks(&runtime, tracers);
         let mut times: Vec<Duration> = (0..1000)
             .map(|_| {
                 tracers.tracer("app").in_span("GET /", |_| {
@@ -116,21 +121,11 @@ fn an_absent_agent_slows_no_evaluation_and_shutdown_keeps_its_bound() {
     };
     // Healthy: Datadog's tracer with its (test) agent present.
     let agent = TestAgent::start();
-    let mut config = Config::builder();
-    config.set_service("present-agent".to_owned());
-    config.set_trace_agent_url(agent.url());
-    let (present, _) = datadog_opentelemetry::tracing()
-        .with_config(config.build())
-        .init_local();
+    let present = datadog_tracer(agent.url(), "present-agent");
     let healthy = measure(&present);
     let _ = present.shutdown_with_timeout(Duration::from_secs(2));
     drop(agent);
-    let mut config = Config::builder();
-    config.set_service("absent-agent".to_owned());
-    config.set_trace_agent_url(format!("http://127.0.0.1:{closed}"));
-    let (absent, _) = datadog_opentelemetry::tracing()
-        .with_config(config.build())
-        .init_local();
+    let absent = datadog_tracer(format!("http://127.0.0.1:{closed}"), "absent-agent");
     let faulty = measure(&absent);
     let bound = |d: Duration| d * 5 + Duration::from_millis(2);
     assert!(
