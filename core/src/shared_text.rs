@@ -2,38 +2,125 @@
 //! shared instead of copied.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::hash::BuildHasher;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 use crate::FastBuildHasher;
 
-const SLOTS: usize = 256;
 /// Longer texts are copied: caching huge keys would pin memory for nothing.
 pub const MAX_SHARED_TEXT_LEN: usize = 128;
+/// How many distinct texts the process interns, at most (so at most
+/// `MAX_INTERNED_TEXTS * MAX_SHARED_TEXT_LEN` = 512 KiB of text, kept until the process exits).
+pub const MAX_INTERNED_TEXTS: usize = 4096;
+/// How many neighbouring slots of the interned table a text may take.
+const PROBES: usize = 8;
+/// Slots of each thread's cache of reference-counted texts, used once the interned table is full.
+const THREAD_SLOTS: usize = 256;
+
+/// The interned texts: written once per slot, then only read, without a lock.
+static INTERNED: [OnceLock<Box<str>>; MAX_INTERNED_TEXTS] =
+    [const { OnceLock::new() }; MAX_INTERNED_TEXTS];
 
 thread_local! {
-    /// A direct-mapped cache per thread: no lock, at most 256 entries of at most 128 bytes.
-    static SHARED: RefCell<Vec<Option<Arc<str>>>> = RefCell::new(vec![None; SLOTS]);
+    /// A direct-mapped cache per thread for texts the interned table has no room for: no lock,
+    /// at most 256 entries of at most 128 bytes.
+    static COUNTED: RefCell<Vec<Option<Arc<str>>>> = RefCell::new(vec![None; THREAD_SLOTS]);
 }
 
-/// `text` as an `Arc<str>`: the one this thread made for the same text recently (a reference
-/// count instead of an allocation), or a new one. For low-cardinality texts: a per-user id would
-/// only evict useful entries. Backends turn it into their own string types
-/// (`opentelemetry::StringValue` and `Key` take an `Arc<str>` without copying).
+/// A text shared instead of copied (see [`shared_text`]). Dereferences to `str`; backends turn
+/// it into their own string types without copying (`opentelemetry::StringValue` and `Key` take
+/// both a `&'static str` and an `Arc<str>`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum SharedText {
+    /// One of the process's interned texts: copying or dropping it touches no counter.
+    Interned(&'static str),
+    /// A reference-counted text: long texts, and texts met once the interned table is full.
+    Counted(Arc<str>),
+}
+
+impl Deref for SharedText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            SharedText::Interned(text) => text,
+            SharedText::Counted(text) => text,
+        }
+    }
+}
+
+impl AsRef<str> for SharedText {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// `text`, shared: for texts that repeat on every evaluation (flag keys, variants, provider
+/// names), where copying each time would cost an allocation and sharing through a reference
+/// count would cost two atomic operations per use.
+///
+/// - Texts of at most [`MAX_SHARED_TEXT_LEN`] bytes are interned: the first
+///   [`MAX_INTERNED_TEXTS`] distinct ones the process meets are kept for its lifetime (512 KiB at
+///   most) in a table read without a lock, and returned as [`SharedText::Interned`].
+/// - Once that table is full (an application with thousands of flags, or a provider returning
+///   per-user variants), texts come from a small per-thread cache of reference-counted copies.
+/// - Longer texts are copied.
+///
+/// Memory stays bounded either way; a full table costs speed, never growth.
 ///
 /// ```
-/// use openfeature_hooks_core::shared_text;
+/// use openfeature_hooks_core::{SharedText, shared_text};
 ///
 /// let a = shared_text("new-checkout");
 /// let b = shared_text("new-checkout");
-/// assert!(std::sync::Arc::ptr_eq(&a, &b));
+/// assert_eq!(&*a, "new-checkout");
+/// if let (SharedText::Interned(a), SharedText::Interned(b)) = (a, b) {
+///     assert!(std::ptr::eq(a, b));
+/// }
 /// ```
-pub fn shared_text(text: &str) -> Arc<str> {
+pub fn shared_text(text: &str) -> SharedText {
     if text.len() > MAX_SHARED_TEXT_LEN {
-        return Arc::from(text);
+        return SharedText::Counted(Arc::from(text));
     }
-    let slot = (FastBuildHasher::default().hash_one(text) >> 32) as usize % SLOTS;
-    SHARED
+    let hash = FastBuildHasher::default().hash_one(text);
+    match interned(text, hash) {
+        Some(known) => SharedText::Interned(known),
+        None => SharedText::Counted(counted(text, hash)),
+    }
+}
+
+/// The interned copy of `text`, interning it if a slot near its hash is free.
+fn interned(text: &str, hash: u64) -> Option<&'static str> {
+    let start = hash as usize % MAX_INTERNED_TEXTS;
+    for probe in 0..PROBES {
+        let slot = &INTERNED[(start + probe) % MAX_INTERNED_TEXTS];
+        // Another thread may win the race for an empty slot with another text: then probe on.
+        let known = slot.get_or_init(|| Box::from(text));
+        if **known == *text {
+            return Some(known);
+        }
+    }
+    None
+}
+
+/// The reference-counted copy this thread made for the same text recently, or a new one.
+fn counted(text: &str, hash: u64) -> Arc<str> {
+    let slot = (hash >> 32) as usize % THREAD_SLOTS;
+    COUNTED
         .try_with(|cache| {
             let Ok(mut cache) = cache.try_borrow_mut() else {
                 return Arc::from(text);
@@ -55,21 +142,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn same_text_is_shared_and_long_texts_are_copied() {
-        assert!(Arc::ptr_eq(
-            &shared_text("checkout"),
-            &shared_text("checkout")
-        ));
+    fn same_text_is_interned_once_and_long_texts_are_copied() {
+        let (SharedText::Interned(a), SharedText::Interned(b)) =
+            (shared_text("checkout"), shared_text("checkout"))
+        else {
+            panic!("short texts are interned while the table has room");
+        };
+        assert!(std::ptr::eq(a, b));
         let long = "k".repeat(1000);
-        assert_eq!(&*shared_text(&long), long.as_str());
-        assert!(!Arc::ptr_eq(&shared_text(&long), &shared_text(&long)));
+        let SharedText::Counted(copy) = shared_text(&long) else {
+            panic!("long texts are not interned");
+        };
+        assert_eq!(&*copy, long.as_str());
     }
 
     #[test]
-    fn colliding_texts_replace_each_other_correctly() {
-        for i in 0..10_000 {
+    fn a_full_table_falls_back_to_counted_texts_and_stays_correct() {
+        // More distinct texts than the table holds: every answer is still the right text, and
+        // the table never holds more than its slots.
+        let mut counted = 0;
+        for i in 0..(3 * MAX_INTERNED_TEXTS) {
             let text = format!("flag-{i}");
-            assert_eq!(&*shared_text(&text), text.as_str());
+            let shared = shared_text(&text);
+            assert_eq!(&*shared, text.as_str());
+            counted += usize::from(matches!(shared, SharedText::Counted(_)));
         }
+        assert!(
+            counted >= MAX_INTERNED_TEXTS,
+            "{counted} texts were not interned"
+        );
+        assert!(INTERNED.iter().filter(|slot| slot.get().is_some()).count() <= MAX_INTERNED_TEXTS);
+        // Texts interned earlier are still found.
+        assert!(matches!(
+            shared_text("checkout"),
+            SharedText::Interned("checkout")
+        ));
     }
 }

@@ -4,7 +4,9 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FastBuildHasher, shared_text};
+use openfeature_hooks_core::{
+    EvaluationRecord, EvaluationSink, FastBuildHasher, SharedText, shared_text,
+};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, Key, KeyValue, StringValue};
 
@@ -101,10 +103,15 @@ impl EvaluationSink for SpanTagsSink {
                 buffer.push_str(suffix);
                 shared_text(&buffer)
             });
-            span.set_attribute(KeyValue::new(
-                Key::from(key),
-                StringValue::from(shared_text(&value)),
-            ));
+            let key = match key {
+                SharedText::Interned(key) => Key::from_static_str(key),
+                SharedText::Counted(key) => Key::from(key),
+            };
+            let value = match shared_text(&value) {
+                SharedText::Interned(value) => StringValue::from(value),
+                SharedText::Counted(value) => StringValue::from(value),
+            };
+            span.set_attribute(KeyValue::new(key, value));
         });
     }
 }
