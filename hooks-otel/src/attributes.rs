@@ -1,7 +1,7 @@
 //! The attributes of one evaluation, written once for every signal.
 
 use open_feature::Value;
-use openfeature_hooks_core::{EvaluationRecord, Reason, metadata_text};
+use openfeature_hooks_core::{EvaluationRecord, Reason, RecordTexts, metadata_text};
 use opentelemetry::{Key, KeyValue, StringValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
@@ -31,6 +31,7 @@ pub(crate) enum Body {
 
 /// Writes the record's attributes under `naming`'s names. The flag value is written as an
 /// attribute unless it goes in the log body (older naming, signals with a body).
+#[inline(always)]
 pub(crate) fn write_attributes(
     record: &EvaluationRecord<'_>,
     naming: AttributeNaming,
@@ -38,12 +39,23 @@ pub(crate) fn write_attributes(
     out: &mut impl AttributeWriter,
 ) {
     let key = |name: &'static str| Key::from_static_str(name);
-    out.string(key(attribute_naming::KEY), shared(record.flag_key));
+    let texts = RecordTexts::of(record);
+    let text = |interned: Option<&'static str>, text: &str| match interned {
+        Some(interned) => StringValue::from(interned),
+        None => shared(text),
+    };
+    out.string(
+        key(attribute_naming::KEY),
+        text(texts.map(|t| t.flag_key), record.flag_key),
+    );
     let value_in_body = body == Body::Available && naming.value_in_body();
     let mut value_written = false;
     for names in naming.revisions() {
         if let Some(variant) = record.variant {
-            out.string(key(names.variant), shared(variant));
+            out.string(
+                key(names.variant),
+                text(texts.and_then(|t| t.variant), variant),
+            );
         }
         if let Some(value) = record.value {
             let name = names
@@ -64,7 +76,10 @@ pub(crate) fn write_attributes(
             );
         }
         if let Some(provider) = record.provider_name {
-            out.string(key(names.provider), shared(provider));
+            out.string(
+                key(names.provider),
+                text(texts.and_then(|t| t.provider_name), provider),
+            );
         }
     }
     if let Some(error_type) = record.error_type() {
@@ -101,10 +116,12 @@ pub(crate) fn write_attributes(
 pub(crate) struct KeyValues(pub(crate) Vec<KeyValue>);
 
 impl AttributeWriter for KeyValues {
+    #[inline(always)]
     fn string(&mut self, key: Key, value: StringValue) {
         self.0.push(KeyValue::new(key, value));
     }
 
+    #[inline(always)]
     fn flag_value(&mut self, key: Key, value: &Value) {
         self.0.push(KeyValue::new(key, attribute_value(value)));
     }

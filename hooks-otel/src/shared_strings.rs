@@ -1,10 +1,14 @@
-//! Attribute texts that repeat on every evaluation, shared through core's per-thread cache.
+//! Attribute texts that repeat on every evaluation, shared through core's interned texts.
 
-use openfeature_hooks_core::shared_text;
+use openfeature_hooks_core::{SharedText, shared_text};
 use opentelemetry::StringValue;
 
-/// `text` as an attribute value backed by a shared `Arc<str>` (see
-/// [`shared_text`](openfeature_hooks_core::shared_text)).
+/// `text` as an attribute value that shares core's copy (see
+/// [`shared_text`](openfeature_hooks_core::shared_text)): interned texts become static strings,
+/// which the SDK copies and frees without touching a reference count.
 pub(crate) fn shared(text: &str) -> StringValue {
-    StringValue::from(shared_text(text))
+    match shared_text(text) {
+        SharedText::Interned(text) => StringValue::from(text),
+        SharedText::Counted(text) => StringValue::from(text),
+    }
 }

@@ -36,7 +36,9 @@ impl EvaluationSink for SpanEventSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         Context::map_current(|context| {
             let span = context.span();
-            if span.is_recording() {
+            // A sampled span records until it ends (then `add_event` is a no-op); asking it
+            // costs no lock, unlike `is_recording`, which only unsampled spans need.
+            if span.span_context().is_sampled() || span.is_recording() {
                 span.add_event(EVENT_NAME, span_attributes(record, self.naming));
             }
         });
