@@ -90,6 +90,29 @@ fn sink(c: &mut Criterion) {
                 });
             });
         }
+        span.finish();
+
+        // The other steady state: the flag is one of the span's 10 flag attributes, so every
+        // evaluation updates it (the span's lock and a search of its attributes).
+        let span = transaction.start_child("handler", "function");
+        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        runtime.block_on(async {
+            let _ = with_sentry
+                .get_bool_value("new-checkout", Some(&context), None)
+                .await;
+        });
+        for i in 0..100_u32 {
+            add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
+        }
+        group.bench_function("sentry_sink_full_buffer_flag_on_span", |b| {
+            b.to_async(&runtime).iter(|| async {
+                black_box(
+                    with_sentry
+                        .get_bool_value("new-checkout", Some(&context), None)
+                        .await,
+                )
+            });
+        });
         group.finish();
         span.finish();
         transaction.finish();

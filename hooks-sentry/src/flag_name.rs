@@ -25,7 +25,9 @@ pub fn sentry_flag_name(key: &str) -> Option<Cow<'_, str>> {
         return None;
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
-    if key.len() <= MAX_FLAG_NAME_LEN && key.chars().all(allowed) {
+    // Every allowed character is one ASCII byte, so a byte table decides a valid key without
+    // decoding it (this runs on every evaluation).
+    if key.len() <= MAX_FLAG_NAME_LEN && key.bytes().all(|byte| ALLOWED_BYTES[usize::from(byte)]) {
         return Some(Cow::Borrowed(key));
     }
     Some(Cow::Owned(
@@ -35,6 +37,18 @@ pub fn sentry_flag_name(key: &str) -> Option<Cow<'_, str>> {
             .collect(),
     ))
 }
+
+/// Which bytes are allowed characters (non-ASCII bytes never are).
+static ALLOWED_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 128 {
+        let c = byte as u8;
+        table[byte] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-');
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -53,5 +67,18 @@ mod tests {
         assert!(matches!(sentry_flag_name(&exactly), Some(Cow::Borrowed(_))));
         assert_eq!(sentry_flag_name("🚀").as_deref(), Some("_"));
         assert_eq!(sentry_flag_name("a b").as_deref(), Some("a_b"));
+    }
+
+    #[test]
+    fn the_byte_table_agrees_with_the_character_rule() {
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32).take(70_000) {
+            let key = c.to_string();
+            let allowed = c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+            assert_eq!(
+                matches!(sentry_flag_name(&key), Some(Cow::Borrowed(_))),
+                allowed,
+                "{c:?}"
+            );
+        }
     }
 }

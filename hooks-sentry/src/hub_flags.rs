@@ -148,23 +148,29 @@ pub(crate) fn with_current_hub_flags<R: Default>(
     f: impl FnOnce(&Arc<Hub>, &HubFlags) -> R,
 ) -> R {
     Hub::with_active(|hub| {
+        // The common case: this thread's last hub. `f` runs under the borrow, so the flags'
+        // reference count is not touched; `f` never re-enters this function.
+        let mut f = Some(f);
         let cached = LAST.with(|last| {
-            last.borrow()
-                .as_ref()
-                .filter(|(known, _)| known.as_ptr() == Arc::as_ptr(hub))
-                .map(|(_, flags)| flags.clone())
-        });
-        let flags = match cached {
-            Some(flags) => flags,
-            None => {
-                let flags = REGISTRY
-                    .get_or_init(Registry::default)
-                    .flags_of(hub, capacity);
-                LAST.with(|last| *last.borrow_mut() = Some((Arc::downgrade(hub), flags.clone())));
-                flags
+            let last = last.try_borrow().ok()?;
+            let (known, flags) = last.as_ref()?;
+            if known.as_ptr() != Arc::as_ptr(hub) {
+                return None;
             }
-        };
-        f(hub, &flags)
+            f.take().map(|f| f(hub, flags))
+        });
+        if let Some(result) = cached {
+            return result;
+        }
+        let flags = REGISTRY
+            .get_or_init(Registry::default)
+            .flags_of(hub, capacity);
+        LAST.with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                *last = Some((Arc::downgrade(hub), flags.clone()));
+            }
+        });
+        f.map(|f| f(hub, &flags)).unwrap_or_default()
     })
 }
 

@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::hash::BuildHasher;
 use std::ops::Bound;
 
+use openfeature_hooks_core::FastBuildHasher;
 use sentry::protocol::Value;
 use sentry::{Hub, TransactionOrSpan};
 
@@ -20,27 +22,36 @@ pub(crate) fn record_on_active_span(hub: &Hub, name: &str, value: Value) {
     let Some(span) = hub.configure_scope(|scope| scope.get_span()) else {
         return;
     };
-    SPAN_KEY.with(|key| {
+    let name_hash = FastBuildHasher::default().hash_one(name);
+    if FULL_SPAN.with(|full| {
+        full.try_borrow()
+            .is_ok_and(|full| full.lacks(&span, name_hash))
+    }) {
+        return;
+    }
+    let full = SPAN_KEY.with(|key| {
         let Ok(mut key) = key.try_borrow_mut() else {
-            return;
+            return false;
         };
         key.clear();
         key.push_str(SPAN_ATTRIBUTE_PREFIX);
         key.push_str(name);
-        match span {
+        match &span {
             TransactionOrSpan::Transaction(transaction) => {
                 let mut data = transaction.data();
                 let (present, exists) = count_flags(data.iter().map(|(k, _)| k.as_str()), &key);
                 if exists || present < MAX_FLAGS_PER_SPAN {
                     data.set_data(Cow::Owned(key.clone()), value);
+                    return false;
                 }
+                true
             }
             TransactionOrSpan::Span(span) => {
                 let mut data = span.data();
                 if let Some(existing) = data.get_mut(key.as_str()) {
                     // Present: update in place, no key allocated.
                     *existing = value;
-                    return;
+                    return false;
                 }
                 // Flag keys sort together: one ordered pass over them counts them.
                 let present = data
@@ -50,10 +61,19 @@ pub(crate) fn record_on_active_span(hub: &Hub, name: &str, value: Value) {
                     .count();
                 if present < MAX_FLAGS_PER_SPAN {
                     data.set_data(key.clone(), value);
+                    return false;
                 }
+                true
             }
         }
     });
+    if full {
+        FULL_SPAN.with(|full| {
+            if let Ok(mut full) = full.try_borrow_mut() {
+                full.remember(span, name_hash);
+            }
+        });
+    }
 }
 
 /// (flag attributes present, whether `key` is one of them).
@@ -64,7 +84,54 @@ fn count_flags<'a>(keys: impl Iterator<Item = &'a str>, key: &str) -> (usize, bo
         })
 }
 
+/// The last span this thread found full, and flags it found it lacking.
+///
+/// A span holds at most [`MAX_FLAGS_PER_SPAN`] flags and flags are never removed from it, so
+/// "full, and without this flag" stays true for the span's whole life, whichever thread or hub
+/// evaluates next: remembering it lets later evaluations of those flags in that span skip the
+/// span's lock and the search of its attributes. Flags already on the span are always written
+/// (another thread may have changed them since). Bounded: one span per thread (kept alive until
+/// the thread meets another full span) and [`REMEMBERED_ABSENT`] name hashes, direct-mapped, so
+/// the flags evaluated most often stay remembered.
+struct FullSpan {
+    span: Option<TransactionOrSpan>,
+    absent: [u64; REMEMBERED_ABSENT],
+}
+
+const REMEMBERED_ABSENT: usize = 64;
+
+impl Default for FullSpan {
+    fn default() -> Self {
+        Self {
+            span: None,
+            absent: [0; REMEMBERED_ABSENT],
+        }
+    }
+}
+
+impl FullSpan {
+    fn slot(name_hash: u64) -> usize {
+        (name_hash >> 32) as usize % REMEMBERED_ABSENT
+    }
+
+    fn lacks(&self, span: &TransactionOrSpan, name_hash: u64) -> bool {
+        // 0 marks an empty slot: a name hashing to 0 is simply never remembered.
+        name_hash != 0
+            && self.absent[Self::slot(name_hash)] == name_hash
+            && self.span.as_ref() == Some(span)
+    }
+
+    fn remember(&mut self, span: TransactionOrSpan, name_hash: u64) {
+        if self.span.as_ref() != Some(&span) {
+            self.span = Some(span);
+            self.absent = [0; REMEMBERED_ABSENT];
+        }
+        self.absent[Self::slot(name_hash)] = name_hash;
+    }
+}
+
 thread_local! {
     /// The attribute name, built here to avoid an allocation per evaluation.
     static SPAN_KEY: RefCell<String> = const { RefCell::new(String::new()) };
+    static FULL_SPAN: RefCell<FullSpan> = RefCell::new(FullSpan::default());
 }

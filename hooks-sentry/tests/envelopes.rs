@@ -132,6 +132,41 @@ fn spans_keep_the_first_ten_flags_and_update_present_ones() {
 }
 
 #[test]
+fn a_full_span_skips_absent_flags_but_updates_present_ones_and_a_new_span_starts_empty() {
+    // The sink remembers which flags a full span lacks (to skip the span's lock on later
+    // evaluations): that must never stop updates of flags on it, nor writes to the next span.
+    let (hub, transport) = hub(true);
+    sentry::Hub::run(hub, || {
+        let transaction = sentry::start_transaction(sentry::TransactionContext::new("job", "task"));
+        let full = transaction.start_child("db", "query");
+        sentry::configure_scope(|scope| scope.set_span(Some(full.clone().into())));
+        for i in 0..10 {
+            add_feature_flag(&format!("f{i}"), true);
+        }
+        for _ in 0..3 {
+            add_feature_flag("late", true);
+        }
+        add_feature_flag("f0", false);
+        add_feature_flag("late", false);
+        add_feature_flag("f9", false);
+        full.finish();
+        let next = transaction.start_child("db", "query");
+        sentry::configure_scope(|scope| scope.set_span(Some(next.clone().into())));
+        add_feature_flag("late", true);
+        next.finish();
+        transaction.finish();
+    });
+    let transactions = payloads(&transport, "transaction");
+    let spans = &transactions[0]["spans"];
+    let (full, next) = (&spans[0]["data"], &spans[1]["data"]);
+    assert_eq!(full["flag.evaluation.f0"], false, "present flags still update");
+    assert_eq!(full["flag.evaluation.f9"], false);
+    assert_eq!(full["flag.evaluation.f1"], true);
+    assert!(full.get("flag.evaluation.late").is_none());
+    assert_eq!(next["flag.evaluation.late"], true, "a new span is not full");
+}
+
+#[test]
 fn the_buffer_rules_through_evaluations() {
     let (hub, transport) = hub(true);
     let runtime = runtime();
