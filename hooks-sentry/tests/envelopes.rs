@@ -159,7 +159,10 @@ fn a_full_span_skips_absent_flags_but_updates_present_ones_and_a_new_span_starts
     let transactions = payloads(&transport, "transaction");
     let spans = &transactions[0]["spans"];
     let (full, next) = (&spans[0]["data"], &spans[1]["data"]);
-    assert_eq!(full["flag.evaluation.f0"], false, "present flags still update");
+    assert_eq!(
+        full["flag.evaluation.f0"], false,
+        "present flags still update"
+    );
     assert_eq!(full["flag.evaluation.f9"], false);
     assert_eq!(full["flag.evaluation.f1"], true);
     assert!(full.get("flag.evaluation.late").is_none());
