@@ -40,6 +40,9 @@
 //!   the context id policy, a flag filter, custom attributes, extra reason-table rows.
 //! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`.
 //! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
+//! - For backends' hot paths: [`shared_text`] and [`RecordTexts`] (flag keys, variants and
+//!   provider names interned once instead of copied per evaluation, memory bounded), and
+//!   [`FastHasher`] for their own bounded tables.
 //!
 //! # Personal data
 //!
