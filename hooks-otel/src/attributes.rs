@@ -132,6 +132,15 @@ pub(crate) fn span_attributes(
     record: &EvaluationRecord<'_>,
     naming: AttributeNaming,
 ) -> Vec<KeyValue> {
+    common_span_attributes(record, naming)
+        .unwrap_or_else(|| written_span_attributes(record, naming))
+}
+
+/// The attributes of a span or span event, through the general writer.
+fn written_span_attributes(
+    record: &EvaluationRecord<'_>,
+    naming: AttributeNaming,
+) -> Vec<KeyValue> {
     let per_revision = usize::from(record.variant.is_some())
         + usize::from(record.reason.is_some())
         + usize::from(record.error_message().is_some())
@@ -147,4 +156,142 @@ pub(crate) fn span_attributes(
     let mut out = KeyValues(Vec::with_capacity(count));
     write_attributes(record, naming, Body::None, &mut out);
     out.0
+}
+
+/// The attributes of the most common record (a success under today's names, with interned texts
+/// and no context id, set id, version or custom attributes), or `None` for any other.
+///
+/// [`write_attributes`] writes the same list (a test compares the two); this path exists for
+/// speed alone: with a capacity known at compile time that covers every push, the compiler drops
+/// the capacity checks and writes each attribute straight into the list instead of through the
+/// stack (88 ns against 58 ns on the bench machine; about 25 ns less per span event in the
+/// bench).
+#[inline(never)]
+fn common_span_attributes(
+    record: &EvaluationRecord<'_>,
+    naming: AttributeNaming,
+) -> Option<Vec<KeyValue>> {
+    let common = naming == AttributeNaming::Current
+        && record.failure.is_none()
+        && record.context_id.is_none()
+        && record.set_id.is_none()
+        && record.version.is_none()
+        && record.custom_attributes.is_empty();
+    if !common {
+        return None;
+    }
+    let texts = RecordTexts::of(record)?;
+    let key = Key::from_static_str;
+    // At most five pushes below: key, variant, value, reason, provider.
+    let mut attributes = Vec::with_capacity(5);
+    attributes.push(KeyValue::new(
+        key(attribute_naming::KEY),
+        StringValue::from(texts.flag_key),
+    ));
+    if let Some(variant) = texts.variant {
+        attributes.push(KeyValue::new(
+            key(attribute_naming::CURRENT.variant),
+            StringValue::from(variant),
+        ));
+    }
+    if let Some(value) = record.value {
+        attributes.push(KeyValue::new(
+            key(attribute_naming::VALUE),
+            attribute_value(value),
+        ));
+    }
+    if let Some(reason) = &record.reason {
+        attributes.push(KeyValue::new(
+            key(attribute_naming::CURRENT.reason),
+            reason_value(reason),
+        ));
+    }
+    if let Some(provider) = texts.provider_name {
+        attributes.push(KeyValue::new(
+            key(attribute_naming::CURRENT.provider),
+            StringValue::from(provider),
+        ));
+    }
+    Some(attributes)
+}
+
+#[cfg(test)]
+mod tests {
+    use open_feature::{EvaluationContext, StructValue};
+    use openfeature_hooks_core::{
+        ContextId, CustomAttribute, ErrorType, EvaluationFailure, FlagType,
+    };
+
+    use super::*;
+
+    #[test]
+    fn the_common_path_writes_what_the_general_writer_writes() {
+        let context = EvaluationContext::default();
+        let values = [
+            None,
+            Some(Value::Bool(true)),
+            Some(Value::Int(7)),
+            Some(Value::Float(0.5)),
+            Some(Value::String("blue".into())),
+            Some(Value::Struct(StructValue::default().with_field("a", 1_i64))),
+        ];
+        let reasons = [
+            None,
+            Some(Reason::TargetingMatch),
+            Some(Reason::Other("vendor_rule".into())),
+        ];
+        let mut checked = 0;
+        for value in &values {
+            for reason in &reasons {
+                for variant in [None, Some("on")] {
+                    for provider in [None, Some("flagd")] {
+                        let mut record =
+                            EvaluationRecord::new("checkout", FlagType::Bool, &context);
+                        record.value = value.as_ref();
+                        record.reason = reason.clone();
+                        record.variant = variant;
+                        record.provider_name = provider;
+                        let common = common_span_attributes(&record, AttributeNaming::Current);
+                        let written = written_span_attributes(&record, AttributeNaming::Current);
+                        assert_eq!(common.as_ref(), Some(&written), "{record:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 72);
+    }
+
+    #[test]
+    fn other_records_take_the_general_writer() {
+        let context = EvaluationContext::default();
+        let base = EvaluationRecord::new("checkout", FlagType::Bool, &context);
+        for naming in [AttributeNaming::Legacy, AttributeNaming::Both] {
+            assert_eq!(common_span_attributes(&base, naming), None);
+        }
+        let mut failed = base.clone();
+        failed.failure = Some(EvaluationFailure {
+            error_type: ErrorType::FlagNotFound,
+            message: None,
+        });
+        let mut with_id = base.clone();
+        with_id.context_id = Some(ContextId::Raw("user-1"));
+        let custom = [CustomAttribute::new("team", "growth")];
+        let mut with_custom = base.clone();
+        with_custom.custom_attributes = &custom;
+        let long = "k".repeat(500);
+        let mut long_key = base.clone();
+        long_key.flag_key = &long;
+        for record in [failed, with_id, with_custom, long_key] {
+            assert_eq!(
+                common_span_attributes(&record, AttributeNaming::Current),
+                None,
+                "{record:?}"
+            );
+            assert_eq!(
+                span_attributes(&record, AttributeNaming::Current),
+                written_span_attributes(&record, AttributeNaming::Current)
+            );
+        }
+    }
 }
