@@ -3,7 +3,8 @@
 use std::cell::Cell;
 use std::hash::BuildHasher;
 
-use crate::{EvaluationRecord, FastBuildHasher, SharedText, shared_text};
+use crate::shared_text::interned_text;
+use crate::{EvaluationRecord, FastBuildHasher};
 
 const SLOTS: usize = 256;
 
@@ -13,9 +14,9 @@ thread_local! {
 }
 
 /// The flag key, variant and provider name of a record as interned texts (see
-/// [`shared_text`]): what backends copy into attributes on every evaluation.
+/// [`shared_text`](crate::shared_text)): what backends copy into attributes on every evaluation.
 ///
-/// Resolving them through [`shared_text`] one by one costs a hash and a table probe each;
+/// Resolving them through [`shared_text`](crate::shared_text) one by one costs a hash and a table probe each;
 /// [`RecordTexts::of`] remembers, per thread and per flag key, the texts it returned last time,
 /// so a flag evaluated again with the same variant and provider costs one hash and three
 /// comparisons. The texts are `&'static str`: copying them into attributes and dropping those
@@ -47,7 +48,7 @@ pub struct RecordTexts {
 impl RecordTexts {
     /// The interned texts of `record`'s flag key, variant and provider name; `None` when one
     /// of them cannot be interned (too long, or the interned table is full): use
-    /// [`shared_text`] for each then.
+    /// [`shared_text`](crate::shared_text) for each then.
     pub fn of(record: &EvaluationRecord<'_>) -> Option<Self> {
         let slot = FastBuildHasher::default().hash_one(record.flag_key) as usize % SLOTS;
         LAST_TEXTS
@@ -65,14 +66,14 @@ impl RecordTexts {
 
     fn resolve(record: &EvaluationRecord<'_>) -> Option<Self> {
         Some(Self {
-            flag_key: interned(record.flag_key)?,
+            flag_key: interned_text(record.flag_key)?,
             variant: record
                 .variant
-                .map(interned)
+                .map(interned_text)
                 .map_or(Some(None), |text| text.map(Some))?,
             provider_name: record
                 .provider_name
-                .map(interned)
+                .map(interned_text)
                 .map_or(Some(None), |text| text.map(Some))?,
         })
     }
@@ -81,13 +82,6 @@ impl RecordTexts {
         self.flag_key == record.flag_key
             && self.variant == record.variant
             && self.provider_name == record.provider_name
-    }
-}
-
-fn interned(text: &str) -> Option<&'static str> {
-    match shared_text(text) {
-        SharedText::Interned(text) => Some(text),
-        SharedText::Counted(_) => None,
     }
 }
 

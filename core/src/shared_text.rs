@@ -97,14 +97,23 @@ pub fn shared_text(text: &str) -> SharedText {
         return SharedText::Counted(Arc::from(text));
     }
     let hash = FastBuildHasher::default().hash_one(text);
-    match interned(text, hash) {
+    match interned_with_hash(text, hash) {
         Some(known) => SharedText::Interned(known),
         None => SharedText::Counted(counted(text, hash)),
     }
 }
 
+/// The interned copy of `text` (interning it if there is room), or `None` without making a
+/// reference-counted copy: for callers that only use interned texts.
+pub(crate) fn interned_text(text: &str) -> Option<&'static str> {
+    if text.len() > MAX_SHARED_TEXT_LEN {
+        return None;
+    }
+    interned_with_hash(text, FastBuildHasher::default().hash_one(text))
+}
+
 /// The interned copy of `text`, interning it if a slot near its hash is free.
-fn interned(text: &str, hash: u64) -> Option<&'static str> {
+fn interned_with_hash(text: &str, hash: u64) -> Option<&'static str> {
     let start = hash as usize % MAX_INTERNED_TEXTS;
     for probe in 0..PROBES {
         let slot = &INTERNED[(start + probe) % MAX_INTERNED_TEXTS];
