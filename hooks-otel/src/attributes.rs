@@ -29,17 +29,18 @@ pub(crate) enum Body {
     None,
 }
 
-/// Writes the record's attributes under `naming`'s names. The flag value is written as an
-/// attribute unless it goes in the log body (older naming, signals with a body).
+/// Writes the record's attributes under `naming`'s names, taking the key, variant and provider
+/// from `texts` (the record's [`RecordTexts`]) when they are interned. The flag value is written
+/// as an attribute unless it goes in the log body (older naming, signals with a body).
 #[inline(always)]
 pub(crate) fn write_attributes(
     record: &EvaluationRecord<'_>,
+    texts: Option<RecordTexts>,
     naming: AttributeNaming,
     body: Body,
     out: &mut impl AttributeWriter,
 ) {
     let key = |name: &'static str| Key::from_static_str(name);
-    let texts = RecordTexts::of(record);
     let text = |interned: Option<&'static str>, text: &str| match interned {
         Some(interned) => StringValue::from(interned),
         None => shared(text),
@@ -132,13 +133,16 @@ pub(crate) fn span_attributes(
     record: &EvaluationRecord<'_>,
     naming: AttributeNaming,
 ) -> Vec<KeyValue> {
-    common_span_attributes(record, naming)
-        .unwrap_or_else(|| written_span_attributes(record, naming))
+    let texts = RecordTexts::of(record);
+    texts
+        .and_then(|texts| common_span_attributes(record, texts, naming))
+        .unwrap_or_else(|| written_span_attributes(record, texts, naming))
 }
 
 /// The attributes of a span or span event, through the general writer.
 fn written_span_attributes(
     record: &EvaluationRecord<'_>,
+    texts: Option<RecordTexts>,
     naming: AttributeNaming,
 ) -> Vec<KeyValue> {
     let per_revision = usize::from(record.variant.is_some())
@@ -154,12 +158,12 @@ fn written_span_attributes(
         + usize::from(record.version.is_some())
         + record.custom_attributes.len();
     let mut out = KeyValues(Vec::with_capacity(count));
-    write_attributes(record, naming, Body::None, &mut out);
+    write_attributes(record, texts, naming, Body::None, &mut out);
     out.0
 }
 
-/// The attributes of the most common record (a success under today's names, with interned texts
-/// and no context id, set id, version or custom attributes), or `None` for any other.
+/// The attributes of the most common record (a success under today's names, its `texts`
+/// interned, no context id, set id, version or custom attributes), or `None` for any other.
 ///
 /// [`write_attributes`] writes the same list (a test compares the two); this path exists for
 /// speed alone: with a capacity known at compile time that covers every push, the compiler drops
@@ -169,6 +173,7 @@ fn written_span_attributes(
 #[inline(never)]
 fn common_span_attributes(
     record: &EvaluationRecord<'_>,
+    texts: RecordTexts,
     naming: AttributeNaming,
 ) -> Option<Vec<KeyValue>> {
     let common = naming == AttributeNaming::Current
@@ -180,7 +185,6 @@ fn common_span_attributes(
     if !common {
         return None;
     }
-    let texts = RecordTexts::of(record)?;
     let key = Key::from_static_str;
     // At most five pushes below: key, variant, value, reason, provider.
     let mut attributes = Vec::with_capacity(5);
@@ -251,8 +255,11 @@ mod tests {
                         record.reason = reason.clone();
                         record.variant = variant;
                         record.provider_name = provider;
-                        let common = common_span_attributes(&record, AttributeNaming::Current);
-                        let written = written_span_attributes(&record, AttributeNaming::Current);
+                        let texts = RecordTexts::of(&record).expect("short texts are interned");
+                        let common =
+                            common_span_attributes(&record, texts, AttributeNaming::Current);
+                        let written =
+                            written_span_attributes(&record, Some(texts), AttributeNaming::Current);
                         assert_eq!(common.as_ref(), Some(&written), "{record:?}");
                         checked += 1;
                     }
@@ -266,8 +273,9 @@ mod tests {
     fn other_records_take_the_general_writer() {
         let context = EvaluationContext::default();
         let base = EvaluationRecord::new("checkout", FlagType::Bool, &context);
+        let texts = RecordTexts::of(&base).expect("short texts are interned");
         for naming in [AttributeNaming::Legacy, AttributeNaming::Both] {
-            assert_eq!(common_span_attributes(&base, naming), None);
+            assert_eq!(common_span_attributes(&base, texts, naming), None);
         }
         let mut failed = base.clone();
         failed.failure = Some(EvaluationFailure {
@@ -283,14 +291,15 @@ mod tests {
         let mut long_key = base.clone();
         long_key.flag_key = &long;
         for record in [failed, with_id, with_custom, long_key] {
-            assert_eq!(
-                common_span_attributes(&record, AttributeNaming::Current),
-                None,
-                "{record:?}"
-            );
+            // Not common: either a text cannot be interned, or the record has more than the
+            // common path writes.
+            let texts = RecordTexts::of(&record);
+            let common = texts
+                .and_then(|texts| common_span_attributes(&record, texts, AttributeNaming::Current));
+            assert_eq!(common, None, "{record:?}");
             assert_eq!(
                 span_attributes(&record, AttributeNaming::Current),
-                written_span_attributes(&record, AttributeNaming::Current)
+                written_span_attributes(&record, texts, AttributeNaming::Current)
             );
         }
     }

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, RecordTexts};
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, StringValue};
 
@@ -116,6 +116,7 @@ where
         log.set_severity_text("INFO");
         write_attributes(
             record,
+            RecordTexts::of(record),
             self.naming,
             Body::Available,
             &mut LogAttributes(&mut log),
