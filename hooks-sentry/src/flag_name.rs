@@ -24,9 +24,9 @@ pub fn sentry_flag_name(key: &str) -> Option<Cow<'_, str>> {
     if key.is_empty() {
         return None;
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
-    // Every allowed character is one ASCII byte, so a byte table decides a valid key without
-    // decoding it (this runs on every evaluation).
+    // Every allowed character is one ASCII byte, so the byte table decides a valid key without
+    // decoding it (this runs on every evaluation) and, for ASCII characters, each character.
+    let allowed = |c: char| c.is_ascii() && ALLOWED_BYTES[c as usize];
     if key.len() <= MAX_FLAG_NAME_LEN && key.bytes().all(|byte| ALLOWED_BYTES[usize::from(byte)]) {
         return Some(Cow::Borrowed(key));
     }
@@ -38,7 +38,7 @@ pub fn sentry_flag_name(key: &str) -> Option<Cow<'_, str>> {
     ))
 }
 
-/// Which bytes are allowed characters (non-ASCII bytes never are).
+/// Which bytes are allowed characters: `a-z A-Z 0-9 _ . : -` (non-ASCII bytes never are).
 static ALLOWED_BYTES: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;

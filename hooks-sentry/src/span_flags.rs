@@ -133,5 +133,6 @@ impl FullSpan {
 thread_local! {
     /// The attribute name, built here to avoid an allocation per evaluation.
     static SPAN_KEY: RefCell<String> = const { RefCell::new(String::new()) };
+    /// See [`FullSpan`].
     static FULL_SPAN: RefCell<FullSpan> = RefCell::new(FullSpan::default());
 }
