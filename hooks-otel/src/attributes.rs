@@ -166,10 +166,11 @@ fn written_span_attributes(
 /// interned, no context id, set id, version or custom attributes), or `None` for any other.
 ///
 /// [`write_attributes`] writes the same list (a test compares the two); this path exists for
-/// speed alone: with a capacity known at compile time that covers every push, the compiler drops
-/// the capacity checks and writes each attribute straight into the list instead of through the
-/// stack (88 ns against 58 ns on the bench machine; about 25 ns less per span event in the
-/// bench).
+/// speed alone. Two things let the compiler write each attribute straight into the list instead
+/// of building it on the stack and copying it (a copy that reads back stores still in flight,
+/// which stalls the processor): a capacity known at compile time that covers every push, and
+/// the value and reason computed before the first push. The first took 88 ns to 58 ns on the
+/// bench machine, the second 48 ns to 33 ns in a bench of the construction alone.
 #[inline(never)]
 fn common_span_attributes(
     record: &EvaluationRecord<'_>,
@@ -186,6 +187,8 @@ fn common_span_attributes(
         return None;
     }
     let key = Key::from_static_str;
+    let value = record.value.map(attribute_value);
+    let reason = record.reason.as_ref().map(reason_value);
     // At most five pushes below: key, variant, value, reason, provider.
     let mut attributes = Vec::with_capacity(5);
     attributes.push(KeyValue::new(
@@ -198,17 +201,11 @@ fn common_span_attributes(
             StringValue::from(variant),
         ));
     }
-    if let Some(value) = record.value {
-        attributes.push(KeyValue::new(
-            key(attribute_naming::VALUE),
-            attribute_value(value),
-        ));
+    if let Some(value) = value {
+        attributes.push(KeyValue::new(key(attribute_naming::VALUE), value));
     }
-    if let Some(reason) = &record.reason {
-        attributes.push(KeyValue::new(
-            key(attribute_naming::CURRENT.reason),
-            reason_value(reason),
-        ));
+    if let Some(reason) = reason {
+        attributes.push(KeyValue::new(key(attribute_naming::CURRENT.reason), reason));
     }
     if let Some(provider) = texts.provider_name {
         attributes.push(KeyValue::new(
