@@ -36,7 +36,8 @@ const SLOTS: usize = 1024;
 pub(crate) const WINDOW: usize = 16;
 
 pub(crate) struct AfterMarks {
-    slots: Box<[AtomicUsize]>,
+    /// An array, not a slice: indices modulo its known length need no bounds checks.
+    slots: Box<[AtomicUsize; SLOTS]>,
     unmarked: AtomicUsize,
 }
 
@@ -51,7 +52,7 @@ impl std::fmt::Debug for AfterMarks {
 impl Default for AfterMarks {
     fn default() -> Self {
         Self {
-            slots: (0..SLOTS).map(|_| AtomicUsize::new(0)).collect(),
+            slots: Box::new([const { AtomicUsize::new(0) }; SLOTS]),
             unmarked: AtomicUsize::new(0),
         }
     }
@@ -85,14 +86,18 @@ impl AfterMarks {
     }
 
     /// Removes the evaluation's mark; `true` if there was one.
+    ///
+    /// A plain store clears it: other evaluations only write to empty slots (by compare-and-swap
+    /// from zero), and only an evaluation at this address writes or clears this key, of which
+    /// one is alive at a time. So a slot holding the key cannot change under us.
     pub(crate) fn take(&self, context: &HookContext<'_>) -> bool {
         let key = key(context);
         self.window(key).fold(false, |found, slot| {
-            let cleared = slot.load(Ordering::Relaxed) == key
-                && slot
-                    .compare_exchange(key, 0, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok();
-            found | cleared
+            let ours = slot.load(Ordering::Acquire) == key;
+            if ours {
+                slot.store(0, Ordering::Release);
+            }
+            found | ours
         })
     }
 
