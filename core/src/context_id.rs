@@ -39,6 +39,10 @@ impl ContextIdPolicy {
     }
 
     /// Applies the policy to an evaluation's context id source.
+    ///
+    /// Inlined so that the default policy costs one comparison: returned from a call, the
+    /// `None` came back through memory and was read back before its store had completed.
+    #[inline]
     pub(crate) fn context_id<'a>(
         &self,
         metadata: Option<&'a FlagMetadata>,
@@ -47,6 +51,15 @@ impl ContextIdPolicy {
         if matches!(self, ContextIdPolicy::Omit) {
             return None;
         }
+        self.kept_or_hashed(metadata, context)
+    }
+
+    #[inline(never)]
+    fn kept_or_hashed<'a>(
+        &self,
+        metadata: Option<&'a FlagMetadata>,
+        context: &'a EvaluationContext,
+    ) -> Option<ContextId<'a>> {
         let raw = source(metadata, context)?;
         Some(match self {
             ContextIdPolicy::Hash(key) => ContextId::Hashed(key.hash(raw)),

@@ -24,18 +24,23 @@ impl Normaliser {
         details: &'a EvaluationDetails<Value>,
     ) -> EvaluationRecord<'a> {
         let metadata = Some(&details.flag_metadata).filter(|m| !m.values.is_empty());
+        // Every part is computed before the record is written, so that the record is written
+        // once, in place (see `common`).
+        let reason = details.reason.as_ref().map(|r| self.reasons.normalise(r));
+        let context_id = self
+            .context_id
+            .context_id(metadata, context.evaluation_context);
         let mut record = self.common(context);
         record.value = Some(&details.value);
         record.variant = details.variant.as_deref();
-        record.reason = details.reason.as_ref().map(|r| self.reasons.normalise(r));
+        record.reason = reason;
         record.provider_reason = details.reason.as_ref();
-        record.context_id = self
-            .context_id
-            .context_id(metadata, context.evaluation_context);
+        record.context_id = context_id;
         record.set_id = metadata.and_then(|m| m.values.get("flagSetId"));
         record.version = metadata.and_then(|m| m.values.get("version"));
         record.metadata = metadata;
-        self.exclude(record)
+        self.exclude(&mut record);
+        record
     }
 
     /// The record of an evaluation that failed: what `error` sees. There is no value (the SDK
@@ -45,13 +50,20 @@ impl Normaliser {
         context: &'a HookContext<'_>,
         error: &'a EvaluationError,
     ) -> EvaluationRecord<'a> {
+        let failure = EvaluationFailure::from_error(error);
+        let context_id = self.context_id.context_id(None, context.evaluation_context);
         let mut record = self.common(context);
         record.reason = Some(Reason::Error);
-        record.failure = Some(EvaluationFailure::from_error(error));
-        record.context_id = self.context_id.context_id(None, context.evaluation_context);
-        self.exclude(record)
+        record.failure = Some(failure);
+        record.context_id = context_id;
+        self.exclude(&mut record);
+        record
     }
 
+    /// Inlined with `exclude`: a record built in a callee and returned, then changed and
+    /// returned again, was copied between stack slots each time (read back while its stores
+    /// were still in flight, which stalls the processor).
+    #[inline(always)]
     fn common<'a>(&'a self, context: &'a HookContext<'_>) -> EvaluationRecord<'a> {
         let mut record = EvaluationRecord::new(
             context.flag_key,
@@ -64,10 +76,11 @@ impl Normaliser {
         record
     }
 
-    fn exclude<'a>(&self, mut record: EvaluationRecord<'a>) -> EvaluationRecord<'a> {
+    #[inline(always)]
+    fn exclude(&self, record: &mut EvaluationRecord<'_>) {
         let excluded = self.excluded;
         if excluded.is_empty() {
-            return record;
+            return;
         }
         if excluded.contains(Attribute::Value) {
             record.value = None;
@@ -99,6 +112,5 @@ impl Normaliser {
         if excluded.contains(Attribute::Metadata) {
             record.metadata = None;
         }
-        record
     }
 }
