@@ -2,11 +2,12 @@
 //!
 //! Run: `cargo bench -p openfeature-hooks-core --bench core_hook`
 //!
-//! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0; table in BENCHMARKS.md):
-//!   bare evaluation                           477 ns
-//!   + do-nothing async_trait hook             550 ns  (+73 ns)
-//!   + TelemetryHook, no-op sink               567 ns  (+90 ns)
-//!   + TelemetryHook, JSON lines to io::sink   956 ns  (+480 ns)
+//! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0; medians of six runs, table in
+//! BENCHMARKS.md):
+//!   bare evaluation                           479 ns
+//!   + do-nothing async_trait hook             +128 ns
+//!   + TelemetryHook, no-op sink               +102 ns  (+92 ns in an A/B, same code)
+//!   + TelemetryHook, JSON lines to io::sink   +498 ns
 
 use std::hint::black_box;
 
