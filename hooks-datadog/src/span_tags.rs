@@ -57,14 +57,30 @@ thread_local! {
     static TAG_NAME: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Whether `tag` (a hash of span, key and value) was set recently; if not, remembers it. A miss
-/// only means a tag is set once more; two threads racing on the same new tag may both set it.
+/// Whether `tag` (a hash of span, key and value) was set recently; if not, remembers it.
+///
+/// A new tag takes an empty way of its set when there is one, so while the table has room no
+/// tag is forgotten before its span ends. Only a full set evicts (round-robin); the evicted tag,
+/// if its span is still open, is set once more on its next evaluation. Two threads racing on
+/// the same new tag find each other through the empty way they both try to take.
 fn already_set(tag: u64) -> bool {
     let tag = tag | 1; // 0 marks an empty slot
     let set = (tag >> 32) as usize % (RECENT_TAGS / WAYS) * WAYS;
     let slots = &RECENTLY_SET[set..set + WAYS];
-    if slots.iter().any(|slot| slot.load(Ordering::Relaxed) == tag) {
-        return true;
+    let mut empty = None;
+    for slot in slots {
+        match slot.load(Ordering::Relaxed) {
+            held if held == tag => return true,
+            0 if empty.is_none() => empty = Some(slot),
+            _ => {}
+        }
+    }
+    if let Some(slot) = empty {
+        match slot.compare_exchange(0, tag, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return false,
+            Err(held) if held == tag => return true,
+            Err(_) => {}
+        }
     }
     let way = NEXT_WAY.fetch_add(1, Ordering::Relaxed) % WAYS;
     slots[way].store(tag, Ordering::Relaxed);
@@ -113,5 +129,57 @@ impl EvaluationSink for SpanTagsSink {
             };
             span.set_attribute(KeyValue::new(key, value));
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tag of set `set` (below `RECENT_TAGS / WAYS`), as `already_set` places it.
+    fn tag_in_set(set: u64, low: u64) -> u64 {
+        (set << 32) | (low << 1) | 1
+    }
+
+    /// Whether `tag` is in the table, without inserting it.
+    fn remembered(tag: u64) -> bool {
+        let set = (tag >> 32) as usize * WAYS;
+        RECENTLY_SET[set..set + WAYS]
+            .iter()
+            .any(|slot| slot.load(Ordering::Relaxed) == tag)
+    }
+
+    #[test]
+    fn a_tag_is_not_evicted_while_its_set_has_room() {
+        // Tags of one set, with another set's insertion between each: round-robin placement
+        // alone put the fourth tag in the first one's way, which was then set again.
+        let first = tag_in_set(4_001, 1);
+        assert!(!already_set(first));
+        for step in 1..WAYS as u64 {
+            assert!(!already_set(tag_in_set(3_000 + step, 1)));
+            assert!(!already_set(tag_in_set(4_001, 1 + step)));
+            assert!(
+                remembered(first),
+                "forgotten after {step} more tags in its set"
+            );
+        }
+        assert!(already_set(first));
+    }
+
+    #[test]
+    fn a_full_set_evicts_one_tag_per_new_tag() {
+        let tags: Vec<u64> = (1..=WAYS as u64)
+            .map(|low| tag_in_set(4_050, low))
+            .collect();
+        for &tag in &tags {
+            assert!(!already_set(tag));
+        }
+        assert!(tags.iter().all(|&tag| already_set(tag)));
+        assert!(!already_set(tag_in_set(4_050, 99)));
+        assert!(remembered(tag_in_set(4_050, 99)));
+        assert_eq!(
+            tags.iter().filter(|&&tag| remembered(tag)).count(),
+            WAYS - 1
+        );
     }
 }
