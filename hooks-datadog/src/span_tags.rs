@@ -57,16 +57,21 @@ thread_local! {
     static TAG_NAME: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// The ways of the set `tag` belongs to.
+fn ways_of(tag: u64) -> &'static [AtomicU64] {
+    let set = (tag >> 32) as usize % (RECENT_TAGS / WAYS) * WAYS;
+    &RECENTLY_SET[set..set + WAYS]
+}
+
 /// Whether `tag` (a hash of span, key and value) was set recently; if not, remembers it.
 ///
 /// A new tag takes an empty way of its set when there is one, so while the table has room no
 /// tag is forgotten before its span ends. Only a full set evicts (round-robin); the evicted tag,
 /// if its span is still open, is set once more on its next evaluation. Two threads racing on
-/// the same new tag find each other through the empty way they both try to take.
+/// the same new tag usually find each other through the empty way they both try to take.
 fn already_set(tag: u64) -> bool {
     let tag = tag | 1; // 0 marks an empty slot
-    let set = (tag >> 32) as usize % (RECENT_TAGS / WAYS) * WAYS;
-    let slots = &RECENTLY_SET[set..set + WAYS];
+    let slots = ways_of(tag);
     let mut empty = None;
     for slot in slots {
         match slot.load(Ordering::Relaxed) {
@@ -143,8 +148,7 @@ mod tests {
 
     /// Whether `tag` is in the table, without inserting it.
     fn remembered(tag: u64) -> bool {
-        let set = (tag >> 32) as usize * WAYS;
-        RECENTLY_SET[set..set + WAYS]
+        ways_of(tag)
             .iter()
             .any(|slot| slot.load(Ordering::Relaxed) == tag)
     }
