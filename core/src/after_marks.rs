@@ -17,10 +17,11 @@
 //! # Cost and bounds
 //!
 //! A fixed table of atomic slots, no lock, no allocation: marking is one compare-and-swap,
-//! clearing a read of the window and a plain store. A mark may sit in any of [`WINDOW`] slots after the address's hash, so
-//! [`WINDOW`] evaluations in their `after`..`finally` window can share a neighbourhood before a
-//! mark is refused. A refused mark is counted ([`AfterMarks::unmarked`]); its only effect is that
-//! if another hook's `after` then fails, that evaluation is recorded twice (success and error).
+//! clearing a read of the window and a plain store. A mark may sit in any of [`WINDOW`] slots
+//! after the address's hash, so [`WINDOW`] evaluations in their `after`..`finally` window can
+//! share a neighbourhood before a mark is refused. A refused mark is counted
+//! ([`AfterMarks::unmarked`]); its only effect is that if another hook's `after` then fails,
+//! that evaluation is recorded twice (success and error).
 //!
 //! If the caller drops an evaluation future between our `after` and our `finally` (possible only
 //! when another hook awaits there), its mark stays until an evaluation at the same address
