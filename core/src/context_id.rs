@@ -7,6 +7,8 @@ use std::hash::{BuildHasher, Hasher};
 use open_feature::{EvaluationContext, FlagMetadata, FlagMetadataValue};
 use siphasher::sip128::SipHasher24;
 
+use crate::EvaluationRecord;
+
 /// What the hook does with the context id: flag metadata `contextId`, else the targeting key.
 ///
 /// The targeting key is usually a user id, an account id or an e-mail address, and telemetry
@@ -66,6 +68,18 @@ impl ContextIdPolicy {
             _ => ContextId::Raw(raw),
         })
     }
+}
+
+/// The raw context id of `record` before any [`ContextIdPolicy`]: flag metadata `contextId` (a
+/// non-empty string), else a non-empty targeting key.
+///
+/// For in-memory uses that must tell contexts apart whatever the record writes out (exposure
+/// deduplication, sampling, distinct-context counts): it is the same text the policy keeps or
+/// hashes. It can be personal data: hash it, never export it. A record whose flag metadata was
+/// excluded ([`Attribute::Metadata`](crate::Attribute::Metadata)) falls back to the targeting
+/// key.
+pub fn context_id_source<'a>(record: &EvaluationRecord<'a>) -> Option<&'a str> {
+    source(record.metadata, record.evaluation_context)
 }
 
 /// Flag metadata `contextId` (a non-empty string), else a non-empty targeting key.
