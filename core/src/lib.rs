@@ -64,6 +64,7 @@ mod builder;
 mod clock;
 mod context_fingerprint;
 mod context_id;
+mod distinct_count;
 mod error_type;
 mod evaluation_start;
 mod exposure_dedup;
@@ -93,6 +94,7 @@ pub use context_fingerprint::context_fingerprint;
 pub use context_id::{
     ContextId, ContextIdKey, ContextIdPolicy, HashedContextId, context_id_source,
 };
+pub use distinct_count::DistinctCounter;
 pub use error_type::{ErrorType, EvaluationFailure};
 pub use evaluation_start::{
     EvaluationStart, EvaluationStarted, MAX_KEYS_PER_SHARD, MAX_START_AGE, MAX_STARTS_PER_KEY,
