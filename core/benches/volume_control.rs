@@ -1,0 +1,183 @@
+//! What exposure deduplication and sampling add to one flag evaluation, beside the bare SDK
+//! evaluation and the sinks they wrap, in the same run.
+//!
+//! Run: `cargo bench -p openfeature-hooks-core --bench volume_control`
+//!
+//! Targets (issue 12): a suppressed evaluation at most 40 ns over `TelemetryHook` + `NoopSink`;
+//! a passing one at most 60 ns over the wrapped sink alone. Results in BENCHMARKS.md.
+//!
+//! Cases, all through a real `open-feature` client and the fixture provider:
+//! - `bare`, `core_noop_sink`: the baselines of the suppressed path, one context.
+//! - `dedup_suppressed_noop_sink`: `ExposureDedup<NoopSink>` with the real clock, the same
+//!   exposure every time (suppressed after the first).
+//! - `sampled_out_noop_sink`: `SampledSink<NoopSink>` at rate 0.01 with a context that is out.
+//! - `json_lines_rotating`, `dedup_passing_json_lines_rotating`: the JSON-lines sink alone, and
+//!   behind `ExposureDedup`, over 65 536 contexts in turn with a clock that moves a window per
+//!   reading, so every evaluation passes (the table's scan and compare-and-swap, over a full
+//!   table's worth of keys, are paid every time).
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use openfeature_hooks_core::{
+    Clock, EvaluationRecord, ExposureDedup, FlagType, JsonLinesSink, NoopSink, SampledSink,
+    TelemetryHook,
+};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+
+const SAMPLE_RATE: f64 = 0.01;
+const WINDOW: Duration = Duration::from_secs(600);
+const ROTATING_CONTEXTS: usize = 65_536;
+
+/// A clock one window later at every reading: every exposure has expired.
+#[derive(Debug, Default)]
+struct WindowPerReading(AtomicU64);
+
+impl Clock for WindowPerReading {
+    fn elapsed(&self) -> Duration {
+        let step = WINDOW.as_secs() + 1;
+        Duration::from_secs(self.0.fetch_add(step, Ordering::Relaxed))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Bare,
+    CoreNoopSink,
+    DedupSuppressedNoopSink,
+    SampledOutNoopSink,
+    JsonLinesRotating,
+    DedupPassingJsonLinesRotating,
+}
+
+impl Case {
+    const ALL: [Case; 6] = [
+        Case::Bare,
+        Case::CoreNoopSink,
+        Case::DedupSuppressedNoopSink,
+        Case::SampledOutNoopSink,
+        Case::JsonLinesRotating,
+        Case::DedupPassingJsonLinesRotating,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Case::Bare => "bare",
+            Case::CoreNoopSink => "core_noop_sink",
+            Case::DedupSuppressedNoopSink => "dedup_suppressed_noop_sink",
+            Case::SampledOutNoopSink => "sampled_out_noop_sink",
+            Case::JsonLinesRotating => "json_lines_rotating",
+            Case::DedupPassingJsonLinesRotating => "dedup_passing_json_lines_rotating",
+        }
+    }
+
+    fn rotates(self) -> bool {
+        matches!(
+            self,
+            Case::JsonLinesRotating | Case::DedupPassingJsonLinesRotating
+        )
+    }
+
+    fn client(self, runtime: &tokio::runtime::Runtime) -> Client {
+        runtime.block_on(async {
+            let mut api = OpenFeature::default();
+            api.set_provider(
+                FixtureProvider::new("bench").with_flag(
+                    "new-checkout",
+                    FixtureFlag::new(true)
+                        .variant("on")
+                        .reason(Some(EvaluationReason::TargetingMatch))
+                        .metadata("version", 3_i64),
+                ),
+            )
+            .await;
+            let client = api.create_client();
+            let hook = match self {
+                Case::Bare => return client,
+                Case::CoreNoopSink => TelemetryHook::builder().sink(NoopSink).build(),
+                Case::DedupSuppressedNoopSink => TelemetryHook::builder()
+                    .sink(ExposureDedup::new(NoopSink))
+                    .build(),
+                Case::SampledOutNoopSink => TelemetryHook::builder()
+                    .sink(SampledSink::new(SAMPLE_RATE, NoopSink))
+                    .build(),
+                Case::JsonLinesRotating => TelemetryHook::builder()
+                    .sink(JsonLinesSink::new(std::io::sink()))
+                    .build(),
+                Case::DedupPassingJsonLinesRotating => TelemetryHook::builder()
+                    .sink(
+                        ExposureDedup::builder()
+                            .window(WINDOW)
+                            .clock(WindowPerReading::default())
+                            .build(JsonLinesSink::new(std::io::sink())),
+                    )
+                    .build(),
+            };
+            client.with_hook(hook)
+        })
+    }
+}
+
+fn evaluation(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    // The one context: the first `user-N` that a 1% sample leaves out. The rotating contexts
+    // are used in turn.
+    let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
+    let Some(one) = (0..1000)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .find(|context| {
+            !sampler.keeps(&EvaluationRecord::new(
+                "new-checkout",
+                FlagType::Bool,
+                context,
+            ))
+        })
+    else {
+        return;
+    };
+    let rotating: Vec<EvaluationContext> = (0..ROTATING_CONTEXTS)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .collect();
+    let mut group = c.benchmark_group("volume");
+    for case in Case::ALL {
+        let client = case.client(&runtime);
+        let next = Cell::new(0_usize);
+        group.bench_function(case.name(), |b| {
+            b.to_async(&runtime).iter(|| {
+                let context = if case.rotates() {
+                    let i = next.get();
+                    next.set((i + 1) % ROTATING_CONTEXTS);
+                    &rotating[i]
+                } else {
+                    &one
+                };
+                let client = &client;
+                async move {
+                    black_box(
+                        client
+                            .get_bool_value("new-checkout", Some(context), None)
+                            .await,
+                    )
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs, so that several can be taken back to back on a shared machine.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40);
+    targets = evaluation
+}
+criterion_main!(benches);
