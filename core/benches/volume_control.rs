@@ -24,14 +24,18 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks_core::{
-    Clock, EvaluationRecord, ExposureDedup, FlagType, JsonLinesSink, NoopSink, SampledSink,
-    TelemetryHook,
+    Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink, NoopSink,
+    SampledSink, TelemetryHook,
 };
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
 
 const SAMPLE_RATE: f64 = 0.01;
 const WINDOW: Duration = Duration::from_secs(600);
 const ROTATING_CONTEXTS: usize = 65_536;
+/// Records the wrapper alone rotates over: few enough that their contexts stay in cache, as
+/// the context of a real evaluation is (the SDK and provider just read it). 65 536 records'
+/// targeting keys would miss the cache on every read, a cost the bare sink never pays.
+const ROTATING_RECORDS: usize = 4_096;
 
 /// A clock one window later at every reading: every exposure has expired.
 #[derive(Debug, Default)]
@@ -171,6 +175,81 @@ fn evaluation(c: &mut Criterion) {
     group.finish();
 }
 
+/// The wrappers' own cost, without the SDK around it: `EvaluationSink::record` called directly
+/// on a record built once (rotating over the same contexts as above for the passing case). Much
+/// less noisy than the whole evaluation on a loaded machine; the difference between a wrapper
+/// and its sink alone is exactly what the wrapper adds to an evaluation.
+fn wrapper_alone(c: &mut Criterion) {
+    let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
+    let Some(one) = (0..1000)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .find(|context| {
+            !sampler.keeps(&EvaluationRecord::new(
+                "new-checkout",
+                FlagType::Bool,
+                context,
+            ))
+        })
+    else {
+        return;
+    };
+    let rotating: Vec<EvaluationContext> = (0..ROTATING_RECORDS)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .collect();
+    let value = open_feature::Value::Bool(true);
+    let version = open_feature::FlagMetadataValue::Int(3);
+    let record = |context| {
+        let mut record = EvaluationRecord::new("new-checkout", FlagType::Bool, context);
+        record.value = Some(&value);
+        record.variant = Some("on");
+        record.version = Some(&version);
+        record
+    };
+    let one_record = record(&one);
+    let rotating_records: Vec<EvaluationRecord<'_>> = rotating.iter().map(record).collect();
+
+    let mut group = c.benchmark_group("wrapper_alone");
+    let noop = NoopSink;
+    group.bench_function("noop_sink", |b| {
+        b.iter(|| noop.record(black_box(&one_record)));
+    });
+    let dedup = ExposureDedup::new(NoopSink);
+    group.bench_function("dedup_suppressed_noop_sink", |b| {
+        b.iter(|| dedup.record(black_box(&one_record)));
+    });
+    group.bench_function("sampled_out_noop_sink", |b| {
+        b.iter(|| sampler.record(black_box(&one_record)));
+    });
+    let json = JsonLinesSink::new(std::io::sink());
+    let next = Cell::new(0_usize);
+    let rotate = || {
+        let i = next.get();
+        next.set((i + 1) % ROTATING_RECORDS);
+        &rotating_records[i]
+    };
+    group.bench_function("noop_sink_rotating", |b| {
+        b.iter(|| noop.record(black_box(rotate())));
+    });
+    let passing_noop = ExposureDedup::builder()
+        .window(WINDOW)
+        .clock(WindowPerReading::default())
+        .build(NoopSink);
+    group.bench_function("dedup_passing_noop_sink_rotating", |b| {
+        b.iter(|| passing_noop.record(black_box(rotate())));
+    });
+    group.bench_function("json_lines_rotating", |b| {
+        b.iter(|| json.record(black_box(rotate())));
+    });
+    let passing = ExposureDedup::builder()
+        .window(WINDOW)
+        .clock(WindowPerReading::default())
+        .build(JsonLinesSink::new(std::io::sink()));
+    group.bench_function("dedup_passing_json_lines_rotating", |b| {
+        b.iter(|| passing.record(black_box(rotate())));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs, so that several can be taken back to back on a shared machine.
@@ -178,6 +257,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(40);
-    targets = evaluation
+    targets = evaluation, wrapper_alone
 }
 criterion_main!(benches);
