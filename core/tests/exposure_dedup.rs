@@ -340,3 +340,21 @@ async fn debug_says_the_configuration_and_the_stats() {
         assert!(debug.contains(part), "{part} missing from {debug}");
     }
 }
+
+#[test]
+fn distinct_keys_are_never_suppressed_even_in_a_full_table() {
+    // Every exposure key new: nothing may be held back, however full the table. (A weaker
+    // hash once made 1 in 10 000 such keys collide with a live entry and vanish.)
+    use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, NoopSink};
+    let dedup = ExposureDedup::new(NoopSink);
+    let flags: Vec<String> = (0..10).map(|i| format!("flag-{i}")).collect();
+    for i in 0..300_000_usize {
+        let context = user(&format!("user-{}-{}", i % 8, i / 8));
+        let mut record = EvaluationRecord::new(&flags[i % 10], FlagType::Bool, &context);
+        record.variant = Some("on");
+        dedup.record(&record);
+    }
+    let stats = dedup.stats();
+    assert_eq!((stats.passed, stats.suppressed), (300_000, 0), "{stats:?}");
+    assert_eq!(dedup.occupied(), dedup.capacity());
+}
