@@ -21,12 +21,14 @@ const RANK_BITS: u32 = 64 - PRECISION;
 ///   inserting the same hash again changes nothing. Nothing inserted can be read back.
 ///
 /// ```
+/// use std::hash::{BuildHasher, RandomState};
 /// use openfeature_hooks_core::DistinctCounter;
 ///
 /// let counter = DistinctCounter::new();
+/// let hasher = RandomState::new();
 /// for user in 0..1000_u64 {
-///     counter.insert(user.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555);
-///     counter.insert(user.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555); // again: no change
+///     counter.insert(hasher.hash_one(user));
+///     counter.insert(hasher.hash_one(user)); // again: no change
 /// }
 /// let estimate = counter.estimate();
 /// assert!((estimate - 1000.0).abs() < 1000.0 * 3.0 * DistinctCounter::STANDARD_ERROR);

@@ -46,7 +46,8 @@ const EVICTED: usize = 2;
 /// entry: that key then passes again early (an *extra* record, counted as
 /// [`evicted`](ExposureStats::evicted)); a key that did not pass within its window is never
 /// suppressed. Of many threads evaluating the same new key at once, exactly one passes. The
-/// module docs of `exposure_table` explain how. Windows are kept within 1/64 of their length.
+/// module docs of `exposure_table` explain how. Windows are kept within 1/64 of their length; the
+/// default clock moves in kernel ticks (1 to 4 ms), so windows under a second are approximate.
 ///
 /// # Defaults
 ///

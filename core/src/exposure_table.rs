@@ -4,11 +4,14 @@
 //! # Layout
 //!
 //! Buckets of [`WAYS`] slots, one 64-byte cache line each. A slot is one `AtomicU64`: the key's
-//! 40-bit fingerprint above a 24-bit time stamp, `0` meaning empty. A key's bucket comes from
-//! the low bits of its 64-bit hash, its fingerprint from the high 40 bits, so two keys are
-//! confused only when 40 + log2(buckets) bits agree (with 65 536 slots, one new key in about
-//! 2^50 / 8 of a full bucket, never in practice). Memory is `capacity × 8` bytes, whatever the
-//! key space: 512 KiB for the default 65 536 slots.
+//! fingerprint (39 bits of its hash, low bit set) above a 24-bit time stamp, `0` meaning empty.
+//! A key's bucket comes from the low bits of its 64-bit hash ([`exposure_hash`], a
+//! folded-multiply hash), its fingerprint from the high 40 bits. A new key is taken for a live
+//! one only if its fingerprint equals one of the at most 8 in its bucket: a chance of 8 in 2^39,
+//! one new key in about 70 billion. Memory is `capacity × 8` bytes, whatever the key space:
+//! 512 KiB for the default 65 536 slots.
+//!
+//! [`exposure_hash`]: crate::exposure_key::exposure_hash
 //!
 //! # Time
 //!

@@ -40,6 +40,13 @@
 //!   the context id policy, a flag filter, custom attributes, extra reason-table rows.
 //! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`.
 //! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
+//! - Volume control, as wrappers any sink can take (see the README's "Production setup"):
+//!   [`ExposureDedup`] passes each exposure (flag, context, variant, version, set id) once per
+//!   window through a fixed lock-free table; [`SampledSink`] keeps a fraction of contexts and
+//!   states the rate in [`EvaluationRecord::sample_rate`]; [`DistinctCounter`] counts distinct
+//!   contexts in 4 KiB. They tell contexts apart by [`context_id_source`] /
+//!   [`context_fingerprint`], in memory, whatever the context id policy writes out. Time comes
+//!   from a [`Clock`] ([`MonotonicClock`], or [`ManualClock`] in tests).
 //! - For backends' hot paths: [`shared_text`] and [`RecordTexts`] (flag keys, variants and
 //!   provider names interned once instead of copied per evaluation, memory bounded), and
 //!   [`FastHasher`] for their own bounded tables.
