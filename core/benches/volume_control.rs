@@ -11,8 +11,10 @@
 //! - `dedup_suppressed_noop_sink`: `ExposureDedup<NoopSink>` with the real clock, the same
 //!   exposure every time (suppressed after the first).
 //! - `sampled_out_noop_sink`: `SampledSink<NoopSink>` at rate 0.01 with a context that is out.
-//! - `json_lines_rotating`, `dedup_passing_json_lines_rotating`: the JSON-lines sink alone, and
-//!   behind `ExposureDedup`, over 65 536 contexts in turn with a clock that moves a window per
+//! - `noop_sink_rotating`, `dedup_passing_noop_sink_rotating`, `json_lines_rotating`,
+//!   `dedup_passing_json_lines_rotating`: the no-op and JSON-lines sinks alone, and behind
+//!   `ExposureDedup`, over 65 536 contexts in turn (and the no-op pair over 4 096, `_4k`, whose
+//!   table lines and contexts stay in cache) with a clock that moves a window per
 //!   reading, so every evaluation passes (the table's scan and compare-and-swap, over a full
 //!   table's worth of keys, are paid every time).
 
@@ -24,8 +26,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks_core::{
-    Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink, NoopSink,
-    SampledSink, TelemetryHook,
+    Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink,
+    MonotonicClock, NoopSink, SampledSink, TelemetryHook,
 };
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
 
@@ -37,14 +39,20 @@ const ROTATING_CONTEXTS: usize = 65_536;
 /// targeting keys would miss the cache on every read, a cost the bare sink never pays.
 const ROTATING_RECORDS: usize = 4_096;
 
-/// A clock one window later at every reading: every exposure has expired.
+/// The real clock plus one more window at every reading: every exposure has expired, and a
+/// reading costs what the default clock's does (plus an uncontended load and store: the bench
+/// is single-threaded).
 #[derive(Debug, Default)]
-struct WindowPerReading(AtomicU64);
+struct WindowPerReading {
+    clock: MonotonicClock,
+    readings: AtomicU64,
+}
 
 impl Clock for WindowPerReading {
     fn elapsed(&self) -> Duration {
-        let step = WINDOW.as_secs() + 1;
-        Duration::from_secs(self.0.fetch_add(step, Ordering::Relaxed))
+        let readings = self.readings.load(Ordering::Relaxed) + 1;
+        self.readings.store(readings, Ordering::Relaxed);
+        self.clock.elapsed() + Duration::from_secs((WINDOW.as_secs() + 1) * readings)
     }
 }
 
@@ -54,16 +62,24 @@ enum Case {
     CoreNoopSink,
     DedupSuppressedNoopSink,
     SampledOutNoopSink,
+    NoopSinkRotating,
+    DedupPassingNoopSinkRotating,
+    NoopSinkRotating4k,
+    DedupPassingNoopSinkRotating4k,
     JsonLinesRotating,
     DedupPassingJsonLinesRotating,
 }
 
 impl Case {
-    const ALL: [Case; 6] = [
+    const ALL: [Case; 10] = [
         Case::Bare,
         Case::CoreNoopSink,
         Case::DedupSuppressedNoopSink,
         Case::SampledOutNoopSink,
+        Case::NoopSinkRotating,
+        Case::DedupPassingNoopSinkRotating,
+        Case::NoopSinkRotating4k,
+        Case::DedupPassingNoopSinkRotating4k,
         Case::JsonLinesRotating,
         Case::DedupPassingJsonLinesRotating,
     ];
@@ -74,16 +90,25 @@ impl Case {
             Case::CoreNoopSink => "core_noop_sink",
             Case::DedupSuppressedNoopSink => "dedup_suppressed_noop_sink",
             Case::SampledOutNoopSink => "sampled_out_noop_sink",
+            Case::NoopSinkRotating => "noop_sink_rotating",
+            Case::DedupPassingNoopSinkRotating => "dedup_passing_noop_sink_rotating",
+            Case::NoopSinkRotating4k => "noop_sink_rotating_4k",
+            Case::DedupPassingNoopSinkRotating4k => "dedup_passing_noop_sink_rotating_4k",
             Case::JsonLinesRotating => "json_lines_rotating",
             Case::DedupPassingJsonLinesRotating => "dedup_passing_json_lines_rotating",
         }
     }
 
-    fn rotates(self) -> bool {
-        matches!(
-            self,
-            Case::JsonLinesRotating | Case::DedupPassingJsonLinesRotating
-        )
+    /// How many contexts the case takes in turn (1: always the same).
+    fn contexts(self) -> usize {
+        match self {
+            Case::NoopSinkRotating
+            | Case::DedupPassingNoopSinkRotating
+            | Case::JsonLinesRotating
+            | Case::DedupPassingJsonLinesRotating => ROTATING_CONTEXTS,
+            Case::NoopSinkRotating4k | Case::DedupPassingNoopSinkRotating4k => ROTATING_RECORDS,
+            _ => 1,
+        }
     }
 
     fn client(self, runtime: &tokio::runtime::Runtime) -> Client {
@@ -109,6 +134,19 @@ impl Case {
                 Case::SampledOutNoopSink => TelemetryHook::builder()
                     .sink(SampledSink::new(SAMPLE_RATE, NoopSink))
                     .build(),
+                Case::NoopSinkRotating | Case::NoopSinkRotating4k => {
+                    TelemetryHook::builder().sink(NoopSink).build()
+                }
+                Case::DedupPassingNoopSinkRotating | Case::DedupPassingNoopSinkRotating4k => {
+                    TelemetryHook::builder()
+                        .sink(
+                            ExposureDedup::builder()
+                                .window(WINDOW)
+                                .clock(WindowPerReading::default())
+                                .build(NoopSink),
+                        )
+                        .build()
+                }
                 Case::JsonLinesRotating => TelemetryHook::builder()
                     .sink(JsonLinesSink::new(std::io::sink()))
                     .build(),
@@ -154,9 +192,10 @@ fn evaluation(c: &mut Criterion) {
         let next = Cell::new(0_usize);
         group.bench_function(case.name(), |b| {
             b.to_async(&runtime).iter(|| {
-                let context = if case.rotates() {
+                let contexts = case.contexts();
+                let context = if contexts > 1 {
                     let i = next.get();
-                    next.set((i + 1) % ROTATING_CONTEXTS);
+                    next.set((i + 1) % contexts);
                     &rotating[i]
                 } else {
                     &one
