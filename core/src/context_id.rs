@@ -259,7 +259,7 @@ mod tests {
         for extra in [0, 3, 20] {
             let mut metadata = FlagMetadata::default().with_value("contextId", "ctx-9");
             for i in 0..extra {
-                metadata = metadata.with_value(&format!("k{i}"), i as i64);
+                metadata = metadata.with_value(format!("k{i}"), i as i64);
             }
             assert_eq!(
                 ContextIdPolicy::Keep.context_id(Some(&metadata), &ctx),

@@ -64,7 +64,7 @@ impl<S: EvaluationSink> SampledSink<S> {
             rate.clamp(0.0, 1.0)
         };
         // 2^64 as a float; `as` saturates, and a rate of 1 keeps everything.
-        let threshold = (rate < 1.0).then(|| (rate * 18_446_744_073_709_551_616.0) as u64);
+        let threshold = (rate < 1.0).then_some((rate * 18_446_744_073_709_551_616.0) as u64);
         Self {
             sink,
             rate,
