@@ -166,6 +166,28 @@ mod tests {
     }
 
     #[test]
+    fn threads_inserting_at_once_lose_nothing() {
+        // Four threads insert overlapping halves of 40 000 contexts: 40 000 distinct in all.
+        let counter = DistinctCounter::new();
+        std::thread::scope(|scope| {
+            for thread in 0..4_usize {
+                let counter = &counter;
+                scope.spawn(move || {
+                    let start = thread * 10_000;
+                    for i in start..start + 20_000 {
+                        counter.insert(text_fingerprint(&format!("user-{}", i % 40_000)));
+                    }
+                });
+            }
+        });
+        let estimate = counter.estimate();
+        assert!(
+            (estimate - 40_000.0).abs() <= 40_000.0 * 3.0 * DistinctCounter::STANDARD_ERROR,
+            "{estimate}"
+        );
+    }
+
+    #[test]
     fn empty_is_zero() {
         assert_eq!(DistinctCounter::new().estimate(), 0.0);
     }
