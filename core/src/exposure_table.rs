@@ -21,20 +21,27 @@
 //! window ends. Ticks wrap after 2^24 of them (at least 131 072 windows: two and a half years
 //! for ten minutes); an entry left untouched exactly that long looks fresh once more.
 //!
+//! # Which entry a new key replaces
+//!
+//! The lowest empty slot of its bucket; in a full bucket, the entry that passed longest ago:
+//! expired entries go first, and among live ones the oldest, so keys that keep passing stay and
+//! two busy keys never take each other's slot while an older entry is left. Replacing an entry
+//! whose window had not ended is an eviction: counted, and that key's next evaluation passes
+//! again (an extra record).
+//!
 //! # Exactly one pass per new key, without locks
 //!
-//! A slot only ever goes from empty to full, never back, and a key is only ever placed (a) in
-//! the lowest empty slot of its bucket, or (b) when the bucket has no empty slot, in the slot
-//! its fingerprint names, or (c) over its own expired entry. Every
-//! placement is a compare-and-swap from the value the scan read. Two evaluations of one new key
-//! therefore aim at the same slot: the lowest empty slot can only move up, and a full bucket
-//! gives the same slot to both. One compare-and-swap wins and that evaluation passes; the other
-//! fails, scans again, finds the key and is suppressed. A scan that keeps losing to other keys
-//! gives up after [`ATTEMPTS`] rounds and lets the evaluation pass: an extra record, never a
-//! hidden one.
-//!
-//! Replacing another key's entry before its window ended is an eviction: counted, and that key's
-//! next evaluation passes again (an extra record).
+//! Every placement is a compare-and-swap from the value the scan read, so a slot changed since
+//! the scan makes it fail and scan again. A slot only ever goes from empty to full, never back,
+//! and a write only ever makes a slot younger (it stamps the current tick). Two evaluations of
+//! one new key therefore choose the same slot: for them to choose different slots, one of them
+//! must have seen a slot older, or emptier, than the other did, which means that slot changed
+//! between their scans, and the one that read it first fails its compare-and-swap. The winner
+//! passes; the other scans again, finds the key and is suppressed. A scan that keeps losing to
+//! other keys gives up after [`ATTEMPTS`] rounds and lets the evaluation pass: an extra record,
+//! never a hidden one. (One narrow exception, also only an extra record: an evaluation delayed
+//! between reading the clock and its compare-and-swap across a tick boundary writes a stamp a
+//! tick older than the entry it replaces.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -123,32 +130,36 @@ impl ExposureTable {
         let stamp = tick & STAMP_MASK;
         let entry = (fingerprint << STAMP_BITS) | stamp;
         for _ in 0..ATTEMPTS {
-            let mut lowest_empty = None;
+            // The slot a new key would take: the lowest empty one, else the one whose entry
+            // passed longest ago (expired entries first), the lowest index among equals.
+            let mut victim = (0, 0, 0);
             let mut own = None;
             for (index, slot) in bucket.iter().enumerate() {
                 let seen = slot.load(Ordering::Acquire);
                 if seen == 0 {
                     // Slots fill in order: the rest are empty too.
-                    lowest_empty = Some(index);
+                    victim = (index, 0, u64::MAX);
                     break;
                 }
                 if seen >> STAMP_BITS == fingerprint {
                     own = Some((index, seen));
                     break;
                 }
+                let age = self.age(seen, stamp);
+                if index == 0 || age > victim.2 {
+                    victim = (index, seen, age);
+                }
             }
-            let (index, expected, evicted) = match (own, lowest_empty) {
-                (Some((index, seen)), _) => {
-                    if self.fresh(seen, stamp) {
+            let (index, expected, evicted) = match own {
+                Some((index, seen)) => {
+                    if self.age(seen, stamp) < self.window_ticks {
                         return Admission::Suppress;
                     }
                     (index, seen, false)
                 }
-                (None, Some(index)) => (index, 0, false),
-                (None, None) => {
-                    let index = ((fingerprint >> 1) % WAYS as u64) as usize;
-                    let seen = bucket[index].load(Ordering::Acquire);
-                    (index, seen, self.fresh(seen, stamp))
+                None => {
+                    let (index, seen, age) = victim;
+                    (index, seen, seen != 0 && age < self.window_ticks)
                 }
             };
             if bucket[index]
@@ -161,11 +172,10 @@ impl ExposureTable {
         Admission::Pass { evicted: false }
     }
 
-    /// Whether an entry stamped in `seen` is still within its window at `stamp`.
+    /// Ticks since the entry `seen` was stamped, at `stamp`.
     #[inline]
-    fn fresh(&self, seen: u64, stamp: u64) -> bool {
-        let age = stamp.wrapping_sub(seen & STAMP_MASK) & STAMP_MASK;
-        age < self.window_ticks
+    fn age(&self, seen: u64, stamp: u64) -> u64 {
+        stamp.wrapping_sub(seen & STAMP_MASK) & STAMP_MASK
     }
 }
 
@@ -216,24 +226,42 @@ mod tests {
     }
 
     #[test]
-    fn a_full_bucket_evicts_the_fingerprints_slot_and_counts_it() {
+    fn a_full_bucket_evicts_the_oldest_entry_and_counts_it() {
         let table = ExposureTable::new(8, MINUTE);
         assert_eq!(table.capacity(), 8);
-        // Eight keys fill the only bucket; a ninth evicts a live one.
+        // Eight keys fill the only bucket, one tick apart; a ninth evicts the oldest (the first).
         let keys: Vec<u64> = (1..=9).map(|i| i << 40).collect();
-        for key in &keys[..8] {
-            assert_eq!(table.admit(*key, 0), Admission::Pass { evicted: false });
+        for (tick, key) in keys[..8].iter().enumerate() {
+            assert_eq!(
+                table.admit(*key, tick as u64),
+                Admission::Pass { evicted: false }
+            );
         }
         assert_eq!(table.occupied(), 8);
-        assert_eq!(table.admit(keys[8], 0), Admission::Pass { evicted: true });
-        assert_eq!(table.admit(keys[8], 0), Admission::Suppress);
-        // The evicted key passes again: an extra record, never a hidden one.
-        let passes_again = keys[..8]
-            .iter()
-            .filter(|key| matches!(table.admit(**key, 0), Admission::Pass { .. }))
-            .count();
-        assert!(passes_again >= 1);
+        assert_eq!(table.admit(keys[8], 8), Admission::Pass { evicted: true });
+        assert_eq!(table.admit(keys[8], 8), Admission::Suppress);
+        // The evicted key passes again: an extra record, never a hidden one; the others stay.
+        assert!(matches!(table.admit(keys[0], 9), Admission::Pass { .. }));
+        for key in &keys[2..8] {
+            assert_eq!(table.admit(*key, 9), Admission::Suppress);
+        }
         assert_eq!(table.occupied(), 8);
+    }
+
+    #[test]
+    fn two_busy_keys_in_a_full_bucket_do_not_take_each_others_slot() {
+        let table = ExposureTable::new(8, MINUTE);
+        for i in 1..=8_u64 {
+            let _ = table.admit(i << 40, 0);
+        }
+        let (a, b) = (100 << 40, 200 << 40);
+        let passes = (0..1_000)
+            .filter(|i| {
+                let key = if i % 2 == 0 { a } else { b };
+                matches!(table.admit(key, 1), Admission::Pass { .. })
+            })
+            .count();
+        assert_eq!(passes, 2);
     }
 
     #[test]

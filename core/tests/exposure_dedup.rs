@@ -215,6 +215,19 @@ async fn failures_pass_once_per_flag_error_type_and_context_per_window() {
 
 #[test]
 fn racing_tasks_on_one_new_key_give_exactly_one_record() {
+    race_on_new_keys(65_536);
+}
+
+#[test]
+fn racing_tasks_on_a_full_table_give_exactly_one_record() {
+    // Eight slots, filled after the first eight keys: every later key replaces the oldest
+    // entry while 15 other tasks race it.
+    race_on_new_keys(8);
+}
+
+/// 16 tasks on 8 worker threads evaluate each of 200 new keys at once, released together by a
+/// barrier; each key must give exactly one line.
+fn race_on_new_keys(capacity: usize) {
     const TASKS: usize = 16;
     const KEYS: usize = 200;
     let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
@@ -224,7 +237,7 @@ fn racing_tasks_on_one_new_key_give_exactly_one_record() {
         panic!("no runtime");
     };
     runtime.block_on(async {
-        let s = Arc::new(setup(ContextIdPolicy::Keep, 65_536).await);
+        let s = Arc::new(setup(ContextIdPolicy::Keep, capacity).await);
         for key in 0..KEYS {
             let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
             let tasks: Vec<_> = (0..TASKS)
