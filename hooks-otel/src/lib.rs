@@ -66,7 +66,7 @@ mod series_table;
 mod shared_strings;
 mod span_event;
 
-pub use attribute_naming::{AttributeNaming, EVENT_NAME};
+pub use attribute_naming::{AttributeNaming, EVENT_NAME, ResultValue};
 pub use evaluation_span::EvaluationSpanSink;
 pub use log_event::{LOG_TARGET, LogEventSink};
 pub use metrics::{DURATION_BOUNDARIES, MAX_SERIES, MetricsSink, instrument};
