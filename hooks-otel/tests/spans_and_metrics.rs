@@ -283,8 +283,7 @@ fn legacy_naming_on_span_events_keeps_the_value_as_an_attribute() {
     let third = attributes(
         &spans[0]
             .events
-            .iter()
-            .nth(2)
+            .get(2)
             .map(|e| e.attributes.clone())
             .unwrap_or_default(),
     );
