@@ -281,20 +281,35 @@ fn sentry_transactions_and_errors_carry_the_flags() {
     );
 }
 
-/// The reason the example puts a Sentry hub per request inside `TraceLayer`: without it, Sentry's
-/// span layer enters each poll of the handler in a fresh hub, and the flags recorded before the
-/// handler's `.await`s are not on the error captured after them. (The transaction, a shared
-/// object, still has them.) If sentry-tracing changes this, this test says so.
+/// Without a request hub: the same routes behind `TraceLayer` only.
+fn without_request_hub(flags: Arc<open_feature::Client>) -> axum::Router {
+    app::routes(flags).layer(app::trace_layer())
+}
+
+/// A request hub *outside* the request span (`NewSentryLayer` added after `TraceLayer`).
+fn request_hub_outside_the_span(flags: Arc<open_feature::Client>) -> axum::Router {
+    app::routes(flags)
+        .layer(app::trace_layer())
+        .layer(sentry::integrations::tower::NewSentryLayer::new_from_top())
+}
+
+/// The reason the example puts a Sentry hub per request inside `TraceLayer`: otherwise Sentry's
+/// span layer enters each poll of the handler in a fresh hub (made from the hub the span was
+/// created in), and the flags recorded before the handler's `.await`s are not on the error
+/// captured after them. The transaction, one object shared by those hubs, still has them. If
+/// sentry-tracing changes this, these tests say so.
 #[test]
-fn without_a_request_hub_an_error_misses_the_flags_of_earlier_polls() {
-    let (transaction, event) = sentry_transaction_and_error(app::router_without_request_hub);
-    let data = &transaction["contexts"]["trace"]["data"];
-    assert_eq!(data["flag.evaluation.new-checkout"], true, "{transaction}");
-    assert_eq!(
-        data["flag.evaluation.express-shipping"], false,
-        "{transaction}"
-    );
-    assert!(event["contexts"].get("flags").is_none(), "{event}");
+fn without_a_request_hub_inside_the_span_an_error_misses_the_flags_of_earlier_polls() {
+    for make_router in [without_request_hub, request_hub_outside_the_span] {
+        let (transaction, event) = sentry_transaction_and_error(make_router);
+        let data = &transaction["contexts"]["trace"]["data"];
+        assert_eq!(data["flag.evaluation.new-checkout"], true, "{transaction}");
+        assert_eq!(
+            data["flag.evaluation.express-shipping"], false,
+            "{transaction}"
+        );
+        assert!(event["contexts"].get("flags").is_none(), "{event}");
+    }
 }
 
 #[test]

@@ -47,24 +47,20 @@ pub async fn flags(hook: TelemetryHook) -> Client {
 /// `TraceLayer` (added before it), makes one hub per request, bound to the handler's future for
 /// all its polls: every flag of the request lands there, and so does the error.
 pub fn router(flags: Arc<Client>) -> Router {
-    Router::new()
-        .route("/checkout", get(checkout))
-        .with_state(flags)
+    routes(flags)
         .layer(NewSentryLayer::new_from_top())
         .layer(trace_layer())
 }
 
-/// The same service without a Sentry hub per request: Sentry's transaction still gets the
-/// request's flags, but an error event only those recorded since the last `.await`.
-pub fn router_without_request_hub(flags: Arc<Client>) -> Router {
+/// The routes alone, for the tests to layer in other orders.
+pub fn routes(flags: Arc<Client>) -> Router {
     Router::new()
         .route("/checkout", get(checkout))
         .with_state(flags)
-        .layer(trace_layer())
 }
 
 /// tower-http's `TraceLayer`, its request span at `INFO`.
-fn trace_layer() -> TraceLayer<
+pub fn trace_layer() -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
     DefaultMakeSpan,
     tower_http::trace::DefaultOnRequest,
