@@ -3,6 +3,9 @@
 //! multi-threaded runtime, a `tracing-subscriber` registry with the `tracing-opentelemetry`
 //! layer and Sentry's span and error layers, and the hook registered once.
 //!
+//! The hook is the example's plus a log event sink, to check that log events carry the trace
+//! context of the request they were evaluated in.
+//!
 //! Nothing is mocked: spans come from the real layers; the OpenTelemetry SDK's in-memory
 //! exporter holds what it exported; Sentry's envelopes are read back from their serialised
 //! bytes (a real client, its test transport behind the flags-context transport); Datadog's
@@ -24,9 +27,10 @@ use std::time::Duration;
 
 use openfeature_hooks::TelemetryHook;
 use openfeature_hooks::datadog::SpanTagsSink;
-use openfeature_hooks::otel::SpanEventSink;
+use openfeature_hooks::otel::{LogEventSink, SpanEventSink};
 use openfeature_hooks::sentry::{SentrySink, with_flags_context};
 use opentelemetry::trace::TracerProvider;
+use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use sentry::integrations::tracing::{ErrorLayer, SpanLayer};
 use sentry::test::TestTransport;
@@ -62,9 +66,10 @@ fn subscriber(tracers: &SdkTracerProvider) -> Dispatch {
 }
 
 /// The hook of the example, registered once: OpenTelemetry span events, Datadog span tags,
-/// Sentry flags.
-fn hook() -> TelemetryHook {
+/// Sentry flags; and log events through `logs`.
+fn hook(logs: &SdkLoggerProvider) -> TelemetryHook {
     TelemetryHook::builder()
+        .sink(LogEventSink::from_provider(logs))
         .sink(SpanEventSink::new())
         .sink(SpanTagsSink::new())
         .sink(SentrySink::new())
@@ -75,7 +80,8 @@ fn hook() -> TelemetryHook {
 /// Sentry `client`, sends each of `paths` as a GET request, shuts the server down (so every
 /// request span has closed) and returns the response bodies.
 fn serve(dispatch: Dispatch, client: Option<Arc<Client>>, paths: &[&str]) -> Vec<String> {
-    serve_with(app::router, dispatch, client, paths)
+    let logs = SdkLoggerProvider::builder().build();
+    serve_with(app::router, dispatch, client, &logs, paths)
 }
 
 /// [`serve`] with the router `make_router` builds.
@@ -83,6 +89,7 @@ fn serve_with(
     make_router: fn(Arc<open_feature::Client>) -> axum::Router,
     dispatch: Dispatch,
     client: Option<Arc<Client>>,
+    logs: &SdkLoggerProvider,
     paths: &[&str],
 ) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +102,7 @@ fn serve_with(
         })
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let flags = Arc::new(runtime.block_on(app::flags(hook())));
+    let flags = Arc::new(runtime.block_on(app::flags(hook(logs))));
     let bodies = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -195,9 +202,15 @@ const FLAGS: [&str; 3] = ["new-checkout", "express-shipping", "button-color"];
 #[test]
 fn span_events_land_on_the_request_span_tracing_opentelemetry_made() {
     let (tracers, exporter) = in_memory_tracers();
-    let bodies = serve(
+    let log_exporter = InMemoryLogExporter::default();
+    let logs = SdkLoggerProvider::builder()
+        .with_simple_exporter(log_exporter.clone())
+        .build();
+    let bodies = serve_with(
+        app::router,
         subscriber(&tracers),
         None,
+        &logs,
         &["/checkout?user=alice", "/checkout?user=bob"],
     );
     assert_eq!(
@@ -207,7 +220,7 @@ fn span_events_land_on_the_request_span_tracing_opentelemetry_made() {
     let spans = exporter.get_finished_spans().unwrap_or_default();
     let requests: Vec<&SpanData> = spans.iter().filter(|s| s.name == "request").collect();
     assert_eq!(requests.len(), 2, "one span per request: {spans:?}");
-    for request in requests {
+    for request in &requests {
         assert_eq!(evaluated_keys(request), FLAGS, "{request:?}");
         assert_eq!(
             attribute(&request.attributes, "method").as_deref(),
@@ -219,6 +232,25 @@ fn span_events_land_on_the_request_span_tracing_opentelemetry_made() {
             attribute(&request.attributes, "feature_flags.new-checkout").as_deref(),
             Some("on")
         );
+    }
+
+    // The log events carry the trace context of the request they were evaluated in.
+    let emitted = log_exporter.get_emitted_logs().unwrap_or_default();
+    assert_eq!(emitted.len(), 2 * FLAGS.len());
+    for request in &requests {
+        let ids = (
+            request.span_context.trace_id(),
+            request.span_context.span_id(),
+        );
+        let in_request = emitted
+            .iter()
+            .filter(|log| {
+                log.record
+                    .trace_context()
+                    .is_some_and(|c| (c.trace_id, c.span_id) == ids)
+            })
+            .count();
+        assert_eq!(in_request, FLAGS.len(), "log events of request {ids:?}");
     }
 }
 
@@ -232,6 +264,7 @@ fn sentry_transaction_and_error(
         make_router,
         subscriber(&tracers),
         Some(client),
+        &SdkLoggerProvider::builder().build(),
         &["/checkout?user=alice&fail=1"],
     );
     let items = sentry_items(&transport);
