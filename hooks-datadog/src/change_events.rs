@@ -1,7 +1,7 @@
 //! Sending change events to the Events API, off the evaluation path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -102,6 +102,27 @@ impl ChangeEventsConfig {
     }
 }
 
+/// Why [`ChangeEvents::try_report`] did not queue a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotQueued {
+    /// The queue is full: the endpoint is slower than the changes come.
+    QueueFull,
+    /// The sender was shut down.
+    Stopped,
+}
+
+impl std::fmt::Display for NotQueued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotQueued::QueueFull => "the change-event queue is full",
+            NotQueued::Stopped => "the change-event sender has stopped",
+        })
+    }
+}
+
+impl std::error::Error for NotQueued {}
+
 /// Counters of a [`ChangeEvents`] sender.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -169,14 +190,30 @@ impl ChangeEvents {
 
     /// Queues a change; `false` (and counted) when the queue is full or the sender stopped.
     pub fn report(&self, change: FlagChange) -> bool {
+        self.try_report(change).is_ok()
+    }
+
+    /// Queues a change, or says why it was not (and counts it as dropped): a caller that can
+    /// push back (a webhook receiver answering `503` so its source retries) learns that the
+    /// queue is full. Never blocks.
+    ///
+    /// # Errors
+    /// [`NotQueued::QueueFull`] when the queue holds
+    /// [`queue_capacity`](ChangeEventsConfig::queue_capacity) events, [`NotQueued::Stopped`]
+    /// after [`shutdown`](Self::shutdown).
+    pub fn try_report(&self, change: FlagChange) -> Result<(), NotQueued> {
         let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let queued = queue
-            .as_ref()
-            .is_some_and(|queue| queue.try_send(change).is_ok());
-        if !queued {
+        let result = match queue.as_ref() {
+            None => Err(NotQueued::Stopped),
+            Some(queue) => queue.try_send(change).map_err(|error| match error {
+                TrySendError::Full(_) => NotQueued::QueueFull,
+                TrySendError::Disconnected(_) => NotQueued::Stopped,
+            }),
+        };
+        if result.is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        queued
+        result
     }
 
     /// The counters.
