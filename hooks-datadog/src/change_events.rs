@@ -154,6 +154,7 @@ pub struct ChangeEvents {
     /// Disconnects when the worker ends.
     done: Mutex<Receiver<()>>,
     counters: Arc<Counters>,
+    origin: ChangeOrigin,
 }
 
 impl std::fmt::Debug for ChangeEvents {
@@ -172,6 +173,7 @@ impl ChangeEvents {
         let (finished, done) = sync_channel::<()>(0);
         let counters = Arc::new(Counters::default());
         let worker_counters = counters.clone();
+        let origin = config.origin.clone();
         let worker = std::thread::Builder::new()
             .name("openfeature-hooks-datadog-events".to_owned())
             .spawn(move || {
@@ -185,6 +187,7 @@ impl ChangeEvents {
             worker: Mutex::new(worker),
             done: Mutex::new(done),
             counters,
+            origin,
         }
     }
 
@@ -214,6 +217,18 @@ impl ChangeEvents {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
         result
+    }
+
+    /// The service and environment the events are tagged with, unless a change says otherwise.
+    pub fn origin(&self) -> &ChangeOrigin {
+        &self.origin
+    }
+
+    /// Whether it still takes changes (not shut down, its thread alive).
+    pub fn is_running(&self) -> bool {
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.is_some() && worker.as_ref().is_some_and(|w| !w.is_finished())
     }
 
     /// The counters.
