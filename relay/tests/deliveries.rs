@@ -286,7 +286,8 @@ fn unsigned_tampered_wrongly_signed_oversized_and_malformed_deliveries_are_refus
     let wrong = hmac_signature(&Secret::new("not-the-secret"), body.as_bytes());
     let tampered = body.replace("true", "false");
     let ld_wrong = hmac_signature(&Secret::new("nope"), body.as_bytes());
-    let refused: Vec<(&str, Vec<(&str, &str)>, &[u8])> = vec![
+    type Refused<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+    let refused: Vec<Refused<'_>> = vec![
         ("/flipt", vec![], body.as_bytes()),
         (
             "/flipt",
@@ -383,7 +384,15 @@ fn unsigned_tampered_wrongly_signed_oversized_and_malformed_deliveries_are_refus
         API_KEY,
         "Bearer",
     ] {
-        assert!(!logged.contains(secret), "{secret} logged: {}", logged.lines().filter(|l| l.contains(secret)).collect::<Vec<_>>().join("\n"));
+        assert!(
+            !logged.contains(secret),
+            "{secret} logged: {}",
+            logged
+                .lines()
+                .filter(|l| l.contains(secret))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     assert!(!format!("{:?}", served.relay).contains(FLIPT_SECRET));
     assert!(!format!("{:?}", served.relay).contains(API_KEY));
