@@ -108,10 +108,11 @@ pub fn parse_launchdarkly(body: &[u8]) -> Result<Delivery, ParseError> {
         .into_iter()
         .map(|(resource, actions)| {
             let mut change = SourceChange::new(Source::LaunchDarkly, &actions.join(","));
-            change.verb = text(&entry, "titleVerb")
-                .map(str::to_owned)
-                .unwrap_or_else(|| verb(&actions));
-            change.object = format!("flag {}", resource.key);
+            // LaunchDarkly's `titleVerb` ends with the object ("turned on the flag").
+            (change.verb, change.object) = match text(&entry, "titleVerb") {
+                Some(title_verb) => (title_verb.to_owned(), resource.key.to_owned()),
+                None => (verb(&actions), format!("flag {}", resource.key)),
+            };
             change.state_key = format!(
                 "launchdarkly/{}/{}/{}",
                 resource.project.unwrap_or(""),

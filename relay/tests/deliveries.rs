@@ -442,7 +442,7 @@ fn a_launchdarkly_webhook_becomes_the_documented_change_event() {
         json!({"data": {"type": "event", "attributes": {
             "category": "change",
             "title": "Feature flag new-checkout changed",
-            "message": format!("bob@example.com turned on the flag flag new-checkout in production (via LaunchDarkly)\n\nComment: launch day\n\n{link}"),
+            "message": format!("bob@example.com turned on the flag new-checkout in production (via LaunchDarkly)\n\nComment: launch day\n\n{link}"),
             "tags": ["env:production", "service:billing", "feature_flag:new-checkout", "flag_source:launchdarkly"],
             "timestamp": at,
             "aggregation_key": "new-checkout",
