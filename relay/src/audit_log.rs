@@ -131,3 +131,53 @@ impl AuditLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{Sender, channel};
+
+    /// A writer that says when a write starts, then blocks until the test opens the gate.
+    struct Gated {
+        entered: Sender<()>,
+        gate: Receiver<()>,
+        out: Sender<Vec<u8>>,
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let _ = self.entered.send(());
+            let _ = self.gate.recv();
+            let _ = self.out.send(bytes.to_vec());
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_blocked_writer_never_blocks_the_caller_and_drops_are_counted() {
+        let (entered, started) = channel();
+        let (open, gate) = channel();
+        let (out, written) = channel();
+        let audit = AuditLog::start(Gated { entered, gate, out }, 2);
+        // The first line reaches the writer (the queue ran empty, so it is flushed) and the
+        // thread is stuck there.
+        assert!(audit.write("{\"n\":0}".to_owned()));
+        assert!(started.recv_timeout(Duration::from_secs(5)).is_ok());
+        let accepted = (1..=100)
+            .filter(|n| audit.write(format!("{{\"n\":{n}}}")))
+            .count();
+        assert_eq!(accepted, 2, "the queue's capacity, no more");
+        assert_eq!(audit.dropped(), 98);
+        drop(open);
+        assert!(audit.shutdown(Duration::from_secs(5)));
+        let text: Vec<u8> = written.try_iter().flatten().collect();
+        assert_eq!(
+            String::from_utf8_lossy(&text).lines().collect::<Vec<_>>(),
+            ["{\"n\":0}", "{\"n\":1}", "{\"n\":2}"]
+        );
+        assert_eq!(audit.written(), 3);
+    }
+}

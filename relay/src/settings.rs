@@ -153,3 +153,62 @@ impl RelaySettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_environment_configures_everything_and_debug_shows_no_secret() {
+        let settings = RelaySettings::from_lookup(lookup(&[
+            ("DD_API_KEY", "api-key-value"),
+            ("DD_ENV", "prod"),
+            ("RELAY_LISTEN", "127.0.0.1:9999"),
+            ("RELAY_FLIPT_SIGNING_SECRET", "flipt-secret-value"),
+            ("RELAY_UNLEASH_AUTHORIZATION", "unleash-secret-value"),
+            ("RELAY_IMPACTED_SERVICES", "f=a,b"),
+            ("RELAY_AUDIT", "off"),
+            ("RELAY_SHUTDOWN_TIMEOUT_SECS", "3"),
+        ]));
+        let settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(settings.audit, AuditTarget::Off);
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(3));
+        assert_eq!(settings.relay.impact.services("f", &[]), ["a", "b"]);
+        assert!(settings.relay.launchdarkly_secret.is_none());
+        let debug = format!("{settings:?}");
+        for secret in [
+            "api-key-value",
+            "flipt-secret-value",
+            "unleash-secret-value",
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
+    fn missing_or_bad_settings_are_named_without_their_secret_values() {
+        let error = |vars: &[(&str, &str)]| RelaySettings::from_lookup(lookup(vars)).err();
+        assert_eq!(error(&[]).as_deref(), Some("DD_API_KEY is required"));
+        assert!(
+            error(&[("DD_API_KEY", "k")]).is_some_and(|e| e.starts_with("no source configured"))
+        );
+        let bad = error(&[
+            ("DD_API_KEY", "k"),
+            ("RELAY_LAUNCHDARKLY_SECRET", "ld-secret-value"),
+            ("RELAY_MAX_BODY_BYTES", "lots"),
+        ]);
+        assert_eq!(
+            bad.as_deref(),
+            Some("RELAY_MAX_BODY_BYTES is not a number: \"lots\"")
+        );
+    }
+}

@@ -725,3 +725,54 @@ fn health_answers_with_the_counters() {
     let (status, answer) = served.get("/health");
     assert_eq!((status, answer["status"].clone()), (503, json!("stopped")));
 }
+
+#[test]
+fn an_older_flipt_delivery_does_not_replace_the_newer_state() {
+    let served = Served::start(relay_config());
+    let (_, t1) = time_ago(300);
+    let (_, t2) = time_ago(200);
+    let (_, t3) = time_ago(100);
+    let with = |description: &str| json!({"key": "new-checkout", "enabled": true, "description": description, "namespace_key": "default"});
+    // Flipt retried the t2 update after the t3 one got through.
+    assert_eq!(
+        served
+            .flipt(&flipt_event("flag", "created", with("one"), &t1))
+            .0,
+        202
+    );
+    assert_eq!(
+        served
+            .flipt(&flipt_event("flag", "updated", with("three"), &t3))
+            .0,
+        202
+    );
+    assert_eq!(
+        served
+            .flipt(&flipt_event("flag", "updated", with("two"), &t2))
+            .0,
+        202
+    );
+    let (_, t4) = time_ago(50);
+    assert_eq!(
+        served
+            .flipt(&flipt_event("flag", "updated", with("four"), &t4))
+            .0,
+        202
+    );
+    let requests = served.received(4);
+    let inner: Vec<Value> = requests
+        .iter()
+        .map(|r| body_of(r)["data"]["attributes"]["attributes"].clone())
+        .collect();
+    assert_eq!(inner[1]["prev_value"], with("one"));
+    assert_eq!(
+        inner[2]["prev_value"],
+        json!({"unknown": "this delivery is older than the last one seen of this object; its previous state is not known"})
+    );
+    assert_eq!(inner[2]["change_metadata"]["out_of_order"], json!(true));
+    assert_eq!(
+        inner[3]["prev_value"],
+        with("three"),
+        "the newer state was kept"
+    );
+}
