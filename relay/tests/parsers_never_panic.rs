@@ -7,6 +7,8 @@ use openfeature_hooks_relay::{
     valid_shared_secret,
 };
 use proptest::prelude::*;
+
+mod support;
 use serde_json::{Map, Value, json};
 
 fn any_json() -> impl Strategy<Value = Value> {
@@ -157,6 +159,31 @@ proptest! {
         let expected = openfeature_hooks_relay::hmac_signature(&secret, &body);
         prop_assert_eq!(valid_hmac_signature(&secret, &body, &signature), signature.trim().eq_ignore_ascii_case(&expected));
         prop_assert_eq!(valid_shared_secret(&secret, &presented), presented == b"s");
+    }
+}
+
+/// The relay's mapping too (memory, rules, impact, message, audit line), through the real
+/// router: any delivery-shaped body, signed, gets a defined answer.
+#[test]
+fn any_signed_delivery_gets_a_defined_answer_from_the_router() {
+    let served = support::Served::start(support::relay_config());
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 64,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&delivery_like(), |value| {
+        let body = value.to_string();
+        for (status, _) in [
+            served.flipt(&body),
+            served.launchdarkly(&body),
+            served.unleash(&body),
+        ] {
+            prop_assert!([200, 202, 400].contains(&status), "{status} for {body}");
+        }
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
     }
 }
 
