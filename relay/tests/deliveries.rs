@@ -232,18 +232,18 @@ fn a_redelivery_sends_nothing_new() {
     let launchdarkly = json!({"_id": "entry-1", "date": 1, "kind": "flag",
         "accesses": [{"action": "updateOn", "resource": "proj/default:env/production:flag/new-checkout"}]})
     .to_string();
+    let unleash =
+        json!({"id": 77, "type": "feature-archived", "createdBy": "carol", "featureName": "old"})
+            .to_string();
     assert_eq!(served.flipt(&flipt).0, 202);
     assert_eq!(served.launchdarkly(&launchdarkly).0, 202);
-    assert_eq!(
-        served.flipt(&flipt),
-        (200, json!({"relayed": 0, "duplicates": 1}))
-    );
-    assert_eq!(
-        served.launchdarkly(&launchdarkly),
-        (200, json!({"relayed": 0, "duplicates": 1}))
-    );
-    assert_eq!(served.fence(1).len(), 2, "the first deliveries only");
-    assert_eq!(served.relay.stats().duplicates, 2);
+    assert_eq!(served.unleash(&unleash).0, 202);
+    let duplicate = (200, json!({"relayed": 0, "duplicates": 1}));
+    assert_eq!(served.flipt(&flipt), duplicate);
+    assert_eq!(served.launchdarkly(&launchdarkly), duplicate);
+    assert_eq!(served.unleash(&unleash), duplicate);
+    assert_eq!(served.fence(1).len(), 3, "the first deliveries only");
+    assert_eq!(served.relay.stats().duplicates, 3);
 }
 
 /// Keeps every log line of this test binary, except ureq's: the test's own HTTP client (ureq)
@@ -774,5 +774,56 @@ fn an_older_flipt_delivery_does_not_replace_the_newer_state() {
         inner[3]["prev_value"],
         with("three"),
         "the newer state was kept"
+    );
+}
+
+#[test]
+fn a_launchdarkly_entry_touching_two_flags_is_two_changes_in_their_environments() {
+    let served = Served::start(relay_config());
+    let body =
+        json!({"_id": "multi", "kind": "flag", "member": {"firstName": "Dana", "lastName": "Lee"},
+        "accesses": [
+            {"action": "updateOn", "resource": "proj/web:env/staging:flag/a"},
+            {"action": "updateRules", "resource": "proj/web:env/staging:flag/a"},
+            {"action": "createFlag", "resource": "proj/web:flag/b"},
+            {"action": "updateOn", "resource": "proj/web:env/staging:segment/s"}
+        ]})
+        .to_string();
+    assert_eq!(
+        served.launchdarkly(&body),
+        (202, json!({"relayed": 2, "duplicates": 0}))
+    );
+    let requests = served.received(2);
+    let summary: Vec<(String, Value, Value, Value)> = requests
+        .iter()
+        .map(body_of)
+        .map(|b| {
+            let a = &b["data"]["attributes"];
+            (
+                flag_of(&b),
+                a["tags"][0].clone(),
+                a["message"].clone(),
+                a["attributes"]["prev_value"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "a".to_owned(),
+                json!("env:staging"),
+                json!(
+                    "Dana Lee changed (updateOn, updateRules) flag a in staging (via LaunchDarkly)"
+                ),
+                json!({"unknown": "the source did not send the previous state"})
+            ),
+            (
+                "b".to_owned(),
+                json!("env:prod"),
+                json!("Dana Lee created flag b (via LaunchDarkly)"),
+                json!({})
+            ),
+        ]
     );
 }
