@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use crate::{ChangeOrigin, FlagChange, change_event_body};
 
-/// The Events API key. Its `Debug` output never shows it, and it is never logged.
+/// The Events API key. Its `Debug` output never shows it, and this crate never logs it.
+///
+/// The HTTP client, ureq, logs the raw bytes of every request, this header included, at
+/// `TRACE` level under the `ureq_proto` target (16 bytes a line, in hex and text): keep that
+/// target at `DEBUG` or above wherever the key matters.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 

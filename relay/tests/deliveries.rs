@@ -246,8 +246,9 @@ fn a_redelivery_sends_nothing_new() {
     assert_eq!(served.relay.stats().duplicates, 3);
 }
 
-/// Keeps every log line of this test binary, except ureq's: the test's own HTTP client (ureq)
-/// hex-dumps the requests it sends, signatures and `Authorization` included, at TRACE.
+/// Keeps every log line of this test binary, except `ureq_proto`'s: the HTTP client (the
+/// test's and the sender's) hex-dumps raw requests at TRACE, signatures, `Authorization` and
+/// the API key included (documented on `ApiKey`).
 struct KeepLogs;
 
 static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -257,7 +258,7 @@ impl log::Log for KeepLogs {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("ureq") {
+        if record.target().starts_with("ureq_proto") {
             return;
         }
         LOGGED
@@ -377,6 +378,10 @@ fn unsigned_tampered_wrongly_signed_oversized_and_malformed_deliveries_are_refus
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .join("\n");
+    assert!(
+        !logged.is_empty(),
+        "the logger captures (the HTTP clients' request lines)"
+    );
     for secret in [
         "secret-marker-flag",
         FLIPT_SECRET,
