@@ -1,5 +1,7 @@
 //! The Events API v2 body of a change event, within the documented limits.
 
+use std::time::{Duration, SystemTime};
+
 use openfeature_hooks_core::Rfc3339;
 use serde_json::{Map, Value, json};
 
@@ -24,6 +26,8 @@ pub mod limits {
     pub const PROPERTIES: usize = 100;
     /// Nesting depth of those objects.
     pub const DEPTH: usize = 10;
+    /// Number of impacted resources.
+    pub const IMPACTED_RESOURCES: usize = 100;
 }
 
 /// Where the change happened: the service and environment the events are tagged with.
@@ -35,41 +39,98 @@ pub struct ChangeOrigin {
     pub env: Option<String>,
 }
 
-/// The JSON body of a change event for `change`, every field within [`limits`].
+/// How far back the Events API accepts an event's time (18 hours), less a margin for clocks
+/// and queueing: an older change is sent with the time of sending.
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(17 * 3600 + 45 * 60);
+/// How far ahead of the clock a change's time may be before it is sent with the time of
+/// sending (clock skew between the flag system and this host).
+pub const MAX_EVENT_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// The JSON body of a change event for `change`, every field within [`limits`], sent now.
 pub fn change_event_body(change: &FlagChange, origin: &ChangeOrigin) -> Value {
-    let mut tags = vec![
-        format!("service:{}", origin.service),
-        format!("feature_flag:{}", change.flag),
-    ];
-    if let Some(env) = &origin.env {
-        tags.insert(0, format!("env:{env}"));
+    change_event_body_at(change, origin, SystemTime::now())
+}
+
+/// The JSON body of a change event for `change`, sent at `now`, every field within
+/// [`limits`].
+///
+/// Tags: `env:` (the change's environment, else the origin's), one `service:` per impacted
+/// service (the change's, else the origin's service), `feature_flag:`, then the change's own.
+/// The message is the description, followed by the change's link on a line of its own.
+pub fn change_event_body_at(change: &FlagChange, origin: &ChangeOrigin, now: SystemTime) -> Value {
+    let services: Vec<&str> = if change.impacted_services.is_empty() {
+        vec![origin.service.as_str()]
+    } else {
+        change
+            .impacted_services
+            .iter()
+            .map(String::as_str)
+            .take(limits::IMPACTED_RESOURCES)
+            .collect()
+    };
+    let mut tags = Vec::with_capacity(3 + services.len() + change.tags.len());
+    if let Some(env) = change.env.as_ref().or(origin.env.as_ref()) {
+        tags.push(format!("env:{env}"));
     }
+    tags.extend(services.iter().map(|s| format!("service:{s}")));
+    tags.push(format!("feature_flag:{}", change.flag));
+    tags.extend(change.tags.iter().cloned());
     let tags: Vec<String> = tags
         .iter()
         .take(limits::TAGS)
         .map(|t| truncate(t, limits::TAG))
         .collect();
+    let impacted: Vec<Value> = services
+        .iter()
+        .map(|s| json!({"name": truncate(s, limits::NAME), "type": "service"}))
+        .collect();
+    let mut metadata = change.change_metadata.clone();
+    if let Some(url) = &change.url {
+        metadata.insert("url".to_owned(), Value::from(url.as_str()));
+    }
+    let timestamp = match change.timestamp {
+        Some(time) if accepted_time(time, now) => time,
+        Some(time) => {
+            metadata.insert(
+                "source_timestamp".to_owned(),
+                Value::from(Rfc3339::at(time).to_string()),
+            );
+            now
+        }
+        None => now,
+    };
+    let message = match &change.url {
+        Some(url) => format!("{}\n\n{url}", change.description),
+        None => change.description.clone(),
+    };
     json!({
         "data": {
             "type": "event",
             "attributes": {
                 "category": "change",
                 "title": truncate(&format!("Feature flag {} changed", change.flag), limits::TITLE),
-                "message": truncate(&change.description, limits::MESSAGE),
+                "message": truncate(&message, limits::MESSAGE),
                 "tags": tags,
-                "timestamp": Rfc3339::now().to_string(),
+                "timestamp": Rfc3339::at(timestamp).to_string(),
                 "aggregation_key": truncate(&change.flag, limits::AGGREGATION_KEY),
                 "attributes": {
                     "changed_resource": {"name": truncate(&change.flag, limits::NAME), "type": "feature_flag"},
-                    "impacted_resources": [{"name": truncate(&origin.service, limits::NAME), "type": "service"}],
+                    "impacted_resources": impacted,
                     "prev_value": bounded(&change.prev_value, 1),
                     "new_value": bounded(&change.new_value, 1),
                     "author": {"name": truncate(&change.author, limits::NAME), "type": change.author_type.as_str()},
-                    "change_metadata": {"source": "openfeature-hooks"},
+                    "change_metadata": bounded(&metadata, 1),
                 }
             }
         }
     })
+}
+
+fn accepted_time(time: SystemTime, now: SystemTime) -> bool {
+    match now.duration_since(time) {
+        Ok(age) => age <= MAX_EVENT_AGE,
+        Err(ahead) => ahead.duration() <= MAX_EVENT_SKEW,
+    }
 }
 
 /// At most [`limits::PROPERTIES`] properties per object and [`limits::DEPTH`] levels.

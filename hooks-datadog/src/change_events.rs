@@ -1,14 +1,18 @@
 //! Sending change events to the Events API, off the evaluation path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::{ChangeOrigin, FlagChange, change_event_body};
 
-/// The Events API key. Its `Debug` output never shows it, and it is never logged.
+/// The Events API key. Its `Debug` output never shows it, and this crate never logs it.
+///
+/// The HTTP client, ureq, logs the raw bytes of every request, this header included, at
+/// `TRACE` level under the `ureq_proto` target (16 bytes a line, in hex and text): keep that
+/// target at `DEBUG` or above wherever the key matters.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);
 
@@ -102,6 +106,27 @@ impl ChangeEventsConfig {
     }
 }
 
+/// Why [`ChangeEvents::try_report`] did not queue a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotQueued {
+    /// The queue is full: the endpoint is slower than the changes come.
+    QueueFull,
+    /// The sender was shut down.
+    Stopped,
+}
+
+impl std::fmt::Display for NotQueued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotQueued::QueueFull => "the change-event queue is full",
+            NotQueued::Stopped => "the change-event sender has stopped",
+        })
+    }
+}
+
+impl std::error::Error for NotQueued {}
+
 /// Counters of a [`ChangeEvents`] sender.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -133,6 +158,7 @@ pub struct ChangeEvents {
     /// Disconnects when the worker ends.
     done: Mutex<Receiver<()>>,
     counters: Arc<Counters>,
+    origin: ChangeOrigin,
 }
 
 impl std::fmt::Debug for ChangeEvents {
@@ -151,6 +177,7 @@ impl ChangeEvents {
         let (finished, done) = sync_channel::<()>(0);
         let counters = Arc::new(Counters::default());
         let worker_counters = counters.clone();
+        let origin = config.origin.clone();
         let worker = std::thread::Builder::new()
             .name("openfeature-hooks-datadog-events".to_owned())
             .spawn(move || {
@@ -164,19 +191,48 @@ impl ChangeEvents {
             worker: Mutex::new(worker),
             done: Mutex::new(done),
             counters,
+            origin,
         }
     }
 
     /// Queues a change; `false` (and counted) when the queue is full or the sender stopped.
     pub fn report(&self, change: FlagChange) -> bool {
+        self.try_report(change).is_ok()
+    }
+
+    /// Queues a change, or says why it was not (and counts it as dropped): a caller that can
+    /// push back (a webhook receiver answering `503` so its source retries) learns that the
+    /// queue is full. Never blocks.
+    ///
+    /// # Errors
+    /// [`NotQueued::QueueFull`] when the queue holds
+    /// [`queue_capacity`](ChangeEventsConfig::queue_capacity) events, [`NotQueued::Stopped`]
+    /// after [`shutdown`](Self::shutdown).
+    pub fn try_report(&self, change: FlagChange) -> Result<(), NotQueued> {
         let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let queued = queue
-            .as_ref()
-            .is_some_and(|queue| queue.try_send(change).is_ok());
-        if !queued {
+        let result = match queue.as_ref() {
+            None => Err(NotQueued::Stopped),
+            Some(queue) => queue.try_send(change).map_err(|error| match error {
+                TrySendError::Full(_) => NotQueued::QueueFull,
+                TrySendError::Disconnected(_) => NotQueued::Stopped,
+            }),
+        };
+        if result.is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        queued
+        result
+    }
+
+    /// The service and environment the events are tagged with, unless a change says otherwise.
+    pub fn origin(&self) -> &ChangeOrigin {
+        &self.origin
+    }
+
+    /// Whether it still takes changes (not shut down, its thread alive).
+    pub fn is_running(&self) -> bool {
+        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.is_some() && worker.as_ref().is_some_and(|w| !w.is_finished())
     }
 
     /// The counters.

@@ -46,8 +46,10 @@ mod span_tags;
 mod tag_text;
 
 pub use change_detector::{ChangeDetector, MAX_TRACKED_FLAGS, MAX_TRACKED_VARIANTS};
-pub use change_event_body::{ChangeOrigin, change_event_body, limits};
-pub use change_events::{ApiKey, ChangeEventStats, ChangeEvents, ChangeEventsConfig};
+pub use change_event_body::{
+    ChangeOrigin, MAX_EVENT_AGE, MAX_EVENT_SKEW, change_event_body, change_event_body_at, limits,
+};
+pub use change_events::{ApiKey, ChangeEventStats, ChangeEvents, ChangeEventsConfig, NotQueued};
 pub use change_tracking::ChangeTrackingSink;
 pub use enrichment_metric::{DEFAULT_QUEUE_CAPACITY, ENRICHMENT_METRIC, EnrichmentMetricSink};
 pub use experiment_span::{EXPERIMENT_OPERATION, ExperimentSpanSink, ExperimentSpanVolume};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use openfeature_hooks_datadog::{
     ApiKey, AuthorType, ChangeEvents, ChangeEventsConfig, ChangeOrigin, ChangeTrackingSink,
-    FlagChange,
+    FlagChange, NotQueued,
 };
 use openfeature_hooks_testkit::{
     FixtureFlag, FixtureProvider, HttpReceiver, ReceivedRequest, Reply,
@@ -259,6 +259,12 @@ impl log::Log for KeepLogs {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
+        // ureq_proto hex-dumps raw requests at TRACE, the key header included (documented on
+        // `ApiKey`); that is the HTTP client's, not this crate's, and is left out here. It cuts
+        // the bytes into 16-byte lines, so a plain search would miss the key anyway.
+        if record.target().starts_with("ureq_proto") {
+            return;
+        }
         LOGGED
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -294,4 +300,88 @@ fn the_api_key_never_shows_in_debug_output() {
     let events = ChangeEvents::start(config);
     assert!(!format!("{events:?}").contains(KEY));
     assert!(events.shutdown(Duration::from_secs(1)));
+}
+
+#[test]
+fn a_relayed_change_carries_its_env_services_tags_link_time_and_metadata() {
+    let receiver = receiver();
+    let events = ChangeEvents::start(config(&receiver));
+    let made = std::time::SystemTime::now() - Duration::from_secs(90);
+    let metadata: Map<String, Value> = [("source".to_owned(), json!("flipt"))]
+        .into_iter()
+        .collect();
+    let relayed = change("new-checkout")
+        .with_description("alice enabled new-checkout")
+        .with_env("staging")
+        .with_impacted_services(vec!["cart".into(), "billing".into()])
+        .with_tag("flag_source:flipt")
+        .with_url("https://flags.example.com/flags/new-checkout")
+        .with_timestamp(made)
+        .with_change_metadata(metadata);
+    assert_eq!(events.try_report(relayed), Ok(()));
+    let requests = receiver.wait_until(Duration::from_secs(5), |r| !r.is_empty());
+    assert!(events.shutdown(Duration::from_secs(2)));
+    let body = body(&requests[0]);
+    let a = &body["data"]["attributes"];
+    assert_eq!(
+        a["timestamp"],
+        json!(openfeature_hooks_core::Rfc3339::at(made).to_string()),
+        "the change's own time"
+    );
+    assert_eq!(
+        a["message"],
+        json!("alice enabled new-checkout\n\nhttps://flags.example.com/flags/new-checkout")
+    );
+    assert_eq!(
+        a["tags"],
+        json!([
+            "env:staging",
+            "service:cart",
+            "service:billing",
+            "feature_flag:new-checkout",
+            "flag_source:flipt"
+        ])
+    );
+    assert_eq!(
+        a["attributes"]["impacted_resources"],
+        json!([{"name": "cart", "type": "service"}, {"name": "billing", "type": "service"}])
+    );
+    assert_eq!(
+        a["attributes"]["change_metadata"],
+        json!({"source": "flipt", "url": "https://flags.example.com/flags/new-checkout"})
+    );
+}
+
+#[test]
+fn a_change_older_than_the_api_accepts_is_sent_now_with_its_time_in_metadata() {
+    let receiver = receiver();
+    let events = ChangeEvents::start(config(&receiver));
+    let made = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+    assert!(events.report(change("f").with_timestamp(made)));
+    let requests = receiver.wait_until(Duration::from_secs(5), |r| !r.is_empty());
+    assert!(events.shutdown(Duration::from_secs(2)));
+    let body = body(&requests[0]);
+    let a = &body["data"]["attributes"];
+    let made = openfeature_hooks_core::Rfc3339::at(made).to_string();
+    assert_ne!(a["timestamp"], json!(made));
+    assert_eq!(
+        a["attributes"]["change_metadata"]["source_timestamp"],
+        json!(made)
+    );
+}
+
+#[test]
+fn try_report_says_when_the_queue_is_full_and_when_the_sender_stopped() {
+    let receiver = receiver();
+    receiver.reply_with(Reply::Hang);
+    let events = ChangeEvents::start(config(&receiver).with_queue_capacity(2));
+    assert_eq!(events.try_report(change("first")), Ok(()));
+    // The worker takes the first and hangs on it; the queue then holds two more.
+    receiver.wait_until(Duration::from_secs(5), |r| !r.is_empty());
+    assert_eq!(events.try_report(change("a")), Ok(()));
+    assert_eq!(events.try_report(change("b")), Ok(()));
+    assert_eq!(events.try_report(change("c")), Err(NotQueued::QueueFull));
+    let _ = events.shutdown(Duration::from_millis(50));
+    assert_eq!(events.try_report(change("d")), Err(NotQueued::Stopped));
+    assert_eq!(events.stats().dropped, 2);
 }

@@ -1,14 +1,14 @@
 //! Which semantic-convention revision names the attributes.
 
-/// The attribute names to write. Dashboards and alerts are built on names, and the conventions
-/// renamed most flag attributes between revisions: pick the names your queries use, or both
-/// during a migration.
+/// The attribute names to write, and when to write the value as an attribute. Dashboards and
+/// alerts are built on names, and the conventions renamed most flag attributes between
+/// revisions: pick the names your queries use, or both during a migration.
 ///
-/// | meaning | [`Current`](AttributeNaming::Current) (semconv ≥ 1.40) | [`Legacy`](AttributeNaming::Legacy) (the first log-event revision) |
+/// | meaning | [`Current`](AttributeNaming::Current) (semconv 1.40 to 1.44) | [`Legacy`](AttributeNaming::Legacy) (the first log-event revision) |
 /// | --- | --- | --- |
 /// | key | `feature_flag.key` | `feature_flag.key` |
 /// | variant | `feature_flag.result.variant` | `feature_flag.variant` |
-/// | value | attribute `feature_flag.result.value` | log body field `value` |
+/// | value | attribute `feature_flag.result.value`, by [`ResultValue`] | log body field `value` |
 /// | reason | `feature_flag.result.reason` | `feature_flag.evaluation.reason` |
 /// | error type | `error.type` | `error.type` |
 /// | error message | `feature_flag.error.message` | `feature_flag.evaluation.error.message` |
@@ -16,18 +16,114 @@
 /// | context id, set id, version | `feature_flag.context.id`, `feature_flag.set.id`, `feature_flag.version` | the same |
 ///
 /// [`Both`](AttributeNaming::Both) writes every name of both columns (shared names once), so
-/// old and new queries both match while dashboards move over. Spans, span events and metrics
-/// have no log body: there the value is always the attribute `feature_flag.result.value`.
+/// old and new queries both match while dashboards move over.
+///
+/// # The value
+///
+/// Semantic conventions 1.44 make `feature_flag.result.value` *conditionally required when
+/// there is no variant* and *opt-in when there is one*: a variant already names what was
+/// served, and the value can be large or personal. That is the default here
+/// ([`ResultValue::WhenNoVariant`]) on every signal: log events, span events and evaluation
+/// spans. [`with_result_value`](AttributeNaming::with_result_value) changes it:
+/// [`ResultValue::Always`] is what the JavaScript hook does, [`ResultValue::Never`] keeps values
+/// out of telemetry altogether (as `TelemetryHook`'s `.exclude(Attribute::Value)` does for every
+/// backend).
+///
+/// The rule is the attribute's. The older revision put the value in the log event's body, and
+/// that body keeps its own rule: with [`Legacy`](AttributeNaming::Legacy) or
+/// [`Both`](AttributeNaming::Both), a log event's body carries `{"value": …}` whenever the
+/// evaluation has a value. Spans, span events and metrics have no body: there the value, when
+/// written, is always the attribute `feature_flag.result.value`.
+///
+/// ```
+/// use openfeature_hooks_otel::{AttributeNaming, ResultValue, SpanEventSink};
+///
+/// let naming = AttributeNaming::Current.with_result_value(ResultValue::Always);
+/// assert_eq!(naming.result_value(), ResultValue::Always);
+/// assert_eq!(AttributeNaming::default(), AttributeNaming::Current);
+/// assert_eq!(AttributeNaming::Current.result_value(), ResultValue::WhenNoVariant);
+/// let sink = SpanEventSink::new().with_naming(naming);
+/// # drop(sink);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttributeNaming {
+    revision: Revision,
+    result_value: ResultValue,
+}
+
+/// The revisions whose names [`AttributeNaming`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Revision {
+    Current,
+    Legacy,
+    Both,
+}
+
+/// When the flag value is written as the attribute `feature_flag.result.value` (see
+/// [`AttributeNaming`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum AttributeNaming {
-    /// Today's names (the default).
+pub enum ResultValue {
+    /// Only when the evaluation has no variant (the default): semantic conventions 1.44,
+    /// conditionally required without a variant, opt-in with one.
     #[default]
-    Current,
-    /// The older revision's names.
-    Legacy,
+    WhenNoVariant,
+    /// Whenever the evaluation has a value, variant or not (the JavaScript hook's behaviour).
+    Always,
+    /// Never as an attribute.
+    Never,
+}
+
+// The names of the three namings keep the spelling of the enum variants they were before the
+// value rule joined them, so `AttributeNaming::Current` reads as it always did.
+#[allow(non_upper_case_globals)]
+impl AttributeNaming {
+    /// Today's names (the default), the value by [`ResultValue::WhenNoVariant`].
+    pub const Current: Self = Self::of(Revision::Current);
+    /// The older revision's names, the value in the log body.
+    pub const Legacy: Self = Self::of(Revision::Legacy);
     /// Both sets at once, for a migration window.
-    Both,
+    pub const Both: Self = Self::of(Revision::Both);
+
+    const fn of(revision: Revision) -> Self {
+        Self {
+            revision,
+            result_value: ResultValue::WhenNoVariant,
+        }
+    }
+
+    /// The same names, writing the value attribute by `rule`.
+    #[must_use]
+    pub const fn with_result_value(mut self, rule: ResultValue) -> Self {
+        self.result_value = rule;
+        self
+    }
+
+    /// When the value attribute is written.
+    pub const fn result_value(self) -> ResultValue {
+        self.result_value
+    }
+
+    /// Whether the attribute `feature_flag.result.value` is written for an evaluation that has
+    /// a value, given whether it has a variant.
+    pub(crate) fn writes_value_attribute(self, has_variant: bool) -> bool {
+        match self.result_value {
+            ResultValue::WhenNoVariant => !has_variant,
+            ResultValue::Always => true,
+            ResultValue::Never => false,
+        }
+    }
+
+    /// Whether this is today's naming alone (whatever the value rule).
+    pub(crate) fn is_current(self) -> bool {
+        self.revision == Revision::Current
+    }
+}
+
+impl Default for AttributeNaming {
+    fn default() -> Self {
+        Self::Current
+    }
 }
 
 /// One revision's names.
@@ -69,17 +165,70 @@ pub(crate) const LEGACY: Names = Names {
 impl AttributeNaming {
     /// The revisions to write, in order.
     pub(crate) fn revisions(self) -> &'static [Names] {
-        match self {
-            AttributeNaming::Current => std::slice::from_ref(&CURRENT),
-            AttributeNaming::Legacy => std::slice::from_ref(&LEGACY),
-            AttributeNaming::Both => &BOTH,
+        match self.revision {
+            Revision::Current => std::slice::from_ref(&CURRENT),
+            Revision::Legacy => std::slice::from_ref(&LEGACY),
+            Revision::Both => &BOTH,
         }
     }
 
     /// Whether the value goes in the log body (`{"value": …}`).
     pub(crate) fn value_in_body(self) -> bool {
-        !matches!(self, AttributeNaming::Current)
+        self.revision != Revision::Current
     }
 }
 
 static BOTH: [Names; 2] = [CURRENT, LEGACY];
+
+#[cfg(test)]
+mod tests {
+    #![allow(deprecated)]
+
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    use super::*;
+
+    /// Every name we write is the conventions' own (the crate follows semconv's registry; its
+    /// 0.33 release carries schema 1.42, whose flag attributes 1.43 and 1.44 left unchanged).
+    #[test]
+    fn names_are_the_conventions_names() {
+        assert_eq!(KEY, semconv::FEATURE_FLAG_KEY);
+        assert_eq!(ERROR_TYPE, semconv::ERROR_TYPE);
+        assert_eq!(CONTEXT_ID, semconv::FEATURE_FLAG_CONTEXT_ID);
+        assert_eq!(SET_ID, semconv::FEATURE_FLAG_SET_ID);
+        assert_eq!(VERSION, semconv::FEATURE_FLAG_VERSION);
+        assert_eq!(VALUE, semconv::FEATURE_FLAG_RESULT_VALUE);
+        assert_eq!(CURRENT.variant, semconv::FEATURE_FLAG_RESULT_VARIANT);
+        assert_eq!(CURRENT.reason, semconv::FEATURE_FLAG_RESULT_REASON);
+        assert_eq!(CURRENT.error_message, semconv::FEATURE_FLAG_ERROR_MESSAGE);
+        assert_eq!(CURRENT.provider, semconv::FEATURE_FLAG_PROVIDER_NAME);
+        // The older names are the conventions' deprecated ones (`feature_flag.provider_name`,
+        // renamed in 1.33, is no longer in the registry).
+        assert_eq!(LEGACY.variant, semconv::FEATURE_FLAG_VARIANT);
+        assert_eq!(LEGACY.reason, semconv::FEATURE_FLAG_EVALUATION_REASON);
+        assert_eq!(
+            LEGACY.error_message,
+            semconv::FEATURE_FLAG_EVALUATION_ERROR_MESSAGE
+        );
+    }
+
+    #[test]
+    fn the_default_is_the_1_44_rule() {
+        let naming = AttributeNaming::default();
+        assert_eq!(naming, AttributeNaming::Current);
+        assert_eq!(naming.result_value(), ResultValue::WhenNoVariant);
+        assert!(naming.writes_value_attribute(false));
+        assert!(!naming.writes_value_attribute(true));
+        let always = naming.with_result_value(ResultValue::Always);
+        assert!(always.writes_value_attribute(true) && always.writes_value_attribute(false));
+        let never = naming.with_result_value(ResultValue::Never);
+        assert!(!never.writes_value_attribute(true) && !never.writes_value_attribute(false));
+        // The rule changes neither the names nor where the older revision puts the value.
+        assert!(
+            AttributeNaming::Legacy
+                .with_result_value(ResultValue::Never)
+                .value_in_body()
+        );
+        assert!(always.is_current() && !always.value_in_body());
+    }
+}

@@ -37,7 +37,8 @@ pub(crate) enum Body {
 
 /// Writes the record's attributes under `naming`'s names, taking the key, variant and provider
 /// from `texts` (the record's [`RecordTexts`]) when they are interned. The flag value is written
-/// as an attribute unless it goes in the log body (older naming, signals with a body).
+/// as an attribute when `naming`'s [`ResultValue`](crate::ResultValue) rule asks for it, and
+/// never under the older names of a signal with a body (the value goes in the log body there).
 #[inline(always)]
 pub(crate) fn write_attributes(
     record: &EvaluationRecord<'_>,
@@ -56,6 +57,9 @@ pub(crate) fn write_attributes(
         text(texts.map(|t| t.flag_key), record.flag_key),
     );
     let value_in_body = body == Body::Available && naming.value_in_body();
+    let value_attribute = record
+        .value
+        .filter(|_| naming.writes_value_attribute(record.variant.is_some()));
     let mut value_written = false;
     for names in naming.revisions() {
         if let Some(variant) = record.variant {
@@ -64,7 +68,7 @@ pub(crate) fn write_attributes(
                 text(texts.and_then(|t| t.variant), variant),
             );
         }
-        if let Some(value) = record.value {
+        if let Some(value) = value_attribute {
             let name = names
                 .value
                 .or((!value_in_body).then_some(attribute_naming::VALUE));
@@ -187,7 +191,7 @@ fn common_span_attributes(
     texts: RecordTexts,
     naming: AttributeNaming,
 ) -> Option<Vec<KeyValue>> {
-    let common = naming == AttributeNaming::Current
+    let common = naming.is_current()
         && record.failure.is_none()
         && record.context_id.is_none()
         && record.set_id.is_none()
@@ -198,7 +202,10 @@ fn common_span_attributes(
         return None;
     }
     let key = Key::from_static_str;
-    let value = record.value.map(attribute_value);
+    let value = record
+        .value
+        .filter(|_| naming.writes_value_attribute(record.variant.is_some()))
+        .map(attribute_value);
     let reason = record.reason.as_ref().map(reason_value);
     // At most five pushes below: key, variant, value, reason, provider.
     let mut attributes = Vec::with_capacity(5);
@@ -235,6 +242,7 @@ mod tests {
     };
 
     use super::*;
+    use crate::ResultValue;
 
     #[test]
     fn the_common_path_writes_what_the_general_writer_writes() {
@@ -257,24 +265,98 @@ mod tests {
             for reason in &reasons {
                 for variant in [None, Some("on")] {
                     for provider in [None, Some("flagd")] {
-                        let mut record =
-                            EvaluationRecord::new("checkout", FlagType::Bool, &context);
-                        record.value = value.as_ref();
-                        record.reason = reason.clone();
-                        record.variant = variant;
-                        record.provider_name = provider;
-                        let texts = RecordTexts::of(&record).expect("short texts are interned");
-                        let common =
-                            common_span_attributes(&record, texts, AttributeNaming::Current);
-                        let written =
-                            written_span_attributes(&record, Some(texts), AttributeNaming::Current);
-                        assert_eq!(common.as_ref(), Some(&written), "{record:?}");
-                        checked += 1;
+                        for rule in RULES {
+                            let naming = AttributeNaming::Current.with_result_value(rule);
+                            let mut record =
+                                EvaluationRecord::new("checkout", FlagType::Bool, &context);
+                            record.value = value.as_ref();
+                            record.reason = reason.clone();
+                            record.variant = variant;
+                            record.provider_name = provider;
+                            let texts = RecordTexts::of(&record).expect("short texts are interned");
+                            let common = common_span_attributes(&record, texts, naming);
+                            let written = written_span_attributes(&record, Some(texts), naming);
+                            assert_eq!(common.as_ref(), Some(&written), "{rule:?} {record:?}");
+                            checked += 1;
+                        }
                     }
                 }
             }
         }
-        assert_eq!(checked, 72);
+        assert_eq!(checked, 216);
+    }
+
+    const RULES: [ResultValue; 3] = [
+        ResultValue::WhenNoVariant,
+        ResultValue::Always,
+        ResultValue::Never,
+    ];
+
+    /// Whether `feature_flag.result.value` is among a span's attributes.
+    fn has_value(record: &EvaluationRecord<'_>, naming: AttributeNaming) -> bool {
+        span_attributes(record, naming)
+            .iter()
+            .any(|kv| kv.key.as_str() == attribute_naming::VALUE)
+    }
+
+    #[test]
+    fn the_value_follows_semconv_1_44_by_default() {
+        let context = EvaluationContext::default();
+        let value = Value::Bool(true);
+        let mut record = EvaluationRecord::new("checkout", FlagType::Bool, &context);
+        record.value = Some(&value);
+        // No variant: conditionally required, so written.
+        assert!(has_value(&record, AttributeNaming::default()));
+        // A variant: opt-in, so not written by default.
+        record.variant = Some("on");
+        assert!(!has_value(&record, AttributeNaming::default()));
+        assert!(has_value(
+            &record,
+            AttributeNaming::Current.with_result_value(ResultValue::Always)
+        ));
+        // The general writer (a context id takes the record off the common path) agrees.
+        record.context_id = Some(ContextId::Raw("user-1"));
+        assert!(!has_value(&record, AttributeNaming::Current));
+        assert!(has_value(
+            &record,
+            AttributeNaming::Current.with_result_value(ResultValue::Always)
+        ));
+    }
+
+    #[test]
+    fn every_naming_and_rule_writes_the_value_attribute_as_the_rule_says() {
+        let context = EvaluationContext::default();
+        let value = Value::String("blue".into());
+        for naming in [
+            AttributeNaming::Current,
+            AttributeNaming::Legacy,
+            AttributeNaming::Both,
+        ] {
+            for rule in RULES {
+                for variant in [None, Some("b")] {
+                    let mut record = EvaluationRecord::new("color", FlagType::String, &context);
+                    record.value = Some(&value);
+                    record.variant = variant;
+                    let naming = naming.with_result_value(rule);
+                    let expected = match rule {
+                        ResultValue::WhenNoVariant => variant.is_none(),
+                        ResultValue::Always => true,
+                        ResultValue::Never => false,
+                    };
+                    assert_eq!(
+                        has_value(&record, naming),
+                        expected,
+                        "{naming:?} {variant:?}"
+                    );
+                    // Never written twice, whatever the revisions.
+                    let count = span_attributes(&record, naming)
+                        .iter()
+                        .filter(|kv| kv.key.as_str() == attribute_naming::VALUE)
+                        .count();
+                    assert!(count <= 1, "{naming:?}");
+                }
+            }
+        }
     }
 
     #[test]

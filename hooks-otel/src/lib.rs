@@ -45,7 +45,9 @@
 //! # Attribute names
 //!
 //! See [`AttributeNaming`] for today's names, the older revision's and how to write both while
-//! dashboards migrate. Values are typed on log events (maps and lists for structs and arrays,
+//! dashboards migrate, and [`ResultValue`] for when the value is written as
+//! `feature_flag.result.value` (by default only when there is no variant, as semantic
+//! conventions 1.44 ask). Values are typed on log events (maps and lists for structs and arrays,
 //! nested at most [`MAX_VALUE_DEPTH`](openfeature_hooks_core::MAX_VALUE_DEPTH) deep) and JSON
 //! text on spans and span events, whose attributes cannot hold maps.
 //!
@@ -67,7 +69,7 @@ mod series_table;
 mod shared_strings;
 mod span_event;
 
-pub use attribute_naming::{AttributeNaming, EVENT_NAME};
+pub use attribute_naming::{AttributeNaming, EVENT_NAME, ResultValue};
 pub use attributes::SAMPLE_RATE;
 pub use distinct_contexts::MAX_DISTINCT_CONTEXT_SERIES;
 pub use evaluation_span::EvaluationSpanSink;

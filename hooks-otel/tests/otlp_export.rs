@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use open_feature::{EvaluationContext, EvaluationReason, OpenFeature, StructValue, Value};
 use openfeature_hooks_core::{ContextIdPolicy, TelemetryHook};
-use openfeature_hooks_otel::{AttributeNaming, LogEventSink};
+use openfeature_hooks_otel::{AttributeNaming, LogEventSink, ResultValue};
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, HttpReceiver};
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_otlp::{LogExporter, WithExportConfig};
@@ -74,7 +74,8 @@ async fn evaluate_all(api: &OpenFeature) {
         .await;
 }
 
-/// What today's conventions expect, case by case (attributes; the value is an attribute).
+/// Today's names with the value written whenever there is one (`ResultValue::Always`, the
+/// JavaScript hook's rule), case by case. The value is an attribute.
 fn expected_current() -> Vec<Json> {
     vec![
         json!({"feature_flag.key": "checkout", "feature_flag.result.variant": "on",
@@ -116,29 +117,41 @@ const RENAMES: [(&str, &str); 4] = [
     ("feature_flag.provider.name", "feature_flag.provider_name"),
 ];
 
-/// Expected (attributes, body) for a naming version, derived from today's set by the renames.
+/// Expected (attributes, body) for a naming version, derived from today's set by the value rule
+/// and the renames.
 fn expected(naming: AttributeNaming) -> Vec<(Json, Json)> {
     expected_current()
         .into_iter()
         .map(|current| {
             let mut attributes = current.as_object().cloned().unwrap_or_default();
             let value = attributes.get("feature_flag.result.value").cloned();
+            let has_variant = attributes.contains_key("feature_flag.result.variant");
+            // Semconv 1.44: the value attribute is conditionally required without a variant and
+            // opt-in with one.
+            let keep_value = match naming.result_value() {
+                ResultValue::Always => true,
+                ResultValue::Never => false,
+                _ => !has_variant,
+            };
+            if !keep_value {
+                attributes.remove("feature_flag.result.value");
+            }
+            // The older revision's body keeps its own rule: the value whenever there is one.
             let body = value.map(|v| json!({"value": v})).unwrap_or(Json::Null);
-            match naming {
-                AttributeNaming::Current => return (Json::Object(attributes), Json::Null),
-                AttributeNaming::Legacy => {
-                    attributes.remove("feature_flag.result.value");
-                    for (new, old) in RENAMES {
-                        if let Some(v) = attributes.remove(new) {
-                            attributes.insert(old.into(), v);
-                        }
+            if naming == AttributeNaming::Current.with_result_value(naming.result_value()) {
+                return (Json::Object(attributes), Json::Null);
+            }
+            if naming == AttributeNaming::Legacy.with_result_value(naming.result_value()) {
+                attributes.remove("feature_flag.result.value");
+                for (new, old) in RENAMES {
+                    if let Some(v) = attributes.remove(new) {
+                        attributes.insert(old.into(), v);
                     }
                 }
-                _ => {
-                    for (new, old) in RENAMES {
-                        if let Some(v) = attributes.get(new).cloned() {
-                            attributes.insert(old.into(), v);
-                        }
+            } else {
+                for (new, old) in RENAMES {
+                    if let Some(v) = attributes.get(new).cloned() {
+                        attributes.insert(old.into(), v);
                     }
                 }
             }
@@ -282,6 +295,56 @@ fn check(naming: AttributeNaming) {
 #[test]
 fn current_naming_over_otlp() {
     check(AttributeNaming::Current);
+}
+
+/// The default rule, spelled out on the wire: with a variant there is no value attribute
+/// (`checkout`, `ld`, `color`), without one there is (`plain`, `ratio`, `layout`).
+#[test]
+fn by_default_the_value_is_written_only_without_a_variant() {
+    let (records, _) = export(AttributeNaming::default(), false);
+    let has_value: Vec<(String, bool)> = records
+        .iter()
+        .map(|record| {
+            let attributes = attributes_of(record);
+            (
+                attributes["feature_flag.key"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                attributes.get("feature_flag.result.value").is_some(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("checkout", false),
+        ("plain", true),
+        ("ld", false),
+        ("missing", false),
+        ("color", false),
+        ("ratio", true),
+        ("layout", true),
+    ];
+    assert_eq!(has_value, expected.map(|(k, v)| (k.to_owned(), v)).to_vec());
+}
+
+#[test]
+fn current_naming_writing_every_value_over_otlp() {
+    check(AttributeNaming::Current.with_result_value(ResultValue::Always));
+}
+
+#[test]
+fn current_naming_writing_no_value_over_otlp() {
+    check(AttributeNaming::Current.with_result_value(ResultValue::Never));
+}
+
+#[test]
+fn legacy_naming_keeps_the_value_in_the_body_whatever_the_rule() {
+    check(AttributeNaming::Legacy.with_result_value(ResultValue::Never));
+}
+
+#[test]
+fn both_namings_writing_every_value_over_otlp() {
+    check(AttributeNaming::Both.with_result_value(ResultValue::Always));
 }
 
 #[test]

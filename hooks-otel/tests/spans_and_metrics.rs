@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use open_feature::{EvaluationContext, EvaluationReason, OpenFeature, Value};
 use openfeature_hooks_core::{ContextIdPolicy, EvaluationSink, TelemetryHook};
 use openfeature_hooks_otel::{
-    AttributeNaming, DURATION_BOUNDARIES, EvaluationSpanSink, MetricsSink, SpanEventSink,
-    instrument,
+    AttributeNaming, DURATION_BOUNDARIES, EvaluationSpanSink, MetricsSink, ResultValue,
+    SpanEventSink, instrument,
 };
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook};
 use opentelemetry::KeyValue;
@@ -128,12 +128,12 @@ fn span_events_land_on_the_active_span() {
         map(&[
             ("feature_flag.key", "checkout"),
             ("feature_flag.result.variant", "on"),
-            ("feature_flag.result.value", "true"),
             ("feature_flag.result.reason", "targeting_match"),
             ("feature_flag.provider.name", "fixture"),
             ("feature_flag.context.id", "user-1"),
             ("feature_flag.version", "v3"),
-        ])
+        ]),
+        "semconv 1.44: with a variant the value is opt-in, so not written by default"
     );
     assert_eq!(
         attributes(&events[1].attributes)
@@ -146,8 +146,94 @@ fn span_events_land_on_the_active_span() {
             .get("feature_flag.result.value")
             .map(String::as_str),
         Some(r#"{"columns":3}"#),
-        "structs as JSON text on spans"
+        "without a variant the value is required; structs as JSON text on spans"
     );
+}
+
+/// The attributes of each event of the single finished span.
+fn event_attributes(exporter: &InMemorySpanExporter) -> Vec<BTreeMap<String, String>> {
+    let spans = finished(exporter);
+    assert_eq!(spans.len(), 1);
+    spans[0]
+        .events
+        .iter()
+        .map(|e| attributes(&e.attributes))
+        .collect()
+}
+
+#[test]
+fn span_events_write_every_value_when_asked() {
+    let (tracer_provider, exporter) = spans();
+    let naming = AttributeNaming::Current.with_result_value(ResultValue::Always);
+    run(
+        SpanEventSink::new().with_naming(naming),
+        &tracer_provider,
+        true,
+        false,
+    );
+    let events = event_attributes(&exporter);
+    let values: Vec<_> = events
+        .iter()
+        .map(|e| e.get("feature_flag.result.value").map(String::as_str))
+        .collect();
+    assert_eq!(values, [Some("true"), None, Some(r#"{"columns":3}"#)]);
+}
+
+#[test]
+fn span_events_write_no_value_when_asked() {
+    let (tracer_provider, exporter) = spans();
+    let naming = AttributeNaming::Current.with_result_value(ResultValue::Never);
+    run(
+        SpanEventSink::new().with_naming(naming),
+        &tracer_provider,
+        true,
+        false,
+    );
+    let events = event_attributes(&exporter);
+    assert_eq!(events.len(), 3);
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.contains_key("feature_flag.result.value"))
+    );
+    assert_eq!(
+        events[0]
+            .get("feature_flag.result.variant")
+            .map(String::as_str),
+        Some("on")
+    );
+}
+
+#[test]
+fn evaluation_spans_follow_the_value_rule() {
+    for (rule, expected) in [
+        (ResultValue::WhenNoVariant, [None, Some(r#"{"columns":3}"#)]),
+        (
+            ResultValue::Always,
+            [Some("true"), Some(r#"{"columns":3}"#)],
+        ),
+        (ResultValue::Never, [None, None]),
+    ] {
+        let (tracer_provider, exporter) = spans();
+        let sink = EvaluationSpanSink::new(tracer_provider.tracer("openfeature-hooks-otel"))
+            .with_naming(AttributeNaming::Current.with_result_value(rule));
+        run(sink, &tracer_provider, true, false);
+        let spans = finished(&exporter);
+        let values: Vec<_> = ["checkout", "layout"]
+            .iter()
+            .map(|key| {
+                spans
+                    .iter()
+                    .map(|s| attributes(&s.attributes))
+                    .find(|a| a.get("feature_flag.key").map(String::as_str) == Some(key))
+                    .unwrap_or_else(|| panic!("no span for {key}"))
+                    .get("feature_flag.result.value")
+                    .cloned()
+            })
+            .collect();
+        let expected: Vec<_> = expected.iter().map(|v| v.map(str::to_owned)).collect();
+        assert_eq!(values, expected, "{rule:?}");
+    }
 }
 
 #[test]
@@ -189,11 +275,23 @@ fn legacy_naming_on_span_events_keeps_the_value_as_an_attribute() {
         first.get("feature_flag.provider_name").map(String::as_str),
         Some("fixture")
     );
-    assert_eq!(
-        first.get("feature_flag.result.value").map(String::as_str),
-        Some("true")
+    assert!(
+        !first.contains_key("feature_flag.result.value"),
+        "a variant: the value attribute is opt-in under either naming"
     );
     assert!(!first.contains_key("feature_flag.result.variant"));
+    let third = attributes(
+        &spans[0]
+            .events
+            .get(2)
+            .map(|e| e.attributes.clone())
+            .unwrap_or_default(),
+    );
+    assert_eq!(
+        third.get("feature_flag.result.value").map(String::as_str),
+        Some(r#"{"columns":3}"#),
+        "no body on a span event: the value stays an attribute"
+    );
 }
 
 #[test]

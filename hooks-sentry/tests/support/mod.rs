@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod relay;
+
 use std::sync::Arc;
 
 use open_feature::{EvaluationErrorCode, OpenFeature};

@@ -1,0 +1,90 @@
+//! Relays the flag changes that flag systems announce into Datadog change tracking.
+//!
+//! Datadog correlates a flag change with the errors and latency that follow it when the change
+//! arrives as an Events API v2 `change` event. Flipt (v1.27 to v1.61, audit events),
+//! LaunchDarkly and Unleash post every change to a webhook; this crate receives those
+//! webhooks, checks that they come from the source, and sends each change through
+//! [`openfeature_hooks_datadog::ChangeEvents`] (its bounded queue, retries and limits).
+//!
+//! | route | source | authenticity |
+//! | --- | --- | --- |
+//! | `POST /flipt` | Flipt audit events `0.1`, `0.2` ([`parse_flipt`]) | `x-flipt-webhook-signature`: HMAC-SHA256 of the body |
+//! | `POST /launchdarkly` | LaunchDarkly webhooks ([`parse_launchdarkly`]) | `X-LD-Signature`: HMAC-SHA256 of the body |
+//! | `POST /unleash` | Unleash webhook addon ([`parse_unleash`]) | the configured `Authorization` value |
+//! | `GET /health` | - | - |
+//!
+//! Each change becomes one event: `changed_resource` the flag, the author, `prev_value` and
+//! `new_value`, the `env` tag, `impacted_resources` from an [`ImpactMap`], a readable message
+//! and a link back to the flag where one is known. Flipt sends new states only: the relay
+//! remembers the last state it saw of each object (bounded) to fill `prev_value`, and says so
+//! when it does not know it. Redeliveries (same Flipt body, same LaunchDarkly `_id` or Unleash
+//! `id`) are not relayed twice. Each relayed change is also written as a JSON line
+//! ([`AuditLog`]) off the request path.
+//!
+//! Mount the router in a service, or run the `openfeature-hooks-relay` binary
+//! ([`RelaySettings`] lists its environment variables):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
+//! use openfeature_hooks_relay::{AuditLog, ImpactMap, Relay, RelayConfig, Secret};
+//!
+//! let origin = ChangeOrigin { service: "checkout".into(), env: Some("prod".into()) };
+//! let events = Arc::new(ChangeEvents::start(ChangeEventsConfig::new(
+//!     ApiKey::new("<DD_API_KEY>"),
+//!     "datadoghq.com",
+//!     origin,
+//! )));
+//! let config = RelayConfig::new()
+//!     .with_flipt_signing_secret(Secret::new("<flipt signing secret>"))
+//!     .with_impact(ImpactMap::new().flag("new-checkout", ["checkout", "cart"]));
+//! let relay = Relay::new(config, events, Some(AuditLog::stdout(1024)));
+//!
+//! // Serve it with axum (`axum::serve(listener, router)`), or nest it in your own router.
+//! let router: axum::Router = relay.router();
+//! # drop(router);
+//!
+//! // On shutdown: deliver what is queued, within a bound.
+//! assert!(relay.shutdown(Duration::from_secs(5)));
+//! ```
+//!
+//! Secrets ([`Secret`]) and the API key never appear in `Debug` output or logs; nothing from
+//! a refused delivery's body is logged.
+//!
+//! # Crate feature flags
+//!
+//! This crate has no optional features.
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod audit_log;
+mod change_memory;
+mod flipt;
+mod impact_map;
+mod json_fields;
+mod launchdarkly;
+mod relay;
+mod relay_config;
+mod router;
+mod secret;
+mod serve;
+mod settings;
+mod signature;
+mod source_change;
+mod unleash;
+
+pub use audit_log::{AuditLog, DEFAULT_AUDIT_CAPACITY};
+pub use change_memory::DEFAULT_MEMORY_CAPACITY;
+pub use flipt::{FLIPT_SIGNATURE_HEADER, parse_flipt};
+pub use impact_map::ImpactMap;
+pub use launchdarkly::{LAUNCHDARKLY_APP, LAUNCHDARKLY_SIGNATURE_HEADER, parse_launchdarkly};
+pub use relay::{Relay, RelayStats};
+pub use relay_config::{DEFAULT_MAX_BODY_BYTES, RelayConfig};
+pub use secret::Secret;
+pub use serve::serve_until;
+pub use settings::{AuditTarget, RelaySettings};
+pub use signature::{hmac_signature, valid_hmac_signature, valid_shared_secret};
+pub use source_change::{Delivery, ParseError, PrevValue, Source, SourceChange};
+pub use unleash::parse_unleash;

@@ -1,0 +1,129 @@
+//! `openfeature-hooks-relay`: relays flag changes from Flipt, LaunchDarkly and Unleash webhooks
+//! to Datadog change events. Configured from the environment: see `RelaySettings` in the
+//! library's documentation, or the README's "Flag-change relay" section.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use openfeature_hooks_datadog::ChangeEvents;
+use openfeature_hooks_relay::{
+    AuditLog, AuditTarget, DEFAULT_AUDIT_CAPACITY, Relay, RelaySettings, serve_until,
+};
+
+/// Log lines to standard error (the audit trail may own standard output). Bodies, secrets and
+/// the API key are never logged by the relay or its sender.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{} openfeature-hooks-relay: {}",
+                record.level(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static LOG: StderrLog = StderrLog;
+
+fn main() -> ExitCode {
+    let _ = log::set_logger(&LOG);
+    log::set_max_level(log::LevelFilter::Info);
+    let settings = match RelaySettings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            log::error!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            log::error!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(settings))
+}
+
+async fn run(settings: RelaySettings) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(settings.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            log::error!("cannot listen on {}: {error}", settings.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let audit = match &settings.audit {
+        AuditTarget::Stdout => Some(AuditLog::stdout(DEFAULT_AUDIT_CAPACITY)),
+        AuditTarget::File(path) => match AuditLog::file(path, DEFAULT_AUDIT_CAPACITY) {
+            Ok(audit) => Some(audit),
+            Err(error) => {
+                log::error!("cannot open the audit file {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let events = Arc::new(ChangeEvents::start(settings.events.clone()));
+    let relay = Relay::new(settings.relay.clone(), events, audit);
+    match listener.local_addr() {
+        Ok(address) => log::info!("listening on {address}"),
+        Err(_) => log::info!("listening on {}", settings.listen),
+    }
+    let bound = settings.shutdown_timeout;
+    let drained = serve_until(listener, relay.clone(), shutdown_signal(), bound).await;
+    let stats = relay.events().stats();
+    log::info!(
+        "stopped: {} change events sent, {} failed, {} dropped; queue {}",
+        stats.sent,
+        stats.failed,
+        stats.dropped,
+        if drained {
+            "drained"
+        } else {
+            "not drained within the bound"
+        }
+    );
+    if drained {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `SIGTERM` or `SIGINT`.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

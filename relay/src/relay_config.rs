@@ -1,0 +1,109 @@
+//! What the relay accepts and how it maps changes.
+
+use crate::{DEFAULT_MEMORY_CAPACITY, ImpactMap, Secret};
+
+/// The default body size limit: 1 MiB (LaunchDarkly's entries carry whole flag versions).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Which sources the relay accepts (a source without its secret gets `404`), how it maps
+/// their changes and what it remembers. `Debug` never shows a secret.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RelayConfig {
+    /// Flipt's `audit.sinks.webhook.signing_secret`: enables `POST /flipt`.
+    pub flipt_signing_secret: Option<Secret>,
+    /// LaunchDarkly's webhook secret: enables `POST /launchdarkly`.
+    pub launchdarkly_secret: Option<Secret>,
+    /// The `Authorization` value configured in Unleash's webhook addon: enables
+    /// `POST /unleash`.
+    pub unleash_authorization: Option<Secret>,
+    /// Services impacted by flags.
+    pub impact: ImpactMap,
+    /// Larger bodies get `413`.
+    pub max_body_bytes: usize,
+    /// Deliveries, object states and Flipt rules remembered (each).
+    pub memory_capacity: usize,
+    /// Flipt's UI (e.g. `https://flipt.example.com`): links to
+    /// `<url>/#/namespaces/<ns>/flags/<key>`.
+    pub flipt_url: Option<String>,
+    /// Unleash's UI: links to `<url>/projects/<project>/features/<name>`.
+    pub unleash_url: Option<String>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            flipt_signing_secret: None,
+            launchdarkly_secret: None,
+            unleash_authorization: None,
+            impact: ImpactMap::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            flipt_url: None,
+            unleash_url: None,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// A relay that accepts nothing until a source's secret is set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accepts Flipt audit events signed with `secret`.
+    #[must_use]
+    pub fn with_flipt_signing_secret(mut self, secret: Secret) -> Self {
+        self.flipt_signing_secret = Some(secret);
+        self
+    }
+
+    /// Accepts LaunchDarkly webhooks signed with `secret`.
+    #[must_use]
+    pub fn with_launchdarkly_secret(mut self, secret: Secret) -> Self {
+        self.launchdarkly_secret = Some(secret);
+        self
+    }
+
+    /// Accepts Unleash webhooks whose `Authorization` header is `value`.
+    #[must_use]
+    pub fn with_unleash_authorization(mut self, value: Secret) -> Self {
+        self.unleash_authorization = Some(value);
+        self
+    }
+
+    /// Sets the impact map.
+    #[must_use]
+    pub fn with_impact(mut self, impact: ImpactMap) -> Self {
+        self.impact = impact;
+        self
+    }
+
+    /// Sets the body size limit.
+    #[must_use]
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets how much is remembered.
+    #[must_use]
+    pub fn with_memory_capacity(mut self, capacity: usize) -> Self {
+        self.memory_capacity = capacity.max(1);
+        self
+    }
+
+    /// Sets Flipt's UI address, for links.
+    #[must_use]
+    pub fn with_flipt_url(mut self, url: impl Into<String>) -> Self {
+        self.flipt_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Sets Unleash's UI address, for links.
+    #[must_use]
+    pub fn with_unleash_url(mut self, url: impl Into<String>) -> Self {
+        self.unleash_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+}

@@ -1,0 +1,151 @@
+//! The HTTP face of the relay: one route per source, a health route.
+
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::relay::Answer;
+use crate::{
+    Delivery, FLIPT_SIGNATURE_HEADER, LAUNCHDARKLY_SIGNATURE_HEADER, ParseError, Relay, Secret,
+    parse_flipt, parse_launchdarkly, parse_unleash, valid_hmac_signature, valid_shared_secret,
+};
+
+impl Relay {
+    /// The routes, to serve or to mount in a service:
+    ///
+    /// | route | answers |
+    /// | --- | --- |
+    /// | `POST /flipt` | Flipt audit events signed with `x-flipt-webhook-signature` |
+    /// | `POST /launchdarkly` | LaunchDarkly webhooks signed with `X-LD-Signature` |
+    /// | `POST /unleash` | Unleash webhooks whose `Authorization` is the configured value |
+    /// | `GET /health` | `200` and the counters, while the sender runs; `503` once it stopped |
+    ///
+    /// A source route exists only when its secret is configured. Deliveries get `202` (changes
+    /// queued), `200` (a redelivery, or nothing to relay), `400` (unreadable, with the reason),
+    /// `401` (unsigned, wrongly signed, wrong secret: nothing read, nothing logged), `413`
+    /// (larger than [`max_body_bytes`](crate::RelayConfig::max_body_bytes)) or `503` (the
+    /// change-event queue is full: the source retries later).
+    pub fn router(&self) -> Router {
+        let config = &self.inner.config;
+        let mut router = Router::new().route("/health", get(health));
+        if config.flipt_signing_secret.is_some() {
+            router = router.route("/flipt", post(flipt));
+        }
+        if config.launchdarkly_secret.is_some() {
+            router = router.route("/launchdarkly", post(launchdarkly));
+        }
+        if config.unleash_authorization.is_some() {
+            router = router.route("/unleash", post(unleash));
+        }
+        router
+            .layer(DefaultBodyLimit::max(config.max_body_bytes))
+            .with_state(self.clone())
+    }
+
+    fn refuse(&self) -> Response {
+        self.inner
+            .counters
+            .unauthorized
+            .fetch_add(1, Ordering::Relaxed);
+        answer(Answer {
+            status: 401,
+            body: json!({"error": "missing or wrong signature"}),
+        })
+    }
+
+    fn parsed(&self, parsed: Result<Delivery, ParseError>) -> Response {
+        match parsed {
+            Ok(delivery) => answer(self.relay(delivery)),
+            Err(error) => {
+                self.inner
+                    .counters
+                    .malformed
+                    .fetch_add(1, Ordering::Relaxed);
+                answer(Answer {
+                    status: 400,
+                    body: json!({"error": error.reason()}),
+                })
+            }
+        }
+    }
+}
+
+fn signed(secret: Option<&Secret>, headers: &HeaderMap, name: &str, body: &[u8]) -> bool {
+    let signature = headers.get(name).and_then(|v| v.to_str().ok());
+    match (secret, signature) {
+        (Some(secret), Some(signature)) => valid_hmac_signature(secret, body, signature),
+        _ => false,
+    }
+}
+
+async fn flipt(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) -> Response {
+    let secret = relay.inner.config.flipt_signing_secret.as_ref();
+    if !signed(secret, &headers, FLIPT_SIGNATURE_HEADER, &body) {
+        return relay.refuse();
+    }
+    relay.parsed(parse_flipt(&body))
+}
+
+async fn launchdarkly(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) -> Response {
+    let secret = relay.inner.config.launchdarkly_secret.as_ref();
+    if !signed(secret, &headers, LAUNCHDARKLY_SIGNATURE_HEADER, &body) {
+        return relay.refuse();
+    }
+    relay.parsed(parse_launchdarkly(&body))
+}
+
+async fn unleash(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) -> Response {
+    let authorized = match (
+        relay.inner.config.unleash_authorization.as_ref(),
+        headers.get(header::AUTHORIZATION),
+    ) {
+        (Some(expected), Some(presented)) => valid_shared_secret(expected, presented.as_bytes()),
+        _ => false,
+    };
+    if !authorized {
+        return relay.refuse();
+    }
+    relay.parsed(parse_unleash(&body))
+}
+
+async fn health(State(relay): State<Relay>) -> Response {
+    let events = relay.events().stats();
+    let stats = relay.stats();
+    let running = relay.events().is_running();
+    answer(Answer {
+        status: if running { 200 } else { 503 },
+        body: json!({
+            "status": if running { "ok" } else { "stopped" },
+            "relayed": stats.relayed,
+            "duplicates": stats.duplicates,
+            "ignored": stats.ignored,
+            "unauthorized": stats.unauthorized,
+            "malformed": stats.malformed,
+            "unavailable": stats.unavailable,
+            "out_of_order": stats.out_of_order,
+            "events": {
+                "sent": events.sent,
+                "dropped": events.dropped,
+                "failed": events.failed,
+                "requests": events.requests,
+            },
+            "audit_dropped": relay.audit().map_or(0, crate::AuditLog::dropped),
+        }),
+    })
+}
+
+fn answer(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        Value::to_string(&answer.body),
+    )
+        .into_response()
+}

@@ -1,0 +1,214 @@
+//! The binary's configuration, from environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openfeature_hooks_datadog::{ApiKey, ChangeEventsConfig, ChangeOrigin};
+
+use crate::{ImpactMap, RelayConfig, Secret};
+
+/// Where audit lines go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditTarget {
+    /// Standard output (the default).
+    Stdout,
+    /// Appended to a file.
+    File(PathBuf),
+    /// Nowhere.
+    Off,
+}
+
+/// Everything the binary needs, read by [`from_env`](Self::from_env).
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `DD_API_KEY` | Events API key (required) | - |
+/// | `DD_SITE` | Datadog site | `datadoghq.com` |
+/// | `DD_EVENTS_URL` | full Events API URL instead (a proxy) | from `DD_SITE` |
+/// | `DD_SERVICE` | the service a change impacts when the impact map names none | `unknown-service` |
+/// | `DD_ENV` | `env` tag when the source names no environment (Flipt) | none |
+/// | `RELAY_LISTEN` | address to listen on | `0.0.0.0:8080` |
+/// | `RELAY_FLIPT_SIGNING_SECRET` | Flipt's `audit.sinks.webhook.signing_secret`; enables `/flipt` | - |
+/// | `RELAY_LAUNCHDARKLY_SECRET` | the LaunchDarkly webhook's secret; enables `/launchdarkly` | - |
+/// | `RELAY_UNLEASH_AUTHORIZATION` | the Unleash addon's `Authorization` value; enables `/unleash` | - |
+/// | `RELAY_IMPACTED_SERVICES` | impact map, e.g. `new-checkout=checkout,cart;tag:payments=billing` | none |
+/// | `RELAY_FLIPT_URL`, `RELAY_UNLEASH_URL` | UI addresses, for links in the events | none |
+/// | `RELAY_MAX_BODY_BYTES` | body size limit | `1048576` |
+/// | `RELAY_QUEUE_CAPACITY` | change events waiting at most (then `503`) | `1024` |
+/// | `RELAY_AUDIT` | `stdout`, `off` or a file path | `stdout` |
+/// | `RELAY_SHUTDOWN_TIMEOUT_SECS` | bound on shutdown after `SIGTERM`/`SIGINT` | `10` |
+///
+/// At least one source secret is required.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RelaySettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The relay.
+    pub relay: RelayConfig,
+    /// The change-event sender.
+    pub events: ChangeEventsConfig,
+    /// Where audit lines go.
+    pub audit: AuditTarget,
+    /// How long shutdown may take, in all.
+    pub shutdown_timeout: Duration,
+}
+
+impl RelaySettings {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A missing API key, no source secret, or a value that does not parse (the message names
+    /// the variable, never its value when it is a secret).
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (for tests and embedding).
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        fn number<T: std::str::FromStr>(
+            name: &str,
+            value: Option<String>,
+            default: T,
+        ) -> Result<T, String> {
+            match value {
+                None => Ok(default),
+                Some(value) => value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{name} is not a number: {value:?}")),
+            }
+        }
+        let api_key = var("DD_API_KEY").ok_or("DD_API_KEY is required")?;
+        let site = var("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+        let origin = ChangeOrigin {
+            service: var("DD_SERVICE").unwrap_or_else(|| "unknown-service".to_owned()),
+            env: var("DD_ENV"),
+        };
+        let mut events =
+            ChangeEventsConfig::new(ApiKey::new(api_key), &site, origin).with_queue_capacity(
+                number("RELAY_QUEUE_CAPACITY", var("RELAY_QUEUE_CAPACITY"), 1024)?,
+            );
+        if let Some(url) = var("DD_EVENTS_URL") {
+            events = events.with_endpoint(url);
+        }
+        let listen = var("RELAY_LISTEN").unwrap_or_else(|| "0.0.0.0:8080".to_owned());
+        let listen: SocketAddr = listen
+            .trim()
+            .parse()
+            .map_err(|_| format!("RELAY_LISTEN is not an address: {listen:?}"))?;
+        let mut relay = RelayConfig::new().with_max_body_bytes(number(
+            "RELAY_MAX_BODY_BYTES",
+            var("RELAY_MAX_BODY_BYTES"),
+            crate::DEFAULT_MAX_BODY_BYTES,
+        )?);
+        if let Some(secret) = var("RELAY_FLIPT_SIGNING_SECRET") {
+            relay = relay.with_flipt_signing_secret(Secret::new(secret));
+        }
+        if let Some(secret) = var("RELAY_LAUNCHDARKLY_SECRET") {
+            relay = relay.with_launchdarkly_secret(Secret::new(secret));
+        }
+        if let Some(secret) = var("RELAY_UNLEASH_AUTHORIZATION") {
+            relay = relay.with_unleash_authorization(Secret::new(secret));
+        }
+        if relay.flipt_signing_secret.is_none()
+            && relay.launchdarkly_secret.is_none()
+            && relay.unleash_authorization.is_none()
+        {
+            return Err("no source configured: set RELAY_FLIPT_SIGNING_SECRET, RELAY_LAUNCHDARKLY_SECRET or RELAY_UNLEASH_AUTHORIZATION".to_owned());
+        }
+        if let Some(spec) = var("RELAY_IMPACTED_SERVICES") {
+            relay = relay.with_impact(
+                ImpactMap::parse(&spec).map_err(|e| format!("RELAY_IMPACTED_SERVICES: {e}"))?,
+            );
+        }
+        if let Some(url) = var("RELAY_FLIPT_URL") {
+            relay = relay.with_flipt_url(url);
+        }
+        if let Some(url) = var("RELAY_UNLEASH_URL") {
+            relay = relay.with_unleash_url(url);
+        }
+        let audit = match var("RELAY_AUDIT").as_deref().map(str::trim) {
+            None | Some("stdout") => AuditTarget::Stdout,
+            Some("off") => AuditTarget::Off,
+            Some(path) => AuditTarget::File(PathBuf::from(path)),
+        };
+        let shutdown_timeout = Duration::from_secs(number(
+            "RELAY_SHUTDOWN_TIMEOUT_SECS",
+            var("RELAY_SHUTDOWN_TIMEOUT_SECS"),
+            10,
+        )?);
+        Ok(Self {
+            listen,
+            relay,
+            events,
+            audit,
+            shutdown_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn the_environment_configures_everything_and_debug_shows_no_secret() {
+        let settings = RelaySettings::from_lookup(lookup(&[
+            ("DD_API_KEY", "api-key-value"),
+            ("DD_ENV", "prod"),
+            ("RELAY_LISTEN", "127.0.0.1:9999"),
+            ("RELAY_FLIPT_SIGNING_SECRET", "flipt-secret-value"),
+            ("RELAY_UNLEASH_AUTHORIZATION", "unleash-secret-value"),
+            ("RELAY_IMPACTED_SERVICES", "f=a,b"),
+            ("RELAY_AUDIT", "off"),
+            ("RELAY_SHUTDOWN_TIMEOUT_SECS", "3"),
+        ]));
+        let settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9999");
+        assert_eq!(settings.audit, AuditTarget::Off);
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(3));
+        assert_eq!(settings.relay.impact.services("f", &[]), ["a", "b"]);
+        assert!(settings.relay.launchdarkly_secret.is_none());
+        let debug = format!("{settings:?}");
+        for secret in [
+            "api-key-value",
+            "flipt-secret-value",
+            "unleash-secret-value",
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
+    fn missing_or_bad_settings_are_named_without_their_secret_values() {
+        let error = |vars: &[(&str, &str)]| RelaySettings::from_lookup(lookup(vars)).err();
+        assert_eq!(error(&[]).as_deref(), Some("DD_API_KEY is required"));
+        assert!(
+            error(&[("DD_API_KEY", "k")]).is_some_and(|e| e.starts_with("no source configured"))
+        );
+        let bad = error(&[
+            ("DD_API_KEY", "k"),
+            ("RELAY_LAUNCHDARKLY_SECRET", "ld-secret-value"),
+            ("RELAY_MAX_BODY_BYTES", "lots"),
+        ]);
+        assert_eq!(
+            bad.as_deref(),
+            Some("RELAY_MAX_BODY_BYTES is not a number: \"lots\"")
+        );
+    }
+}
