@@ -59,7 +59,7 @@ impl Hasher for FastHasher {
 
 /// Eight bytes as a little-endian word (`bytes` has exactly eight).
 #[inline]
-fn read_u64(bytes: &[u8]) -> u64 {
+pub(crate) fn read_u64(bytes: &[u8]) -> u64 {
     let mut word = [0u8; 8];
     word.copy_from_slice(bytes);
     u64::from_le_bytes(word)
@@ -69,7 +69,7 @@ fn read_u64(bytes: &[u8]) -> u64 {
 /// call (the tail of every short key goes through here). Which bytes overlap depends only on
 /// the length, which the caller mixes in, so equal texts always give equal words.
 #[inline]
-fn read_tail(bytes: &[u8]) -> u64 {
+pub(crate) fn read_tail(bytes: &[u8]) -> u64 {
     let len = bytes.len();
     if len >= 4 {
         let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);

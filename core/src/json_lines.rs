@@ -32,7 +32,8 @@ thread_local! {
 /// Fields, present only when known: `time` (RFC 3339, UTC), `flag_key`, `flag_type`, `value`,
 /// `variant`, `reason`, `provider_reason` (a provider-specific reason as the provider wrote it),
 /// `error_type`, `error_message`, `context_id`, `provider`, `client`, `set_id`, `version`,
-/// `metadata`, `attributes` (custom attributes). The evaluation context is never written.
+/// `metadata`, `attributes` (custom attributes), `sample_rate` (behind a
+/// [`SampledSink`](crate::SampledSink)). The evaluation context is never written.
 ///
 /// ```
 /// use openfeature_hooks_core::{JsonLinesSink, TelemetryHook};
@@ -192,6 +193,9 @@ impl Serialize for RecordLine<'_, '_> {
             let mut entries: Vec<_> = metadata.values.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             map.serialize_entry("metadata", &MetadataMap(&entries))?;
+        }
+        if let Some(rate) = r.sample_rate {
+            map.serialize_entry("sample_rate", &rate)?;
         }
         if !r.custom_attributes.is_empty() {
             map.serialize_entry("attributes", &CustomAttributesJson(r.custom_attributes))?;

@@ -40,6 +40,13 @@
 //!   the context id policy, a flag filter, custom attributes, extra reason-table rows.
 //! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`.
 //! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
+//! - Volume control, as wrappers any sink can take (see the README's "Production setup"):
+//!   [`ExposureDedup`] passes each exposure (flag, context, variant, version, set id) once per
+//!   window through a fixed lock-free table; [`SampledSink`] keeps a fraction of contexts and
+//!   states the rate in [`EvaluationRecord::sample_rate`]; [`DistinctCounter`] counts distinct
+//!   contexts in 4 KiB. They tell contexts apart by [`context_id_source`] /
+//!   [`context_fingerprint`], in memory, whatever the context id policy writes out. Time comes
+//!   from a [`Clock`] ([`MonotonicClock`], or [`ManualClock`] in tests).
 //! - For backends' hot paths: [`shared_text`] and [`RecordTexts`] (flag keys, variants and
 //!   provider names interned once instead of copied per evaluation, memory bounded), and
 //!   [`FastHasher`] for their own bounded tables.
@@ -61,9 +68,15 @@
 mod after_marks;
 mod attribute;
 mod builder;
+mod clock;
+mod context_fingerprint;
 mod context_id;
+mod distinct_count;
 mod error_type;
 mod evaluation_start;
+mod exposure_dedup;
+mod exposure_key;
+mod exposure_table;
 mod fast_hash;
 mod flag_type;
 mod hook;
@@ -73,18 +86,29 @@ mod panic_guard;
 mod reason;
 mod record;
 mod record_texts;
+mod sampling;
 mod shared_text;
 mod sink;
 mod stage_future;
+mod striped_counters;
 mod timestamp;
 mod value_json;
 
 pub use attribute::{Attribute, AttributeSet};
 pub use builder::TelemetryHookBuilder;
-pub use context_id::{ContextId, ContextIdKey, ContextIdPolicy, HashedContextId};
+pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use context_fingerprint::context_fingerprint;
+pub use context_id::{
+    ContextId, ContextIdKey, ContextIdPolicy, HashedContextId, context_id_source,
+};
+pub use distinct_count::DistinctCounter;
 pub use error_type::{ErrorType, EvaluationFailure};
 pub use evaluation_start::{
     EvaluationStart, EvaluationStarted, MAX_KEYS_PER_SHARD, MAX_START_AGE, MAX_STARTS_PER_KEY,
+};
+pub use exposure_dedup::{
+    DEFAULT_EXPOSURE_CAPACITY, DEFAULT_EXPOSURE_WINDOW, ExposureDedup, ExposureDedupBuilder,
+    ExposureStats,
 };
 pub use fast_hash::{FastBuildHasher, FastHasher};
 pub use flag_type::FlagType;
@@ -93,6 +117,7 @@ pub use json_lines::JsonLinesSink;
 pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
 pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
 pub use record_texts::RecordTexts;
+pub use sampling::{SampledSink, SamplingStats};
 pub use shared_text::{MAX_INTERNED_TEXTS, MAX_SHARED_TEXT_LEN, SharedText, shared_text};
 pub use sink::{EvaluationSink, FnSink, NoopSink};
 pub use timestamp::Rfc3339;

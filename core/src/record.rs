@@ -52,6 +52,10 @@ pub struct EvaluationRecord<'a> {
     /// [needs it](crate::EvaluationSink::needs_start), and `None` when the start was not seen
     /// (an earlier `before` hook failed, or see `evaluation_start` for the other cases).
     pub started: Option<EvaluationStart>,
+    /// The fraction of evaluations like this one that reach the sink, when a
+    /// [`SampledSink`](crate::SampledSink) is in front of it: each record stands for
+    /// `1 / sample_rate` evaluations. `None`: not sampled.
+    pub sample_rate: Option<f64>,
 }
 
 impl<'a> EvaluationRecord<'a> {
@@ -79,6 +83,7 @@ impl<'a> EvaluationRecord<'a> {
             evaluation_context,
             custom_attributes: &[],
             started: None,
+            sample_rate: None,
         }
     }
 

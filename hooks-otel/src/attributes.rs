@@ -8,6 +8,12 @@ use crate::attribute_naming::{self, AttributeNaming};
 use crate::otel_value::attribute_value;
 use crate::shared_strings::shared;
 
+/// The attribute that carries [`EvaluationRecord::sample_rate`] on records that went through a
+/// [`SampledSink`](openfeature_hooks_core::SampledSink): each such event stands for
+/// `1 / sample_rate` evaluations. Not a semantic-convention name (there is none yet), so it is
+/// namespaced to this library.
+pub const SAMPLE_RATE: &str = "openfeature_hooks.sample_rate";
+
 /// A reason as an attribute value: the convention's names are static, custom ones shared.
 pub(crate) fn reason_value(reason: &Reason<'_>) -> StringValue {
     match reason.as_static_str() {
@@ -111,6 +117,9 @@ pub(crate) fn write_attributes(
             shared(&metadata_text(version)),
         );
     }
+    if let Some(rate) = record.sample_rate {
+        out.flag_value(key(SAMPLE_RATE), &Value::Float(rate));
+    }
     for custom in record.custom_attributes {
         out.flag_value(Key::from(custom.key.clone()), &custom.value);
     }
@@ -160,6 +169,7 @@ fn written_span_attributes(
         + usize::from(record.context_id.is_some())
         + usize::from(record.set_id.is_some())
         + usize::from(record.version.is_some())
+        + usize::from(record.sample_rate.is_some())
         + record.custom_attributes.len();
     let mut out = KeyValues(Vec::with_capacity(count));
     write_attributes(record, texts, naming, Body::None, &mut out);
@@ -186,6 +196,7 @@ fn common_span_attributes(
         && record.context_id.is_none()
         && record.set_id.is_none()
         && record.version.is_none()
+        && record.sample_rate.is_none()
         && record.custom_attributes.is_empty();
     if !common {
         return None;

@@ -9,7 +9,7 @@
 //! | [`LogEventSink`] | a `feature_flag.evaluation` log event (the conventions' main form) |
 //! | [`SpanEventSink`] | a `feature_flag.evaluation` event on the active span |
 //! | [`EvaluationSpanSink`] | a `feature_flag.evaluation` span per evaluation |
-//! | [`MetricsSink`] | active / requests / success / error counters and a duration histogram |
+//! | [`MetricsSink`] | active / requests / success / error counters, a duration histogram, and opt-in distinct contexts per variant |
 //!
 //! ```
 //! use open_feature::OpenFeature;
@@ -60,6 +60,7 @@
 
 mod attribute_naming;
 mod attributes;
+mod distinct_contexts;
 mod evaluation_span;
 mod log_event;
 mod metrics;
@@ -69,6 +70,8 @@ mod shared_strings;
 mod span_event;
 
 pub use attribute_naming::{AttributeNaming, EVENT_NAME, ResultValue};
+pub use attributes::SAMPLE_RATE;
+pub use distinct_contexts::MAX_DISTINCT_CONTEXT_SERIES;
 pub use evaluation_span::EvaluationSpanSink;
 pub use log_event::{LOG_TARGET, LogEventSink};
 pub use metrics::{DURATION_BOUNDARIES, MAX_SERIES, MetricsSink, instrument};

@@ -12,6 +12,7 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
 use crate::attributes::reason_value;
+use crate::distinct_contexts::DistinctContexts;
 use crate::series_table::{Parts, SeriesTable};
 
 /// Instrument names.
@@ -26,6 +27,9 @@ pub mod instrument {
     pub const ERROR_TOTAL: &str = "feature_flag.evaluation_error_total";
     /// Histogram of evaluation durations in seconds.
     pub const DURATION: &str = "feature_flag.evaluation.duration";
+    /// Gauge of distinct contexts per flag and variant (`{context}`), opt-in: see
+    /// [`MetricsSink::with_distinct_contexts`](crate::MetricsSink::with_distinct_contexts).
+    pub const DISTINCT_CONTEXTS: &str = "feature_flag.evaluation.distinct_contexts";
 }
 
 /// Bucket boundaries of the duration histogram, in seconds: 10 µs to 10 s. Local evaluations
@@ -67,6 +71,8 @@ pub struct MetricsSink {
     state: Arc<MetricsState>,
     duration: Histogram<f64>,
     _instruments: Arc<ObservableInstruments>,
+    meter: Meter,
+    distinct_contexts: Option<Arc<DistinctContexts>>,
 }
 
 #[derive(Debug)]
@@ -263,7 +269,30 @@ impl MetricsSink {
                 .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
             _instruments: Arc::new(instruments),
+            meter: meter.clone(),
+            distinct_contexts: None,
         }
+    }
+
+    /// Also reports `feature_flag.evaluation.distinct_contexts`: an observable gauge of how many
+    /// distinct contexts received each (flag, variant) since the process started, such as how
+    /// many users are in a 5% rollout. Off by default.
+    ///
+    /// Each series is a HyperLogLog sketch ([`DistinctCounter`](openfeature_hooks_core::DistinctCounter):
+    /// 4 KiB, 1.6% relative standard error) fed with a hash of the raw context id (flag metadata
+    /// `contextId`, else the targeting key), whatever the hook's context id policy: no context
+    /// id is stored or exported, only the estimate. At most
+    /// [`MAX_DISTINCT_CONTEXT_SERIES`](crate::MAX_DISTINCT_CONTEXT_SERIES) series (1 MiB), then
+    /// an overflow series. Failed evaluations and evaluations without a context id are not
+    /// counted. Estimates are per process: they cannot be summed across instances (a context
+    /// seen by two instances counts in both).
+    #[must_use]
+    pub fn with_distinct_contexts(mut self) -> Self {
+        self.distinct_contexts = Some(Arc::new(DistinctContexts::register(
+            &self.meter,
+            self.state.naming,
+        )));
+        self
     }
 }
 
@@ -324,6 +353,9 @@ impl EvaluationSink for MetricsSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         let outcome = self.state.outcome(record);
         outcome.data.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(distinct_contexts) = &self.distinct_contexts {
+            distinct_contexts.record(record);
+        }
         if record.started.is_some() {
             // Only evaluations counted at start are in flight.
             let flag = match &outcome.data.flag {

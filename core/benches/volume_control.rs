@@ -1,0 +1,301 @@
+//! What exposure deduplication and sampling add to one flag evaluation, beside the bare SDK
+//! evaluation and the sinks they wrap, in the same run.
+//!
+//! Run: `cargo bench -p openfeature-hooks-core --bench volume_control`
+//!
+//! Targets (issue 12): a suppressed evaluation at most 40 ns over `TelemetryHook` + `NoopSink`;
+//! a passing one at most 60 ns over the wrapped sink alone. Results in BENCHMARKS.md.
+//!
+//! Cases, all through a real `open-feature` client and the fixture provider:
+//! - `bare`, `core_noop_sink`: the baselines of the suppressed path, one context.
+//! - `dedup_suppressed_noop_sink`: `ExposureDedup<NoopSink>` with the real clock, the same
+//!   exposure every time (suppressed after the first).
+//! - `sampled_out_noop_sink`: `SampledSink<NoopSink>` at rate 0.01 with a context that is out.
+//! - `noop_sink_rotating`, `dedup_passing_noop_sink_rotating`, `json_lines_rotating`,
+//!   `dedup_passing_json_lines_rotating`: the no-op and JSON-lines sinks alone, and behind
+//!   `ExposureDedup`, over 65 536 contexts in turn (and the no-op pair over 4 096, `_4k`, whose
+//!   table lines and contexts stay in cache) with a clock that moves a window per
+//!   reading, so every evaluation passes (the table's scan and compare-and-swap, over a full
+//!   table's worth of keys, are paid every time).
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use openfeature_hooks_core::{
+    Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink,
+    MonotonicClock, NoopSink, SampledSink, TelemetryHook,
+};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+
+const SAMPLE_RATE: f64 = 0.01;
+const WINDOW: Duration = Duration::from_secs(600);
+const ROTATING_CONTEXTS: usize = 65_536;
+/// Records the wrapper alone rotates over: few enough that their contexts stay in cache, as
+/// the context of a real evaluation is (the SDK and provider just read it). 65 536 records'
+/// targeting keys would miss the cache on every read, a cost the bare sink never pays.
+const ROTATING_RECORDS: usize = 4_096;
+
+/// The real clock plus one more window at every reading: every exposure has expired, and a
+/// reading costs what the default clock's does (plus an uncontended load and store: the bench
+/// is single-threaded).
+#[derive(Debug, Default)]
+struct WindowPerReading {
+    clock: MonotonicClock,
+    readings: AtomicU64,
+}
+
+impl Clock for WindowPerReading {
+    fn elapsed(&self) -> Duration {
+        let readings = self.readings.load(Ordering::Relaxed) + 1;
+        self.readings.store(readings, Ordering::Relaxed);
+        self.clock.elapsed() + Duration::from_secs((WINDOW.as_secs() + 1) * readings)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Bare,
+    CoreNoopSink,
+    DedupSuppressedNoopSink,
+    SampledOutNoopSink,
+    NoopSinkRotating,
+    DedupPassingNoopSinkRotating,
+    NoopSinkRotating4k,
+    DedupPassingNoopSinkRotating4k,
+    JsonLinesRotating,
+    DedupPassingJsonLinesRotating,
+}
+
+impl Case {
+    const ALL: [Case; 10] = [
+        Case::Bare,
+        Case::CoreNoopSink,
+        Case::DedupSuppressedNoopSink,
+        Case::SampledOutNoopSink,
+        Case::NoopSinkRotating,
+        Case::DedupPassingNoopSinkRotating,
+        Case::NoopSinkRotating4k,
+        Case::DedupPassingNoopSinkRotating4k,
+        Case::JsonLinesRotating,
+        Case::DedupPassingJsonLinesRotating,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Case::Bare => "bare",
+            Case::CoreNoopSink => "core_noop_sink",
+            Case::DedupSuppressedNoopSink => "dedup_suppressed_noop_sink",
+            Case::SampledOutNoopSink => "sampled_out_noop_sink",
+            Case::NoopSinkRotating => "noop_sink_rotating",
+            Case::DedupPassingNoopSinkRotating => "dedup_passing_noop_sink_rotating",
+            Case::NoopSinkRotating4k => "noop_sink_rotating_4k",
+            Case::DedupPassingNoopSinkRotating4k => "dedup_passing_noop_sink_rotating_4k",
+            Case::JsonLinesRotating => "json_lines_rotating",
+            Case::DedupPassingJsonLinesRotating => "dedup_passing_json_lines_rotating",
+        }
+    }
+
+    /// How many contexts the case takes in turn (1: always the same).
+    fn contexts(self) -> usize {
+        match self {
+            Case::NoopSinkRotating
+            | Case::DedupPassingNoopSinkRotating
+            | Case::JsonLinesRotating
+            | Case::DedupPassingJsonLinesRotating => ROTATING_CONTEXTS,
+            Case::NoopSinkRotating4k | Case::DedupPassingNoopSinkRotating4k => ROTATING_RECORDS,
+            _ => 1,
+        }
+    }
+
+    fn client(self, runtime: &tokio::runtime::Runtime) -> Client {
+        runtime.block_on(async {
+            let mut api = OpenFeature::default();
+            api.set_provider(
+                FixtureProvider::new("bench").with_flag(
+                    "new-checkout",
+                    FixtureFlag::new(true)
+                        .variant("on")
+                        .reason(Some(EvaluationReason::TargetingMatch))
+                        .metadata("version", 3_i64),
+                ),
+            )
+            .await;
+            let client = api.create_client();
+            let hook = match self {
+                Case::Bare => return client,
+                Case::CoreNoopSink => TelemetryHook::builder().sink(NoopSink).build(),
+                Case::DedupSuppressedNoopSink => TelemetryHook::builder()
+                    .sink(ExposureDedup::new(NoopSink))
+                    .build(),
+                Case::SampledOutNoopSink => TelemetryHook::builder()
+                    .sink(SampledSink::new(SAMPLE_RATE, NoopSink))
+                    .build(),
+                Case::NoopSinkRotating | Case::NoopSinkRotating4k => {
+                    TelemetryHook::builder().sink(NoopSink).build()
+                }
+                Case::DedupPassingNoopSinkRotating | Case::DedupPassingNoopSinkRotating4k => {
+                    TelemetryHook::builder()
+                        .sink(
+                            ExposureDedup::builder()
+                                .window(WINDOW)
+                                .clock(WindowPerReading::default())
+                                .build(NoopSink),
+                        )
+                        .build()
+                }
+                Case::JsonLinesRotating => TelemetryHook::builder()
+                    .sink(JsonLinesSink::new(std::io::sink()))
+                    .build(),
+                Case::DedupPassingJsonLinesRotating => TelemetryHook::builder()
+                    .sink(
+                        ExposureDedup::builder()
+                            .window(WINDOW)
+                            .clock(WindowPerReading::default())
+                            .build(JsonLinesSink::new(std::io::sink())),
+                    )
+                    .build(),
+            };
+            client.with_hook(hook)
+        })
+    }
+}
+
+fn evaluation(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    // The one context: the first `user-N` that a 1% sample leaves out. The rotating contexts
+    // are used in turn.
+    let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
+    let Some(one) = (0..1000)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .find(|context| {
+            !sampler.keeps(&EvaluationRecord::new(
+                "new-checkout",
+                FlagType::Bool,
+                context,
+            ))
+        })
+    else {
+        return;
+    };
+    let rotating: Vec<EvaluationContext> = (0..ROTATING_CONTEXTS)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .collect();
+    let mut group = c.benchmark_group("volume");
+    for case in Case::ALL {
+        let client = case.client(&runtime);
+        let next = Cell::new(0_usize);
+        group.bench_function(case.name(), |b| {
+            b.to_async(&runtime).iter(|| {
+                let contexts = case.contexts();
+                let context = if contexts > 1 {
+                    let i = next.get();
+                    next.set((i + 1) % contexts);
+                    &rotating[i]
+                } else {
+                    &one
+                };
+                let client = &client;
+                async move {
+                    black_box(
+                        client
+                            .get_bool_value("new-checkout", Some(context), None)
+                            .await,
+                    )
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The wrappers' own cost, without the SDK around it: `EvaluationSink::record` called directly
+/// on a record built once (rotating over the same contexts as above for the passing case). Much
+/// less noisy than the whole evaluation on a loaded machine; the difference between a wrapper
+/// and its sink alone is exactly what the wrapper adds to an evaluation.
+fn wrapper_alone(c: &mut Criterion) {
+    let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
+    let Some(one) = (0..1000)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .find(|context| {
+            !sampler.keeps(&EvaluationRecord::new(
+                "new-checkout",
+                FlagType::Bool,
+                context,
+            ))
+        })
+    else {
+        return;
+    };
+    let rotating: Vec<EvaluationContext> = (0..ROTATING_RECORDS)
+        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+        .collect();
+    let value = open_feature::Value::Bool(true);
+    let version = open_feature::FlagMetadataValue::Int(3);
+    let record = |context| {
+        let mut record = EvaluationRecord::new("new-checkout", FlagType::Bool, context);
+        record.value = Some(&value);
+        record.variant = Some("on");
+        record.version = Some(&version);
+        record
+    };
+    let one_record = record(&one);
+    let rotating_records: Vec<EvaluationRecord<'_>> = rotating.iter().map(record).collect();
+
+    let mut group = c.benchmark_group("wrapper_alone");
+    let noop = NoopSink;
+    group.bench_function("noop_sink", |b| {
+        b.iter(|| noop.record(black_box(&one_record)));
+    });
+    let dedup = ExposureDedup::new(NoopSink);
+    group.bench_function("dedup_suppressed_noop_sink", |b| {
+        b.iter(|| dedup.record(black_box(&one_record)));
+    });
+    group.bench_function("sampled_out_noop_sink", |b| {
+        b.iter(|| sampler.record(black_box(&one_record)));
+    });
+    let json = JsonLinesSink::new(std::io::sink());
+    let next = Cell::new(0_usize);
+    let rotate = || {
+        let i = next.get();
+        next.set((i + 1) % ROTATING_RECORDS);
+        &rotating_records[i]
+    };
+    group.bench_function("noop_sink_rotating", |b| {
+        b.iter(|| noop.record(black_box(rotate())));
+    });
+    let passing_noop = ExposureDedup::builder()
+        .window(WINDOW)
+        .clock(WindowPerReading::default())
+        .build(NoopSink);
+    group.bench_function("dedup_passing_noop_sink_rotating", |b| {
+        b.iter(|| passing_noop.record(black_box(rotate())));
+    });
+    group.bench_function("json_lines_rotating", |b| {
+        b.iter(|| json.record(black_box(rotate())));
+    });
+    let passing = ExposureDedup::builder()
+        .window(WINDOW)
+        .clock(WindowPerReading::default())
+        .build(JsonLinesSink::new(std::io::sink()));
+    group.bench_function("dedup_passing_json_lines_rotating", |b| {
+        b.iter(|| passing.record(black_box(rotate())));
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs, so that several can be taken back to back on a shared machine.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40);
+    targets = evaluation, wrapper_alone
+}
+criterion_main!(benches);
