@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use open_feature::{FlagMetadataValue, Value};
 
-use crate::context_fingerprint::{KeyHasher, mix64};
+use crate::fast_hash::{FastHasher, mix64};
 use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 
 /// The exposure key of `record`, hashed:
@@ -17,7 +17,7 @@ use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 /// `(None, "ab")` differ.
 #[inline]
 pub(crate) fn exposure_hash(record: &EvaluationRecord<'_>) -> u64 {
-    let mut hasher = KeyHasher::default();
+    let mut hasher = FastHasher::default();
     record.flag_key.hash(&mut hasher);
     context_id_source(record).hash(&mut hasher);
     match record.failure {
@@ -44,7 +44,7 @@ pub(crate) fn exposure_hash(record: &EvaluationRecord<'_>) -> u64 {
     hasher.finish()
 }
 
-fn write_metadata(value: Option<&FlagMetadataValue>, hasher: &mut KeyHasher) {
+fn write_metadata(value: Option<&FlagMetadataValue>, hasher: &mut FastHasher) {
     match value {
         None => hasher.write_u8(0),
         Some(FlagMetadataValue::Bool(flag)) => {
@@ -69,7 +69,7 @@ fn write_metadata(value: Option<&FlagMetadataValue>, hasher: &mut KeyHasher) {
 /// A hash of a flag value, for flags without variants: struct fields in any order give the same
 /// hash; nesting past [`MAX_VALUE_DEPTH`] is not looked into.
 fn value_fingerprint(value: &Value, depth: usize) -> u64 {
-    let mut hasher = KeyHasher::default();
+    let mut hasher = FastHasher::default();
     if depth > MAX_VALUE_DEPTH {
         hasher.write_u8(0xFF);
         return hasher.finish();
@@ -103,7 +103,7 @@ fn value_fingerprint(value: &Value, depth: usize) -> u64 {
             hasher.write_usize(fields.fields.len());
             // Order-independent: the map's iteration order is not stable.
             let sum = fields.fields.iter().fold(0_u64, |sum, (key, item)| {
-                let mut field = KeyHasher::default();
+                let mut field = FastHasher::default();
                 key.hash(&mut field);
                 field.write_u64(value_fingerprint(item, depth + 1));
                 sum.wrapping_add(mix64(field.finish()))

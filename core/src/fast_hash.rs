@@ -2,24 +2,43 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A fast, non-cryptographic hasher (the multiply-rotate scheme of rustc's `FxHasher`) for the
-/// hook's own bounded tables: evaluation starts keyed by task and key pointer, metric series
-/// keyed by flag key, provider, variant and reason.
+/// A fast, non-cryptographic, well-mixed hasher for the hook's own bounded tables: evaluation
+/// starts keyed by task and key pointer, metric series, interned texts, Datadog's memory of tags
+/// set, and the volume controls' exposure keys and context fingerprints.
 ///
-/// Those keys come from the application's code and providers, and every table using this hasher
-/// is bounded, so a collision costs a slower lookup, never unbounded memory. std's default
-/// SipHash took a fifth of the metrics sink's time.
-#[derive(Clone, Copy, Debug, Default)]
+/// Each 8-byte word is mixed in with a folded multiply (the full 128-bit product's halves XORed,
+/// as in foldhash and wyhash), and [`finish`](Hasher::finish) runs the state through
+/// MurmurHash3's finaliser, so every input bit moves every output bit and the result can be
+/// split into a table index, a fingerprint and a sampling draw. Some tables (Datadog's tags set
+/// once per span, exposure deduplication) take the 64-bit hash as the key's identity, so the
+/// hash must not collide on structured keys: the multiply-rotate scheme of rustc's `FxHasher`,
+/// used here before, gave 113 000 identical hashes on 10 million keys `("flag-N", "user-T-I")`;
+/// this one gives none (a test checks a million), for about 1 ns more per word.
+///
+/// The output is stable across processes and this crate's 0.x releases (sampling keeps the same
+/// contexts everywhere). Keys come from the application's code and providers, and every table
+/// using this hasher is bounded, so even a crafted collision costs a slower lookup or one extra
+/// or missing record, never unbounded memory. std's default SipHash took a fifth of the metrics
+/// sink's time.
+#[derive(Clone, Copy, Debug)]
 pub struct FastHasher {
-    hash: u64,
+    state: u64,
 }
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+const SEED: u64 = 0x243F_6A88_85A3_08D3;
+const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Default for FastHasher {
+    fn default() -> Self {
+        Self { state: SEED }
+    }
+}
 
 impl FastHasher {
     #[inline]
     fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+        let product = u128::from(self.state ^ word) * u128::from(MULTIPLIER);
+        self.state = (product as u64) ^ ((product >> 64) as u64) ^ word.rotate_left(23);
     }
 }
 
@@ -53,8 +72,18 @@ impl Hasher for FastHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        mix64(self.state)
     }
+}
+
+/// The finaliser of MurmurHash3 (`fmix64`): every input bit moves every output bit.
+#[inline]
+pub(crate) fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
 }
 
 /// Eight bytes as a little-endian word (`bytes` has exactly eight).
@@ -126,5 +155,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_identical_hashes_among_a_million_structured_keys() {
+        let mut hashes: Vec<u64> = (0..1_000_000_u32)
+            .map(|i| {
+                hash((
+                    format!("flag-{}", i % 10),
+                    Some(format!("user-{}-{}", i % 8, i / 8)),
+                ))
+            })
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), 1_000_000);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 
-use crate::context_fingerprint::mix64;
+use crate::fast_hash::mix64;
 use crate::striped_counters::StripedCounters;
 use crate::{EvaluationRecord, EvaluationSink, EvaluationStarted, context_fingerprint};
 
