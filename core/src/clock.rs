@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 /// A monotonic time source: how long since some fixed origin.
 ///
 /// [`ExposureDedup`](crate::ExposureDedup) reads it once per evaluation to decide whether an
-/// exposure's window has passed. The default, [`MonotonicClock`], reads `Instant::now()`; tests
-/// inject a [`ManualClock`] and move it forward instead of sleeping.
+/// exposure's window has passed. The default, [`MonotonicClock`], reads the kernel's coarse
+/// monotonic clock; tests inject a [`ManualClock`] and move it forward instead of sleeping.
 pub trait Clock: Send + Sync + 'static {
     /// Time elapsed since this clock's origin. Must never go backwards.
     fn elapsed(&self) -> Duration;
