@@ -38,7 +38,10 @@
 //!   borrows from the evaluation: nothing is copied unless a sink copies it.
 //! - Options every backend shares, set on [`TelemetryHookBuilder`]: exclusions ([`Attribute`]),
 //!   the context id policy, a flag filter, custom attributes, extra reason-table rows.
-//! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`.
+//! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`, formatted and
+//!   written on a background thread.
+//! - For work that can leave the evaluation path: [`QueuedRecord`] (a record captured cheaply,
+//!   with its moment) and [`BackgroundWorker`] (a bounded queue, drops counted, one thread).
 //! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
 //! - For backends' hot paths: [`shared_text`] and [`RecordTexts`] (flag keys, variants and
 //!   provider names interned once instead of copied per evaluation, memory bounded), and
@@ -60,6 +63,7 @@
 
 mod after_marks;
 mod attribute;
+pub mod background_worker;
 mod builder;
 mod context_id;
 mod error_type;
@@ -70,6 +74,7 @@ mod hook;
 mod json_lines;
 mod normaliser;
 mod panic_guard;
+mod queued_record;
 mod reason;
 mod record;
 mod record_texts;
@@ -80,6 +85,7 @@ mod timestamp;
 mod value_json;
 
 pub use attribute::{Attribute, AttributeSet};
+pub use background_worker::{BackgroundStats, BackgroundWorker, Drain};
 pub use builder::TelemetryHookBuilder;
 pub use context_id::{ContextId, ContextIdKey, ContextIdPolicy, HashedContextId};
 pub use error_type::{ErrorType, EvaluationFailure};
@@ -90,6 +96,7 @@ pub use fast_hash::{FastBuildHasher, FastHasher};
 pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
+pub use queued_record::QueuedRecord;
 pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
 pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
 pub use record_texts::RecordTexts;
