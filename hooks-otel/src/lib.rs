@@ -61,6 +61,7 @@
 
 mod attribute_naming;
 mod attributes;
+mod duration_histogram;
 mod evaluation_span;
 mod log_event;
 mod metrics;

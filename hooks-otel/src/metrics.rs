@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, BackgroundWorker, Drain, EvaluationRecord, EvaluationSink, EvaluationStarted,
+    BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted,
 };
 use opentelemetry::metrics::{
-    AsyncInstrument, Histogram, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
+    AsyncInstrument, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
 use crate::attributes::reason_value;
+use crate::duration_histogram::{DurationAttributes, DurationHistogram};
 use crate::series_table::{Parts, Series, SeriesCache, SeriesTable};
 
 thread_local! {
@@ -84,20 +85,8 @@ pub const MAX_SERIES: usize = 2000;
 pub struct MetricsSink {
     state: Arc<MetricsState>,
     /// Records durations into the SDK's histogram, off the evaluation path.
-    durations: BackgroundWorker<QueuedDuration>,
+    durations: DurationHistogram,
     _instruments: Arc<ObservableInstruments>,
-}
-
-/// A duration for the histogram, with the series whose attributes it is recorded under.
-type QueuedDuration = (Arc<Series<OutcomeSeries>>, f64);
-
-/// The background side of the histogram.
-struct DurationRecorder(Histogram<f64>);
-
-impl Drain<QueuedDuration> for DurationRecorder {
-    fn handle(&mut self, (outcome, seconds): QueuedDuration) {
-        self.0.record(seconds, &outcome.data.duration_attributes);
-    }
 }
 
 #[derive(Debug)]
@@ -113,6 +102,8 @@ struct MetricsState {
     naming: AttributeNaming,
     flags: SeriesTable<FlagSeries>,
     outcomes: SeriesTable<OutcomeSeries>,
+    /// Each outcome's duration attributes, by [`OutcomeSeries::duration_id`].
+    duration_attributes: Arc<DurationAttributes>,
 }
 
 /// One (flag, provider): requests and evaluations in flight.
@@ -133,7 +124,8 @@ struct OutcomeSeries {
     failed: bool,
     attributes: Vec<KeyValue>,
     count: AtomicU64,
-    duration_attributes: Vec<KeyValue>,
+    /// Its duration attributes' id in [`MetricsState::duration_attributes`].
+    duration_id: u32,
 }
 
 fn overflow_attributes() -> Vec<KeyValue> {
@@ -228,7 +220,7 @@ impl MetricsState {
                 failed: error_type.is_some(),
                 attributes,
                 count: AtomicU64::new(0),
-                duration_attributes,
+                duration_id: self.duration_attributes.register(duration_attributes),
             }
         };
         let make_overflow = || OutcomeSeries {
@@ -236,7 +228,7 @@ impl MetricsState {
             failed: error_type.is_some(),
             attributes: overflow_attributes(),
             count: AtomicU64::new(0),
-            duration_attributes: overflow_attributes(),
+            duration_id: self.duration_attributes.register(overflow_attributes()),
         };
         self.outcomes
             .with_series(&OUTCOME_CACHE, parts, make, make_overflow, visit)
@@ -273,6 +265,7 @@ impl MetricsSink {
             naming,
             flags: SeriesTable::new(MAX_SERIES),
             outcomes: SeriesTable::new(MAX_SERIES),
+            duration_attributes: Arc::default(),
         });
         let active_state = state.clone();
         let instruments = ObservableInstruments {
@@ -318,12 +311,12 @@ impl MetricsSink {
             .with_boundaries(DURATION_BOUNDARIES.to_vec())
             .build();
         Self {
-            state,
-            durations: BackgroundWorker::start(
-                "openfeature-metrics",
+            durations: DurationHistogram::start(
+                duration,
+                state.duration_attributes.clone(),
                 capacity,
-                DurationRecorder(duration),
             ),
+            state,
             _instruments: Arc::new(instruments),
         }
     }
@@ -397,7 +390,7 @@ impl EvaluationSink for MetricsSink {
 
     fn record(&self, record: &EvaluationRecord<'_>) {
         let seconds = record.started.map(|start| start.elapsed().as_secs_f64());
-        let mut outcome_series = None;
+        let mut duration_id = None;
         self.state.with_outcome(record, |outcome| {
             outcome.data.count.fetch_add(1, Ordering::Relaxed);
             if record.started.is_some() {
@@ -412,11 +405,11 @@ impl EvaluationSink for MetricsSink {
                             flag.data.active.fetch_sub(1, Ordering::Relaxed);
                         }),
                 }
-                outcome_series = Some(outcome.clone());
+                duration_id = Some(outcome.data.duration_id);
             }
         });
-        if let (Some(outcome), Some(seconds)) = (outcome_series, seconds) {
-            self.durations.try_send((outcome, seconds));
+        if let (Some(id), Some(seconds)) = (duration_id, seconds) {
+            self.durations.record(id, seconds);
         }
     }
 }
