@@ -7,6 +7,8 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // an example reports what it does
 
+use std::time::Duration;
+
 use open_feature::{EvaluationContext, OpenFeature};
 use openfeature_hooks::TelemetryHook;
 use openfeature_hooks::otel::{AttributeNaming, EvaluationSpanSink, LogEventSink, SpanEventSink};
@@ -31,8 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_batch_exporter(SpanExporter::builder().with_http().build()?)
         .build();
 
+    // Log events are built and emitted on the sink's own thread: keep a clone to flush it.
+    let log_events = LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current);
     let hook = TelemetryHook::builder()
-        .sink(LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current))
+        .sink(log_events.clone())
         .sink(SpanEventSink::new())
         .sink(EvaluationSpanSink::new(traces.tracer("openfeature-hooks")))
         .build();
@@ -63,6 +67,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("new-checkout = {checkout:?}, button-color = {color:?}");
     });
 
+    // Hand every queued event to the SDK, then let the SDK export it.
+    let _ = log_events.flush(Duration::from_secs(5));
     logs.shutdown()?;
     traces.shutdown()?;
     let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use open_feature::{
     EvaluationContext, EvaluationErrorCode, EvaluationReason, OpenFeature, StructValue, Value,
@@ -113,10 +114,13 @@ async fn main() {
     sentry_options.transport = Some(Arc::new(sentry_wire.clone()));
     let _sentry = sentry::init(with_flags_context(sentry_options));
 
-    // One hook, normalising each evaluation once for every backend.
+    // One hook, normalising each evaluation once for every backend. JSON lines and log events
+    // are written on background threads: keep a clone of each to wait for them (`flush`).
+    let json_lines = JsonLinesSink::new(std::io::stdout());
+    let log_event_sink = LogEventSink::from_provider(&otel_logs);
     let hook = TelemetryHook::builder()
-        .sink(JsonLinesSink::new(std::io::stdout()))
-        .sink(LogEventSink::from_provider(&otel_logs))
+        .sink(json_lines.clone())
+        .sink(log_event_sink.clone())
         .sink(SentrySink::new())
         .sink(SpanTagsSink::new())
         .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
@@ -152,10 +156,12 @@ async fn main() {
             .get_bool_value("pricing-v2", Some(&user), None)
             .await
             .unwrap_or(false);
+        let _ = json_lines.flush(Duration::from_secs(5));
         println!("\n# pricing-v2 failed; the application fell back to {fallback}");
         sentry::capture_message("checkout failed", sentry::Level::Error);
     }
     drop(cx);
+    let _ = log_event_sink.flush(Duration::from_secs(5));
 
     print_table(
         &otel_table(&log_events),

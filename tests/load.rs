@@ -100,8 +100,11 @@ fn every_backend_under_load() {
         Arc::new(Default::default()),
     ));
 
+    // The sink's own queue, like the batch processor's, holds every evaluation: this test
+    // checks exact delivery, not what a full queue drops.
+    let events = LogEventSink::from_provider(&logs).with_queue_capacity(EVALUATIONS);
     let hook = TelemetryHook::builder()
-        .sink(LogEventSink::from_provider(&logs))
+        .sink(events.clone())
         .sink(SentrySink::new())
         .sink(SpanTagsSink::new())
         .context_id(ContextIdPolicy::Keep)
@@ -156,6 +159,9 @@ fn every_backend_under_load() {
     for task in tasks {
         assert!(runtime.block_on(task).is_ok());
     }
+    // Log events are emitted on the sink's thread: wait for it, then for the batch processor.
+    assert!(events.flush(std::time::Duration::from_secs(30)));
+    assert_eq!(events.stats().dropped, 0);
     assert!(logs.force_flush().is_ok());
 
     // OpenTelemetry: one event per evaluation, none twice.

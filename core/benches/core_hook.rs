@@ -7,7 +7,8 @@
 //!   bare evaluation                           479 ns
 //!   + do-nothing async_trait hook             +128 ns
 //!   + TelemetryHook, no-op sink               +102 ns  (+92 ns in an A/B, same code)
-//!   + TelemetryHook, JSON lines to io::sink   +498 ns
+//!   + TelemetryHook, JSON lines to io::sink   +498 ns; +137 to +168 ns once formatting and
+//!     writing left the evaluation path (A/B of 2026-11-28, BENCHMARKS.md, issue 15)
 
 use std::hint::black_box;
 

@@ -1,59 +1,95 @@
-//! A sink that writes each record as one line of JSON.
+//! A sink that writes each record as one line of JSON, formatted and written on its own thread.
 
-use std::cell::RefCell;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use open_feature::{EvaluationReason, FlagMetadataValue};
+use open_feature::{EvaluationContext, EvaluationReason, FlagMetadataValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::background_worker::{BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain};
 use crate::timestamp::Rfc3339;
-use crate::{EvaluationRecord, EvaluationSink, JsonValue};
+use crate::{EvaluationRecord, EvaluationSink, JsonValue, QueuedRecord};
 
-/// Per-thread buffers larger than this are released after use, so one huge value does not pin
-/// memory for the life of the thread.
-const KEPT_BUFFER_CAPACITY: usize = 64 * 1024;
-
-thread_local! {
-    static LINE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
+/// The worker writes its lines in one `write_all` once this many bytes are waiting, or when
+/// the queue runs empty; a buffer grown past it by one huge line is released after the write.
+const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Writes every record as one JSON object per line (JSON Lines) to any `io::Write`.
 ///
 /// Useful to export evaluations for analysis (which context got which variant, and why), and as
-/// the simplest sink to see what the hook records. Each line is serialised first, then written
-/// with one `write_all` under a lock, so lines from concurrent evaluations never interleave.
+/// the simplest sink to see what the hook records.
 ///
-/// The writer is called inside the evaluation: give it something that does not block for long
-/// (`io::stdout()`, a `BufWriter` around a file, a pipe). Write errors are counted
-/// ([`JsonLinesSink::write_errors`]) and logged once; they never reach the evaluation.
+/// # Off the evaluation path
 ///
-/// Fields, present only when known: `time` (RFC 3339, UTC), `flag_key`, `flag_type`, `value`,
-/// `variant`, `reason`, `provider_reason` (a provider-specific reason as the provider wrote it),
-/// `error_type`, `error_message`, `context_id`, `provider`, `client`, `set_id`, `version`,
-/// `metadata`, `attributes` (custom attributes), `sample_rate` (behind a
+/// The evaluation only captures the record ([`QueuedRecord`]: interned texts and the time of
+/// the evaluation) into a bounded queue; a background thread (`openfeature-json-lines`) formats
+/// the lines and writes them, several lines per `write_all`, then flushes the writer when the
+/// queue runs empty. A slow or blocked writer (a full pipe, a stalled disk) therefore never
+/// slows an evaluation: the queue fills and further records are dropped and counted
+/// ([`JsonLinesSink::stats`]). Lines never interleave: one thread writes them all.
+///
+/// - Wait for delivery with [`JsonLinesSink::flush`] (bounded by its timeout); dropping the
+///   last clone of the sink (and of the hook holding it) writes out what is queued and stops
+///   the thread, waiting at most
+///   [`SHUTDOWN_TIMEOUT`](crate::background_worker::SHUTDOWN_TIMEOUT).
+/// - Write errors are counted ([`JsonLinesSink::write_errors`], per line) and logged once.
+/// - For long exports, rotate files with any `io::Write` that rotates, such as
+///   `tracing_appender::rolling::RollingFileAppender` (`rolling::daily(dir, "flags.jsonl")`).
+///   Its own non-blocking writer is not needed here: it queues lines already formatted, and
+///   this sink's thread already keeps both formatting and writing off the evaluation path.
+///
+/// Fields, present only when known: `time` (RFC 3339, UTC, the evaluation's), `flag_key`,
+/// `flag_type`, `value`, `variant`, `reason`, `provider_reason` (a provider-specific reason as
+/// the provider wrote it), `error_type`, `error_message`, `context_id`, `provider`, `client`,
+/// `set_id`, `version`, `metadata`, `attributes` (custom attributes), `sample_rate` (behind a
 /// [`SampledSink`](crate::SampledSink)). The evaluation context is never written.
 ///
 /// ```
+/// use std::time::Duration;
 /// use openfeature_hooks_core::{JsonLinesSink, TelemetryHook};
 ///
-/// let hook = TelemetryHook::builder()
-///     .sink(JsonLinesSink::new(std::io::stdout()))
-///     .build();
+/// let lines = JsonLinesSink::new(std::io::stdout());
+/// let hook = TelemetryHook::builder().sink(lines.clone()).build();
+/// // ... evaluate flags, then, before reading the output:
+/// assert!(lines.flush(Duration::from_secs(5)));
 /// # drop(hook);
 /// ```
-pub struct JsonLinesSink<W> {
-    writer: Mutex<W>,
-    write_errors: AtomicU64,
+pub struct JsonLinesSink {
+    worker: BackgroundWorker<QueuedRecord>,
+    write_errors: Arc<AtomicU64>,
 }
 
-impl<W: Write + Send + 'static> JsonLinesSink<W> {
-    /// A sink writing to `writer`.
-    pub fn new(writer: W) -> Self {
+impl Clone for JsonLinesSink {
+    fn clone(&self) -> Self {
         Self {
-            writer: Mutex::new(writer),
-            write_errors: AtomicU64::new(0),
+            worker: self.worker.clone(),
+            write_errors: self.write_errors.clone(),
+        }
+    }
+}
+
+impl JsonLinesSink {
+    /// A sink writing to `writer`, with a queue of
+    /// [`DEFAULT_QUEUE_CAPACITY`](crate::background_worker::DEFAULT_QUEUE_CAPACITY) records.
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        Self::with_queue_capacity(writer, DEFAULT_QUEUE_CAPACITY)
+    }
+
+    /// A sink writing to `writer`, with at most `capacity` records waiting to be written.
+    pub fn with_queue_capacity(writer: impl Write + Send + 'static, capacity: usize) -> Self {
+        let write_errors = Arc::new(AtomicU64::new(0));
+        let drain = LineWriter {
+            writer,
+            buffer: Vec::new(),
+            lines: 0,
+            write_errors: write_errors.clone(),
+            context: EvaluationContext::default(),
+        };
+        Self {
+            worker: BackgroundWorker::start("openfeature-json-lines", capacity, drain),
+            write_errors,
         }
     }
 
@@ -62,74 +98,82 @@ impl<W: Write + Send + 'static> JsonLinesSink<W> {
         self.write_errors.load(Ordering::Relaxed)
     }
 
-    /// Flushes the writer.
-    ///
-    /// # Errors
-    /// The writer's flush error.
-    pub fn flush(&self) -> std::io::Result<()> {
-        self.lock().flush()
+    /// The queue's counters: records dropped because it was full, records written.
+    pub fn stats(&self) -> BackgroundStats {
+        self.worker.stats()
     }
 
-    /// Gives the writer back (for example a `Vec<u8>` in a test).
-    pub fn into_inner(self) -> W {
-        self.writer
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Waits until every record queued before this call is written and the writer flushed, at
+    /// most `timeout`; `false` on timeout (a blocked writer). Not for the evaluation path.
+    #[must_use = "false means the lines were not all written in time"]
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.worker.flush(timeout)
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, W> {
-        // A panic while writing leaves at worst a partial line; keep writing.
-        self.writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl EvaluationSink for JsonLinesSink {
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        self.worker.try_send(QueuedRecord::capture(record));
     }
+}
 
-    fn write_line(&self, line: &[u8]) {
-        if let Err(error) = self.lock().write_all(line)
-            && self.write_errors.fetch_add(1, Ordering::Relaxed) == 0
+impl std::fmt::Debug for JsonLinesSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesSink")
+            .field("write_errors", &self.write_errors.load(Ordering::Relaxed))
+            .field("stats", &self.worker.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The background side: formats lines into one buffer and writes them in chunks.
+struct LineWriter<W> {
+    writer: W,
+    buffer: Vec<u8>,
+    /// Lines in `buffer`, to count write errors per line.
+    lines: u64,
+    write_errors: Arc<AtomicU64>,
+    /// The empty context records are lent (the evaluation's is not captured).
+    context: EvaluationContext,
+}
+
+impl<W: Write> LineWriter<W> {
+    fn write_out(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        if let Err(error) = self.writer.write_all(&self.buffer)
+            && self.write_errors.fetch_add(self.lines, Ordering::Relaxed) == 0
         {
             log::error!(
                 target: "openfeature_hooks",
                 "JsonLinesSink cannot write, later errors are counted but not logged: {error}"
             );
         }
-    }
-}
-
-impl<W: Write + Send + 'static> EvaluationSink for JsonLinesSink<W> {
-    fn record(&self, record: &EvaluationRecord<'_>) {
-        let line = RecordLine {
-            time: Rfc3339::now(),
-            record,
-        };
-        let reentered = LINE
-            .try_with(|buffer| {
-                let Ok(mut buffer) = buffer.try_borrow_mut() else {
-                    return true;
-                };
-                buffer.clear();
-                line.write_to(&mut buffer);
-                self.write_line(&buffer);
-                if buffer.capacity() > KEPT_BUFFER_CAPACITY {
-                    *buffer = Vec::new();
-                }
-                false
-            })
-            .unwrap_or(true);
-        if reentered {
-            // The writer itself evaluated a flag, or the thread is shutting down.
-            let mut buffer = Vec::new();
-            line.write_to(&mut buffer);
-            self.write_line(&buffer);
+        self.buffer.clear();
+        self.lines = 0;
+        if self.buffer.capacity() > WRITE_CHUNK * 2 {
+            self.buffer = Vec::new();
         }
     }
 }
 
-impl<W> std::fmt::Debug for JsonLinesSink<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonLinesSink")
-            .field("write_errors", &self.write_errors.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
+impl<W: Write + Send + 'static> Drain<QueuedRecord> for LineWriter<W> {
+    fn handle(&mut self, queued: QueuedRecord) {
+        let line = RecordLine {
+            time: Rfc3339::at(queued.time()),
+            record: &queued.record(&self.context),
+        };
+        line.write_to(&mut self.buffer);
+        self.lines += 1;
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.write_out();
+        }
+    }
+
+    fn idle(&mut self) {
+        self.write_out();
+        let _ = self.writer.flush();
     }
 }
 
@@ -140,9 +184,10 @@ struct RecordLine<'r, 'a> {
 
 impl RecordLine<'_, '_> {
     fn write_to(&self, buffer: &mut Vec<u8>) {
+        let start = buffer.len();
         if serde_json::to_writer(&mut *buffer, self).is_err() {
             // Only a failing `Serialize` of ours could get here; write a line that says so.
-            buffer.clear();
+            buffer.truncate(start);
             buffer.extend_from_slice(br#"{"error":"record not serialisable"}"#);
         }
         buffer.push(b'\n');

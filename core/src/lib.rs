@@ -38,7 +38,10 @@
 //!   borrows from the evaluation: nothing is copied unless a sink copies it.
 //! - Options every backend shares, set on [`TelemetryHookBuilder`]: exclusions ([`Attribute`]),
 //!   the context id policy, a flag filter, custom attributes, extra reason-table rows.
-//! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`.
+//! - [`JsonLinesSink`]: one JSON object per evaluation to any `io::Write`, formatted and
+//!   written on a background thread.
+//! - For work that can leave the evaluation path: [`QueuedRecord`] (a record captured cheaply,
+//!   with its moment) and [`BackgroundWorker`] (a bounded queue, drops counted, one thread).
 //! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
 //! - Volume control, as wrappers any sink can take (see the README's "Production setup"):
 //!   [`ExposureDedup`] passes each exposure (flag, context, variant, version, set id) once per
@@ -67,6 +70,7 @@
 
 mod after_marks;
 mod attribute;
+pub mod background_worker;
 mod builder;
 mod clock;
 mod context_fingerprint;
@@ -83,6 +87,7 @@ mod hook;
 mod json_lines;
 mod normaliser;
 mod panic_guard;
+mod queued_record;
 mod reason;
 mod record;
 mod record_texts;
@@ -95,6 +100,7 @@ mod timestamp;
 mod value_json;
 
 pub use attribute::{Attribute, AttributeSet};
+pub use background_worker::{BackgroundStats, BackgroundWorker, Drain};
 pub use builder::TelemetryHookBuilder;
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use context_fingerprint::context_fingerprint;
@@ -114,6 +120,7 @@ pub use fast_hash::{FastBuildHasher, FastHasher};
 pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
+pub use queued_record::QueuedRecord;
 pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
 pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
 pub use record_texts::RecordTexts;

@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 const WINDOW: Duration = Duration::from_secs(600);
 
-type Dedup = ExposureDedup<JsonLinesSink<SharedBuffer>, ManualClock>;
+type Dedup = ExposureDedup<JsonLinesSink, ManualClock>;
 
 struct Setup {
     client: Client,
@@ -37,7 +37,9 @@ async fn setup(policy: ContextIdPolicy, capacity: usize) -> Setup {
             .window(WINDOW)
             .capacity(capacity)
             .clock(clock.clone())
-            .build(JsonLinesSink::new(out.clone())),
+            // Room for every line of the largest test: none may be dropped while the writer
+            // thread catches up.
+            .build(JsonLinesSink::with_queue_capacity(out.clone(), 65_536)),
     );
     let hook = TelemetryHook::builder()
         .sink(dedup.clone())
@@ -55,8 +57,15 @@ async fn setup(policy: ContextIdPolicy, capacity: usize) -> Setup {
     }
 }
 
-fn lines(out: &SharedBuffer) -> Vec<Json> {
-    out.text()
+/// The lines written so far: the sink writes on its own thread, so wait for it first.
+fn lines(s: &Setup) -> Vec<Json> {
+    assert!(
+        s.dedup.inner().flush(Duration::from_secs(10)),
+        "JSON lines not written in time"
+    );
+    assert_eq!(s.dedup.inner().stats().dropped, 0, "JSON lines dropped");
+    s.out
+        .text()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or(Json::Null))
         .collect()
@@ -86,7 +95,7 @@ async fn a_repeated_exposure_is_recorded_once_per_window() {
     for _ in 0..100 {
         s.evaluate("checkout", &alice).await;
     }
-    let first = lines(&s.out);
+    let first = lines(&s);
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(first[0]["flag_key"], "checkout");
     assert_eq!(first[0]["context_id"], "alice");
@@ -99,14 +108,14 @@ async fn a_repeated_exposure_is_recorded_once_per_window() {
     // Still inside the window: nothing more.
     s.clock.advance(WINDOW / 2);
     s.evaluate("checkout", &alice).await;
-    assert_eq!(lines(&s.out).len(), 1);
+    assert_eq!(lines(&s).len(), 1);
 
     // The window since the recorded exposure has passed: recorded again, once.
     s.clock.advance(WINDOW / 2 + WINDOW / 32);
     for _ in 0..10 {
         s.evaluate("checkout", &alice).await;
     }
-    assert_eq!(lines(&s.out).len(), 2);
+    assert_eq!(lines(&s).len(), 2);
     assert_eq!(s.stats().passed, 2);
     assert_eq!(s.stats().suppressed, 99 + 1 + 9);
 }
@@ -117,31 +126,31 @@ async fn a_new_variant_version_or_context_passes_at_once() {
     let alice = user("alice");
     s.evaluate("checkout", &alice).await;
     s.evaluate("checkout", &alice).await;
-    assert_eq!(lines(&s.out).len(), 1);
+    assert_eq!(lines(&s).len(), 1);
 
     s.provider.force_variant("checkout", "brand-new");
     s.evaluate("checkout", &alice).await;
     s.evaluate("checkout", &alice).await;
-    let after_variant = lines(&s.out);
+    let after_variant = lines(&s);
     assert_eq!(after_variant.len(), 2);
     assert_eq!(after_variant[1]["variant"], "brand-new");
 
     s.provider.set_version("checkout", 2);
     s.evaluate("checkout", &alice).await;
     s.evaluate("checkout", &alice).await;
-    let after_version = lines(&s.out);
+    let after_version = lines(&s);
     assert_eq!(after_version.len(), 3);
     assert_eq!(after_version[2]["version"], 2);
 
     s.evaluate("checkout", &user("bob")).await;
     s.evaluate("checkout", &user("bob")).await;
-    let after_context = lines(&s.out);
+    let after_context = lines(&s);
     assert_eq!(after_context.len(), 4);
     assert_eq!(after_context[3]["context_id"], "bob");
 
     // Another flag for the same context is another exposure.
     s.evaluate("search", &alice).await;
-    assert_eq!(lines(&s.out).len(), 5);
+    assert_eq!(lines(&s).len(), 5);
     assert_eq!(s.stats().passed, 5);
     assert_eq!(s.stats().suppressed, 4);
 }
@@ -157,9 +166,9 @@ async fn contexts_stay_apart_when_the_output_omits_or_hashes_the_id() {
             for id in 0..50 {
                 s.evaluate("checkout", &user(&format!("user-{id}"))).await;
             }
-            assert_eq!(lines(&s.out).len(), 50, "round {round}");
+            assert_eq!(lines(&s).len(), 50, "round {round}");
         }
-        let ids: HashSet<String> = lines(&s.out)
+        let ids: HashSet<String> = lines(&s)
             .iter()
             .map(|line| line["context_id"].to_string())
             .collect();
@@ -182,7 +191,7 @@ async fn failures_pass_once_per_flag_error_type_and_context_per_window() {
             .await;
         s.evaluate("broken-rule", &user("bob")).await;
     }
-    let recorded = lines(&s.out);
+    let recorded = lines(&s);
     let errors: Vec<(String, String, String)> = recorded
         .iter()
         .map(|line| {
@@ -203,14 +212,10 @@ async fn failures_pass_once_per_flag_error_type_and_context_per_window() {
     );
     // A success of the same flag and context is not hidden by its failure.
     s.evaluate("checkout", &alice).await;
-    assert_eq!(lines(&s.out).len(), 4);
+    assert_eq!(lines(&s).len(), 4);
     s.clock.advance(WINDOW * 2);
     s.evaluate("broken-rule", &alice).await;
-    assert_eq!(
-        lines(&s.out).len(),
-        5,
-        "the failure passes again next window"
-    );
+    assert_eq!(lines(&s).len(), 5, "the failure passes again next window");
 }
 
 #[test]
@@ -256,7 +261,7 @@ fn race_on_new_keys(capacity: usize) {
             }
         }
         let mut per_context: HashMap<String, usize> = HashMap::new();
-        for line in lines(&s.out) {
+        for line in lines(&s) {
             *per_context
                 .entry(line["context_id"].as_str().unwrap_or("").to_owned())
                 .or_default() += 1;
@@ -304,7 +309,7 @@ fn which_contexts_got_which_variant_stays_whole() {
             assert!(task.await.is_ok());
         }
         let mut seen: HashMap<(String, String), String> = HashMap::new();
-        for line in lines(&s.out) {
+        for line in lines(&s) {
             let context = line["context_id"].as_str().unwrap_or("").to_owned();
             let flag = line["flag_key"].as_str().unwrap_or("").to_owned();
             let variant = line["variant"].as_str().unwrap_or("").to_owned();
@@ -328,7 +333,7 @@ async fn a_full_table_stays_at_capacity_and_never_hides_a_new_key() {
         s.evaluate("checkout", &user(&format!("user-{id}"))).await;
     }
     // Every new context passed although the table holds 64.
-    assert_eq!(lines(&s.out).len(), 2_000);
+    assert_eq!(lines(&s).len(), 2_000);
     assert_eq!(s.dedup.occupied(), 64);
     let stats = s.stats();
     assert_eq!(stats.passed, 2_000);

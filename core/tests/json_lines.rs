@@ -4,14 +4,19 @@ mod support;
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use open_feature::{EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{ContextIdPolicy, CustomAttribute, JsonLinesSink, TelemetryHook};
 use openfeature_hooks_testkit::SharedBuffer;
 use serde_json::{Value as Json, json};
 
-/// The JSON objects written so far, one per line.
-fn lines(buffer: &SharedBuffer) -> Vec<Json> {
+/// How long a test waits for the sink's thread to write what was queued.
+const FLUSH: Duration = Duration::from_secs(10);
+
+/// The JSON objects written so far, one per line, after waiting for `sink` to write them.
+fn lines(sink: &JsonLinesSink, buffer: &SharedBuffer) -> Vec<Json> {
+    assert!(sink.flush(FLUSH), "the lines were written in time");
     buffer
         .text()
         .lines()
@@ -31,8 +36,9 @@ fn without_time(mut line: Json) -> Json {
 #[tokio::test]
 async fn lines_carry_the_documented_fields() {
     let out = SharedBuffer::new();
+    let sink = JsonLinesSink::new(out.clone());
     let hook = TelemetryHook::builder()
-        .sink(JsonLinesSink::new(out.clone()))
+        .sink(sink.clone())
         .context_id(ContextIdPolicy::Keep)
         .custom_attributes(|_, _| vec![CustomAttribute::new("team", "web")])
         .build();
@@ -46,7 +52,7 @@ async fn lines_carry_the_documented_fields() {
     let _ = client.get_bool_value("broken", Some(&context), None).await;
     let _ = client.get_float_value("ratio", None, None).await;
 
-    let lines: Vec<_> = lines(&out).into_iter().map(without_time).collect();
+    let lines: Vec<_> = lines(&sink, &out).into_iter().map(without_time).collect();
     assert_eq!(
         lines,
         vec![
@@ -79,8 +85,9 @@ async fn lines_carry_the_documented_fields() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_lines_never_interleave() {
     let out = SharedBuffer::new();
+    let sink = JsonLinesSink::new(out.clone());
     let hook = TelemetryHook::builder()
-        .sink(JsonLinesSink::new(out.clone()))
+        .sink(sink.clone())
         .context_id(ContextIdPolicy::Keep)
         .build();
     let mut api = OpenFeature::default();
@@ -102,7 +109,7 @@ async fn concurrent_lines_never_interleave() {
     for task in tasks {
         assert!(task.await.is_ok());
     }
-    let lines = lines(&out);
+    let lines = lines(&sink, &out);
     assert_eq!(lines.len(), 4000);
     assert!(
         lines
@@ -122,7 +129,7 @@ fn write_errors_are_counted_not_raised() {
             Ok(())
         }
     }
-    let sink = Arc::new(JsonLinesSink::new(Broken));
+    let sink = JsonLinesSink::new(Broken);
     let hook = TelemetryHook::builder().sink(sink.clone()).build();
     let runtime = tokio::runtime::Builder::new_current_thread().build();
     let Ok(runtime) = runtime else { return };
@@ -134,5 +141,6 @@ fn write_errors_are_counted_not_raised() {
             assert_eq!(client.get_bool_value("bool-on", None, None).await, Ok(true));
         }
     });
+    assert!(sink.flush(FLUSH));
     assert_eq!(sink.write_errors(), 3);
 }

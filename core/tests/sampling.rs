@@ -4,6 +4,7 @@
 mod rollout;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use open_feature::{EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{
@@ -17,8 +18,10 @@ use serde_json::Value as Json;
 #[tokio::test]
 async fn a_context_is_always_in_or_always_out_and_lines_state_the_rate() {
     let out = SharedBuffer::new();
+    // Room for every line, so none is dropped while the writer thread catches up.
+    let json_lines = JsonLinesSink::with_queue_capacity(out.clone(), 16_384);
     let hook = TelemetryHook::builder()
-        .sink(SampledSink::new(0.25, JsonLinesSink::new(out.clone())))
+        .sink(SampledSink::new(0.25, json_lines.clone()))
         .context_id(ContextIdPolicy::Keep)
         .build();
     let mut api = OpenFeature::default();
@@ -37,6 +40,11 @@ async fn a_context_is_always_in_or_always_out_and_lines_state_the_rate() {
             }
         }
     }
+    assert!(
+        json_lines.flush(Duration::from_secs(10)),
+        "lines not written"
+    );
+    assert_eq!(json_lines.stats().dropped, 0);
     let mut per_context: HashMap<String, usize> = HashMap::new();
     for line in out.text().lines() {
         let line: Json = serde_json::from_str(line).unwrap_or(Json::Null);
@@ -110,11 +118,16 @@ fn seeds_choose_other_contexts_and_rates_nest() {
 
     // A sampler behind a sampler: the record states the product of the rates.
     let out = SharedBuffer::new();
-    let nested = SampledSink::new(0.5, SampledSink::new(0.5, JsonLinesSink::new(out.clone())));
+    let json_lines = JsonLinesSink::new(out.clone());
+    let nested = SampledSink::new(0.5, SampledSink::new(0.5, json_lines.clone()));
     for i in 0..200 {
         let ctx = context(i);
         nested.record(&EvaluationRecord::new("f", FlagType::Bool, &ctx));
     }
+    assert!(
+        json_lines.flush(Duration::from_secs(10)),
+        "lines not written"
+    );
     let lines: Vec<Json> = out
         .text()
         .lines()

@@ -4,7 +4,10 @@
 //! Run: `cargo bench -p openfeature-hooks-otel --bench otel_sinks`
 //!
 //! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0; table in BENCHMARKS.md):
-//!   see BENCHMARKS.md, "OpenTelemetry".
+//!   see BENCHMARKS.md, "OpenTelemetry"; log events and metrics after they left the evaluation
+//!   path (issue 15): "Every backend at once". Their background threads run during the bench
+//!   on the other core: the figures are the evaluating thread's; `examples/cpu_per_evaluation.rs`
+//!   counts all threads.
 
 use std::hint::black_box;
 

@@ -8,7 +8,12 @@ use opentelemetry::metrics::{Meter, ObservableGauge};
 
 use crate::attribute_naming::{self, AttributeNaming};
 use crate::metrics::instrument;
-use crate::series_table::SeriesTable;
+use crate::series_table::{SeriesCache, SeriesTable};
+
+thread_local! {
+    /// This thread's recently used distinct-context series (see `SeriesCache`).
+    static DISTINCT_CACHE: SeriesCache<DistinctSeries> = SeriesCache::new();
+}
 
 /// How many (flag, variant) series the distinct-context gauge keeps, [`DistinctCounter::BYTES`]
 /// (4 KiB) each: at most 1 MiB. Later series share one overflow series
@@ -91,15 +96,13 @@ impl DistinctContexts {
             attributes: vec![KeyValue::new("otel.metric.overflow", true)],
             contexts: DistinctCounter::new(),
         };
-        self.series
-            .get(
-                [Some(record.flag_key), record.variant, None, None, None],
-                make,
-                overflow,
-            )
-            .data
-            .contexts
-            .insert(context);
+        self.series.with_series(
+            &DISTINCT_CACHE,
+            [Some(record.flag_key), record.variant, None, None, None],
+            make,
+            overflow,
+            |series| series.data.contexts.insert(context),
+        );
     }
 }
 

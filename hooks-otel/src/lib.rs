@@ -6,10 +6,10 @@
 //!
 //! | sink | signal |
 //! | --- | --- |
-//! | [`LogEventSink`] | a `feature_flag.evaluation` log event (the conventions' main form) |
+//! | [`LogEventSink`] | a `feature_flag.evaluation` log event (the conventions' main form), built and emitted on a background thread |
 //! | [`SpanEventSink`] | a `feature_flag.evaluation` event on the active span |
 //! | [`EvaluationSpanSink`] | a `feature_flag.evaluation` span per evaluation |
-//! | [`MetricsSink`] | active / requests / success / error counters, a duration histogram, and opt-in distinct contexts per variant |
+//! | [`MetricsSink`] | active / requests / success / error counters, a duration histogram (recorded on a background thread), and opt-in distinct contexts per variant |
 //!
 //! ```
 //! use open_feature::OpenFeature;
@@ -25,8 +25,9 @@
 //! let logs = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
 //! let meters = SdkMeterProvider::builder().build();
 //!
+//! let events = LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current);
 //! let hook = TelemetryHook::builder()
-//!     .sink(LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current))
+//!     .sink(events.clone())
 //!     .sink(SpanEventSink::new())
 //!     .sink(MetricsSink::from_provider(&meters))
 //!     .build();
@@ -37,6 +38,8 @@
 //! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
 //! assert_eq!(enabled, Ok(true));
 //!
+//! // Log events are built and emitted on a background thread: wait for them.
+//! assert!(events.flush(std::time::Duration::from_secs(5)));
 //! let events = exporter.get_emitted_logs().unwrap_or_default();
 //! assert_eq!(events[0].record.event_name(), Some("feature_flag.evaluation"));
 //! # }
@@ -61,6 +64,7 @@
 mod attribute_naming;
 mod attributes;
 mod distinct_contexts;
+mod duration_histogram;
 mod evaluation_span;
 mod log_event;
 mod metrics;

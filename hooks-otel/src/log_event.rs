@@ -1,10 +1,18 @@
-//! The `feature_flag.evaluation` log event, the conventions' main signal.
+//! The `feature_flag.evaluation` log event, the conventions' main signal: decided on the
+//! evaluation path, built and emitted on a background thread.
 
-use std::time::SystemTime;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, RecordTexts};
+use open_feature::EvaluationContext;
+use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
+use openfeature_hooks_core::{
+    BackgroundStats, BackgroundWorker, Drain, EvaluationRecord, EvaluationSink, QueuedRecord,
+    RecordTexts,
+};
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
-use opentelemetry::{InstrumentationScope, Key, StringValue};
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceFlags, TraceId};
+use opentelemetry::{Context, InstrumentationScope, Key, StringValue};
 
 use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
 use crate::attributes::{AttributeWriter, Body, write_attributes};
@@ -19,38 +27,69 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 /// `Logger`.
 ///
 /// The event has severity `INFO`, the record's attributes under the chosen
-/// [`AttributeNaming`], and, with the SDK's logger, the trace and span id of the span active
-/// during the evaluation. When the logger reports the event disabled
+/// [`AttributeNaming`], the time of the evaluation, and the trace and span id of the span
+/// active during the evaluation. When the logger reports the event disabled
 /// (`Logger::event_enabled`), nothing is built.
 ///
-/// Export happens in the logger provider's processor: use a batch processor in production so
-/// the evaluation never waits for the network.
+/// # Off the evaluation path
+///
+/// The evaluation asks `event_enabled`, reads the active span's ids and the time, and
+/// captures the record ([`QueuedRecord`]) into a bounded queue; a background thread
+/// (`openfeature-log-events`) builds the log record, sets that time and trace context on it
+/// explicitly, and emits it to the logger (whose processor then exports: a batch processor in
+/// production). When the queue is full the event is dropped and counted
+/// ([`LogEventSink::stats`]); size it with [`LogEventSink::with_queue_capacity`] for bursts.
+/// [`LogEventSink::flush`] waits (bounded) until everything queued before it is emitted: call
+/// it, then the provider's `force_flush`, before reading an exporter. Dropping the last clone
+/// emits what is queued and stops the thread, waiting at most
+/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
+///
+/// Clones share the queue and thread: keep one to flush or read the stats.
 ///
 /// ```
+/// use std::time::Duration;
 /// use openfeature_hooks_core::TelemetryHook;
 /// use openfeature_hooks_otel::{AttributeNaming, LogEventSink};
 /// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 ///
 /// let exporter = InMemoryLogExporter::default();
 /// let provider = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
-/// let hook = TelemetryHook::builder()
-///     .sink(LogEventSink::from_provider(&provider).with_naming(AttributeNaming::Both))
-///     .build();
+/// let events = LogEventSink::from_provider(&provider).with_naming(AttributeNaming::Both);
+/// let hook = TelemetryHook::builder().sink(events.clone()).build();
+/// // ... evaluate flags, then, before reading the exporter:
+/// assert!(events.flush(Duration::from_secs(5)));
 /// # drop(hook);
 /// ```
 pub struct LogEventSink<L: Logger> {
-    logger: L,
+    logger: Arc<L>,
     naming: AttributeNaming,
-    mutator: Option<Box<EventMutator<L::LogRecord>>>,
+    mutator: Option<Arc<EventMutator<L::LogRecord>>>,
+    queue_capacity: usize,
+    /// Started by the first record, so that the options above are final by then.
+    worker: Arc<OnceLock<BackgroundWorker<QueuedEvent>>>,
+}
+
+impl<L: Logger> Clone for LogEventSink<L> {
+    fn clone(&self) -> Self {
+        Self {
+            logger: self.logger.clone(),
+            naming: self.naming,
+            mutator: self.mutator.clone(),
+            queue_capacity: self.queue_capacity,
+            worker: self.worker.clone(),
+        }
+    }
 }
 
 impl<L: Logger> LogEventSink<L> {
     /// Emits through `logger`.
     pub fn new(logger: L) -> Self {
         Self {
-            logger,
+            logger: Arc::new(logger),
             naming: AttributeNaming::default(),
             mutator: None,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            worker: Arc::new(OnceLock::new()),
         }
     }
 
@@ -72,16 +111,100 @@ impl<L: Logger> LogEventSink<L> {
         self
     }
 
+    /// How many events may wait for the background thread (default
+    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, events are dropped and counted. Set it before
+    /// the first evaluation.
+    #[must_use]
+    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
     /// Changes each event just before it is emitted (add, replace or drop attributes, set the
-    /// body), like the JavaScript hook's `eventMutator`. A panic in it is contained by the hook;
-    /// that event is then not emitted.
+    /// body), like the JavaScript hook's `eventMutator`. It runs on the background thread, and
+    /// the record it is given has an empty `evaluation_context` (the evaluation's context is
+    /// not carried off the evaluation path). A panic in it is contained; that event is then not
+    /// emitted.
     #[must_use]
     pub fn with_event_mutator(
         mut self,
         mutator: impl Fn(&mut L::LogRecord, &EvaluationRecord<'_>) + Send + Sync + 'static,
     ) -> Self {
-        self.mutator = Some(Box::new(mutator));
+        self.mutator = Some(Arc::new(mutator));
         self
+    }
+
+    /// Waits until every event queued before this call is emitted to the logger, at most
+    /// `timeout`; `false` on timeout. Not for the evaluation path. The logger's processor may
+    /// still hold them: flush the provider too before reading an exporter.
+    #[must_use = "false means the events were not all emitted in time"]
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.worker.get().is_none_or(|worker| worker.flush(timeout))
+    }
+
+    /// The queue's counters: events dropped because it was full, events emitted.
+    pub fn stats(&self) -> BackgroundStats {
+        self.worker
+            .get()
+            .map(BackgroundWorker::stats)
+            .unwrap_or_default()
+    }
+}
+
+/// What the evaluation path hands the background thread.
+struct QueuedEvent {
+    record: QueuedRecord,
+    /// The trace context of the span active during the evaluation.
+    trace: Option<(TraceId, SpanId, TraceFlags)>,
+}
+
+/// The background side: builds each log record and emits it.
+struct EventEmitter<L: Logger> {
+    logger: Arc<L>,
+    naming: AttributeNaming,
+    mutator: Option<Arc<EventMutator<L::LogRecord>>>,
+    /// The empty context records are lent (the evaluation's is not captured).
+    context: EvaluationContext,
+}
+
+impl<L> Drain<QueuedEvent> for EventEmitter<L>
+where
+    L: Logger + Send + Sync + 'static,
+    L::LogRecord: 'static,
+{
+    fn handle(&mut self, event: QueuedEvent) {
+        let record = event.record.record(&self.context);
+        let mut log = self.logger.create_log_record();
+        log.set_event_name(EVENT_NAME);
+        log.set_timestamp(event.record.time());
+        log.set_severity_number(Severity::Info);
+        log.set_severity_text("INFO");
+        if let Some((trace_id, span_id, flags)) = event.trace {
+            log.set_trace_context(trace_id, span_id, Some(flags));
+        }
+        write_attributes(
+            &record,
+            RecordTexts::of(&record),
+            self.naming,
+            Body::Available,
+            &mut LogAttributes(&mut log),
+        );
+        if self.naming.value_in_body()
+            && let Some(value) = record.value
+        {
+            log.set_body(AnyValue::Map(Box::new(
+                [(Key::from_static_str("value"), log_value(value))].into(),
+            )));
+        }
+        if let Some(mutator) = &self.mutator {
+            let mutated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                mutator(&mut log, &record)
+            }));
+            if mutated.is_err() {
+                return;
+            }
+        }
+        self.logger.emit(log);
     }
 }
 
@@ -109,29 +232,30 @@ where
         {
             return;
         }
-        let mut log = self.logger.create_log_record();
-        log.set_event_name(EVENT_NAME);
-        log.set_timestamp(SystemTime::now());
-        log.set_severity_number(Severity::Info);
-        log.set_severity_text("INFO");
-        write_attributes(
-            record,
-            RecordTexts::of(record),
-            self.naming,
-            Body::Available,
-            &mut LogAttributes(&mut log),
-        );
-        if self.naming.value_in_body()
-            && let Some(value) = record.value
-        {
-            log.set_body(AnyValue::Map(Box::new(
-                [(Key::from_static_str("value"), log_value(value))].into(),
-            )));
-        }
-        if let Some(mutator) = &self.mutator {
-            mutator(&mut log, record);
-        }
-        self.logger.emit(log);
+        let time = SystemTime::now();
+        let trace = Context::map_current(|cx| {
+            cx.has_active_span().then(|| {
+                let span = cx.span();
+                let ids = span.span_context();
+                (ids.trace_id(), ids.span_id(), ids.trace_flags())
+            })
+        });
+        let worker = self.worker.get_or_init(|| {
+            BackgroundWorker::start(
+                "openfeature-log-events",
+                self.queue_capacity,
+                EventEmitter {
+                    logger: self.logger.clone(),
+                    naming: self.naming,
+                    mutator: self.mutator.clone(),
+                    context: EvaluationContext::default(),
+                },
+            )
+        });
+        worker.try_send(QueuedEvent {
+            record: QueuedRecord::capture_at(record, time),
+            trace,
+        });
     }
 }
 
@@ -140,6 +264,7 @@ impl<L: Logger> std::fmt::Debug for LogEventSink<L> {
         f.debug_struct("LogEventSink")
             .field("naming", &self.naming)
             .field("event_mutator", &self.mutator.is_some())
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }

@@ -3,17 +3,29 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, EvaluationStarted};
+use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
+use openfeature_hooks_core::{
+    BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted,
+};
 use opentelemetry::metrics::{
-    AsyncInstrument, Histogram, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
+    AsyncInstrument, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 use crate::attribute_naming::{self, AttributeNaming};
 use crate::attributes::reason_value;
 use crate::distinct_contexts::DistinctContexts;
-use crate::series_table::{Parts, SeriesTable};
+use crate::duration_histogram::{DurationAttributes, DurationHistogram};
+use crate::series_table::{Parts, Series, SeriesCache, SeriesTable};
+
+thread_local! {
+    /// This thread's recently used flag series (see `SeriesCache`).
+    static FLAG_CACHE: SeriesCache<FlagSeries> = SeriesCache::new();
+    /// This thread's recently used outcome series.
+    static OUTCOME_CACHE: SeriesCache<OutcomeSeries> = SeriesCache::new();
+}
 
 /// Instrument names.
 pub mod instrument {
@@ -59,8 +71,15 @@ pub const MAX_SERIES: usize = 2000;
 ///
 /// The counters are observable instruments: each series (flag, provider, variant, reason, error
 /// type) counts in an atomic and the totals are reported at collection. An evaluation then costs
-/// two lookups of cached series and one histogram record, instead of five SDK calls that each
-/// build and hash an attribute set. At most [`MAX_SERIES`] series per table are kept.
+/// two lookups of series (in a per-thread cache: no lock) and atomic additions, instead of five
+/// SDK calls that each build and hash an attribute set. At most [`MAX_SERIES`] series per table
+/// are kept.
+///
+/// The duration is measured on the evaluation path (from the `before` stage to the record) and
+/// recorded into the SDK's histogram on a background thread (`openfeature-metrics`), behind a
+/// bounded queue: a full queue drops the duration and counts it ([`MetricsSink::stats`]); the
+/// counters are never dropped. [`MetricsSink::flush`] waits (bounded) until every queued
+/// duration is recorded: call it before the provider's `force_flush` when reading an exporter.
 ///
 /// Create **one** `MetricsSink` per meter provider and clone it (cheaply) for every hook that
 /// should report into it: each sink registers its own observable instruments, so two separately
@@ -69,7 +88,8 @@ pub const MAX_SERIES: usize = 2000;
 #[derive(Clone, Debug)]
 pub struct MetricsSink {
     state: Arc<MetricsState>,
-    duration: Histogram<f64>,
+    /// Records durations into the SDK's histogram, off the evaluation path.
+    durations: DurationHistogram,
     _instruments: Arc<ObservableInstruments>,
     meter: Meter,
     distinct_contexts: Option<Arc<DistinctContexts>>,
@@ -88,6 +108,8 @@ struct MetricsState {
     naming: AttributeNaming,
     flags: SeriesTable<FlagSeries>,
     outcomes: SeriesTable<OutcomeSeries>,
+    /// Each outcome's duration attributes, by [`OutcomeSeries::duration_id`].
+    duration_attributes: Arc<DurationAttributes>,
 }
 
 /// One (flag, provider): requests and evaluations in flight.
@@ -98,7 +120,7 @@ struct FlagSeries {
     active: AtomicI64,
 }
 
-type FlagHandle = Arc<crate::series_table::Series<FlagSeries>>;
+type FlagHandle = Arc<Series<FlagSeries>>;
 
 /// One outcome of one flag: success with (variant, reason), or failure with an error type.
 #[derive(Debug)]
@@ -108,7 +130,8 @@ struct OutcomeSeries {
     failed: bool,
     attributes: Vec<KeyValue>,
     count: AtomicU64,
-    duration_attributes: Vec<KeyValue>,
+    /// Its duration attributes' id in [`MetricsState::duration_attributes`].
+    duration_id: u32,
 }
 
 fn overflow_attributes() -> Vec<KeyValue> {
@@ -127,22 +150,37 @@ impl MetricsState {
     }
 
     fn flag(&self, flag_key: &str, provider: Option<&str>) -> FlagHandle {
+        self.with_flag(flag_key, provider, Arc::clone)
+    }
+
+    /// Calls `visit` with the series of (flag, provider), from this thread's cache if it can.
+    fn with_flag<R>(
+        &self,
+        flag_key: &str,
+        provider: Option<&str>,
+        visit: impl FnMut(&FlagHandle) -> R,
+    ) -> R {
         let make = |attributes| FlagSeries {
             attributes,
             requests: AtomicU64::new(0),
             active: AtomicI64::new(0),
         };
-        self.flags.get(
+        self.flags.with_series(
+            &FLAG_CACHE,
             [Some(flag_key), provider, None, None, None],
             || make(self.flag_attributes(flag_key, provider)),
             || make(overflow_attributes()),
+            visit,
         )
     }
 
-    fn outcome(
+    /// Calls `visit` with the series of the record's outcome, from this thread's cache if it
+    /// can.
+    fn with_outcome<R>(
         &self,
         record: &EvaluationRecord<'_>,
-    ) -> Arc<crate::series_table::Series<OutcomeSeries>> {
+        visit: impl FnMut(&Arc<Series<OutcomeSeries>>) -> R,
+    ) -> R {
         let error_type = record.error_type().map(|t| t.as_str());
         let variant = if error_type.is_none() {
             record.variant
@@ -188,7 +226,7 @@ impl MetricsState {
                 failed: error_type.is_some(),
                 attributes,
                 count: AtomicU64::new(0),
-                duration_attributes,
+                duration_id: self.duration_attributes.register(duration_attributes),
             }
         };
         let make_overflow = || OutcomeSeries {
@@ -196,9 +234,10 @@ impl MetricsState {
             failed: error_type.is_some(),
             attributes: overflow_attributes(),
             count: AtomicU64::new(0),
-            duration_attributes: overflow_attributes(),
+            duration_id: self.duration_attributes.register(overflow_attributes()),
         };
-        self.outcomes.get(parts, make, make_overflow)
+        self.outcomes
+            .with_series(&OUTCOME_CACHE, parts, make, make_overflow, visit)
     }
 }
 
@@ -218,10 +257,21 @@ impl MetricsSink {
 
     /// Creates the instruments on `meter`, with `naming`'s attribute names.
     pub fn with_meter_and_naming(meter: &Meter, naming: AttributeNaming) -> Self {
+        Self::with_meter_naming_and_queue(meter, naming, DEFAULT_QUEUE_CAPACITY)
+    }
+
+    /// Creates the instruments on `meter`, with `naming`'s attribute names and at most
+    /// `capacity` durations waiting for the histogram.
+    pub fn with_meter_naming_and_queue(
+        meter: &Meter,
+        naming: AttributeNaming,
+        capacity: usize,
+    ) -> Self {
         let state = Arc::new(MetricsState {
             naming,
             flags: SeriesTable::new(MAX_SERIES),
             outcomes: SeriesTable::new(MAX_SERIES),
+            duration_attributes: Arc::default(),
         });
         let active_state = state.clone();
         let instruments = ObservableInstruments {
@@ -260,14 +310,19 @@ impl MetricsSink {
                 });
             }),
         };
+        let duration = meter
+            .f64_histogram(instrument::DURATION)
+            .with_unit("s")
+            .with_description("Duration of flag evaluations")
+            .with_boundaries(DURATION_BOUNDARIES.to_vec())
+            .build();
         Self {
+            durations: DurationHistogram::start(
+                duration,
+                state.duration_attributes.clone(),
+                capacity,
+            ),
             state,
-            duration: meter
-                .f64_histogram(instrument::DURATION)
-                .with_unit("s")
-                .with_description("Duration of flag evaluations")
-                .with_boundaries(DURATION_BOUNDARIES.to_vec())
-                .build(),
             _instruments: Arc::new(instruments),
             meter: meter.clone(),
             distinct_contexts: None,
@@ -293,6 +348,18 @@ impl MetricsSink {
             self.state.naming,
         )));
         self
+    }
+
+    /// Waits until every duration queued before this call is recorded in the histogram, at
+    /// most `timeout`; `false` on timeout. Not for the evaluation path.
+    #[must_use = "false means the durations were not all recorded in time"]
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.durations.flush(timeout)
+    }
+
+    /// The duration queue's counters: durations dropped because it was full, recorded.
+    pub fn stats(&self) -> BackgroundStats {
+        self.durations.stats()
     }
 }
 
@@ -343,32 +410,38 @@ impl EvaluationSink for MetricsSink {
     }
 
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
-        let flag = self
-            .state
-            .flag(evaluation.flag_key, evaluation.provider_name);
-        flag.data.requests.fetch_add(1, Ordering::Relaxed);
-        flag.data.active.fetch_add(1, Ordering::Relaxed);
+        self.state
+            .with_flag(evaluation.flag_key, evaluation.provider_name, |flag| {
+                flag.data.requests.fetch_add(1, Ordering::Relaxed);
+                flag.data.active.fetch_add(1, Ordering::Relaxed);
+            });
     }
 
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let outcome = self.state.outcome(record);
-        outcome.data.count.fetch_add(1, Ordering::Relaxed);
+        let seconds = record.started.map(|start| start.elapsed().as_secs_f64());
         if let Some(distinct_contexts) = &self.distinct_contexts {
             distinct_contexts.record(record);
         }
-        if record.started.is_some() {
-            // Only evaluations counted at start are in flight.
-            let flag = match &outcome.data.flag {
-                Some(flag) => flag.clone(),
-                None => self.state.flag(record.flag_key, record.provider_name),
-            };
-            flag.data.active.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(start) = record.started {
-            self.duration.record(
-                start.elapsed().as_secs_f64(),
-                &outcome.data.duration_attributes,
-            );
+        let mut duration_id = None;
+        self.state.with_outcome(record, |outcome| {
+            outcome.data.count.fetch_add(1, Ordering::Relaxed);
+            if record.started.is_some() {
+                // Only evaluations counted at start are in flight.
+                match &outcome.data.flag {
+                    Some(flag) => {
+                        flag.data.active.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    None => self
+                        .state
+                        .with_flag(record.flag_key, record.provider_name, |flag| {
+                            flag.data.active.fetch_sub(1, Ordering::Relaxed);
+                        }),
+                }
+                duration_id = Some(outcome.data.duration_id);
+            }
+        });
+        if let (Some(id), Some(seconds)) = (duration_id, seconds) {
+            self.durations.record(id, seconds);
         }
     }
 }

@@ -218,8 +218,9 @@ fn export(naming: AttributeNaming, inside_span: bool) -> (Vec<LogRecord>, Option
     let logs = SdkLoggerProvider::builder()
         .with_batch_exporter(exporter)
         .build();
+    let events = LogEventSink::from_provider(&logs).with_naming(naming);
     let hook = TelemetryHook::builder()
-        .sink(LogEventSink::from_provider(&logs).with_naming(naming))
+        .sink(events.clone())
         .context_id(ContextIdPolicy::Keep)
         .build();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -247,6 +248,8 @@ fn export(naming: AttributeNaming, inside_span: bool) -> (Vec<LogRecord>, Option
     } else {
         runtime.block_on(evaluate_all(&api));
     }
+    // The sink emits on its own thread: wait for it, then for the batch processor.
+    assert!(events.flush(Duration::from_secs(10)));
     assert!(logs.force_flush().is_ok());
 
     let requests = receiver.wait_until(Duration::from_secs(10), |r| !r.is_empty());

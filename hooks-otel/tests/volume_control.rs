@@ -8,6 +8,7 @@ mod rollout;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{ContextIdPolicy, ExposureDedup, SampledSink, TelemetryHook};
@@ -121,6 +122,8 @@ fn deduplicated_log_events_beside_metrics_that_count_every_evaluation() {
     evaluate(&runtime, &client, "checkout", "bob");
     evaluate(&runtime, &client, "checkout", "bob");
 
+    // Log events are emitted on the sink's own thread: wait for it before reading.
+    assert!(exposures.inner().flush(Duration::from_secs(10)));
     let events = events(&exporter);
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(
@@ -154,13 +157,15 @@ fn sampled_log_events_state_their_rate() {
     let logs = SdkLoggerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
+    let log_events = LogEventSink::from_provider(&logs);
     let hook = TelemetryHook::builder()
-        .sink(SampledSink::new(0.5, LogEventSink::from_provider(&logs)))
+        .sink(SampledSink::new(0.5, log_events.clone()))
         .build();
     let client = client(&runtime, hook);
     for user in 0..200 {
         evaluate(&runtime, &client, "checkout", &format!("user-{user}"));
     }
+    assert!(log_events.flush(Duration::from_secs(10)));
     let events = events(&exporter);
     assert!((60..140).contains(&events.len()), "{}", events.len());
     assert!(events.iter().all(|e| e[SAMPLE_RATE] == "0.5"), "{events:?}");

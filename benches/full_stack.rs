@@ -1,0 +1,150 @@
+//! Every backend at once, inside a request span, beside the bare evaluation in the same span and
+//! the same run: the figure issues 13 and 15 ask for.
+//!
+//! The stack: OpenTelemetry log events through a batch processor, metrics, span events; Sentry
+//! with a transaction and a child span active; Datadog span tags and an experiment span per
+//! evaluation. Each iteration opens a request span (simple processor, spans dropped), evaluates
+//! once inside it, and ends it; the Sentry hub and its span stay active for the whole run.
+//!
+//! Run (quietly, A/B on two commits back to back):
+//! `cargo bench --features full --bench full_stack -- --warm-up-time 2 --measurement-time 8`
+//!
+//! Results: BENCHMARKS.md, "Every backend at once".
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use openfeature_hooks::datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
+use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
+use openfeature_hooks::sentry::SentrySink;
+use openfeature_hooks::{JsonLinesSink, TelemetryHook, TelemetryHookBuilder};
+use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use sentry::test::TestTransport;
+use sentry::{ClientOptions, Hub};
+
+/// The providers every backend reports into.
+struct Backends {
+    logs: SdkLoggerProvider,
+    meters: SdkMeterProvider,
+    traces: SdkTracerProvider,
+}
+
+impl Backends {
+    fn new() -> Self {
+        Self {
+            logs: SdkLoggerProvider::builder()
+                .with_batch_exporter(DropLogs)
+                .build(),
+            meters: SdkMeterProvider::builder()
+                .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+                .build(),
+            traces: SdkTracerProvider::builder()
+                .with_simple_exporter(DropSpans)
+                .build(),
+        }
+    }
+
+    /// The hook with every backend on.
+    fn every_backend(&self) -> TelemetryHookBuilder {
+        TelemetryHook::builder()
+            .sink(LogEventSink::from_provider(&self.logs))
+            .sink(MetricsSink::from_provider(&self.meters))
+            .sink(SpanEventSink::new())
+            .sink(SentrySink::new())
+            .sink(SpanTagsSink::new())
+            .sink(
+                ExperimentSpanSink::new(self.traces.tracer("openfeature-hooks"))
+                    .with_volume(ExperimentSpanVolume::Every),
+            )
+    }
+}
+
+async fn client(hook: Option<TelemetryHook>) -> Client {
+    let mut api = OpenFeature::default();
+    api.set_provider(
+        FixtureProvider::new("bench").with_flag(
+            "new-checkout",
+            FixtureFlag::new(true)
+                .variant("on")
+                .reason(Some(EvaluationReason::TargetingMatch)),
+        ),
+    )
+    .await;
+    let client = api.create_client();
+    match hook {
+        Some(hook) => client.with_hook(hook),
+        None => client,
+    }
+}
+
+fn full_stack(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let backends = Backends::new();
+    let app = backends.traces.tracer("app");
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let mut options = ClientOptions::new()
+        .dsn("https://public@sentry.invalid/1")
+        .traces_sample_rate(1.0);
+    options.transport = Some(Arc::new(TestTransport::new()));
+    let hub = Arc::new(Hub::new(
+        Some(Arc::new(sentry::Client::from(options))),
+        Arc::new(Default::default()),
+    ));
+
+    let cases: Vec<(&str, Option<TelemetryHook>)> = vec![
+        ("bare_in_span", None),
+        (
+            "every_backend_in_span",
+            Some(backends.every_backend().build()),
+        ),
+        (
+            "every_backend_and_json_lines_in_span",
+            Some(
+                backends
+                    .every_backend()
+                    .sink(JsonLinesSink::new(std::io::sink()))
+                    .build(),
+            ),
+        ),
+    ];
+    Hub::run(hub, || {
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+        let span = transaction.start_child("handler", "function");
+        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        let mut group = c.benchmark_group("full_stack");
+        for (name, hook) in cases {
+            let client = runtime.block_on(client(hook));
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    app.in_span("request", |_| {
+                        runtime.block_on(async {
+                            black_box(
+                                client
+                                    .get_bool_value("new-checkout", Some(&context), None)
+                                    .await,
+                            )
+                        })
+                    })
+                });
+            });
+        }
+        group.finish();
+        span.finish();
+        transaction.finish();
+    });
+    let _ = backends.logs.shutdown();
+    let _ = backends.meters.shutdown();
+    let _ = backends.traces.shutdown();
+}
+
+criterion_group!(benches, full_stack);
+criterion_main!(benches);

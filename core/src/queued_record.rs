@@ -1,0 +1,283 @@
+//! An evaluation record captured for a background thread: owned, cheap to take.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use open_feature::{EvaluationContext, EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
+
+use crate::shared_text::interned_text;
+use crate::{
+    ContextId, CustomAttribute, ErrorType, EvaluationFailure, EvaluationRecord, FlagType,
+    HashedContextId, Reason, RecordTexts, SharedText, shared_text,
+};
+
+/// What an [`EvaluationRecord`] says, owned, with the moment of the evaluation: for sinks that
+/// format or export on a background thread ([`BackgroundWorker`](crate::BackgroundWorker)).
+///
+/// Taking one is meant to be cheap on the evaluation path: the flag key, variant and provider
+/// name are interned texts found in one lookup ([`RecordTexts`]), well-known reasons are plain
+/// values, and scalar flag values are copied without allocating. What the common record lacks
+/// (a failure, a context id, metadata, custom attributes, a provider's own reason) goes in one
+/// allocation taken only when present, and string and structured values are cloned, so the
+/// common record is 208 bytes to move through a queue instead of 440.
+///
+/// Not captured: the evaluation context (it can hold personal data and no sink writes it;
+/// [`QueuedRecord::record`] lends the one given to it) and
+/// [`started`](EvaluationRecord::started) (durations and span starts are taken on the
+/// evaluation path by the sinks that need them).
+///
+/// ```
+/// use open_feature::EvaluationContext;
+/// use openfeature_hooks_core::{EvaluationRecord, FlagType, QueuedRecord};
+///
+/// let context = EvaluationContext::default();
+/// let mut record = EvaluationRecord::new("new-checkout", FlagType::Bool, &context);
+/// record.variant = Some("on");
+/// let queued = QueuedRecord::capture(&record);
+/// // ... on another thread:
+/// let empty = EvaluationContext::default();
+/// let again = queued.record(&empty);
+/// assert_eq!((again.flag_key, again.variant), ("new-checkout", Some("on")));
+/// ```
+#[derive(Clone, Debug)]
+pub struct QueuedRecord {
+    time: SystemTime,
+    flag_key: SharedText,
+    flag_type: FlagType,
+    value: Option<Value>,
+    variant: Option<SharedText>,
+    reason: Option<Reason<'static>>,
+    provider_name: Option<SharedText>,
+    client_name: Option<SharedText>,
+    /// The record's [`sample_rate`](EvaluationRecord::sample_rate), `0.0` for none (a kept
+    /// record's rate is never zero): eight bytes where an `Option<f64>` takes sixteen.
+    sample_rate: f64,
+    /// What the common record lacks, in one allocation when present.
+    rest: Option<Box<RareParts>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct RareParts {
+    provider_reason: Option<EvaluationReason>,
+    failure: Option<(ErrorType, Option<Box<str>>)>,
+    context_id: Option<OwnedContextId>,
+    set_id: Option<FlagMetadataValue>,
+    version: Option<FlagMetadataValue>,
+    metadata: Option<FlagMetadata>,
+    custom_attributes: Vec<CustomAttribute>,
+}
+
+impl RareParts {
+    fn of(record: &EvaluationRecord<'_>) -> Option<Box<Self>> {
+        let provider_reason = match record.provider_reason {
+            // Only a provider's own reason text is ever written (`provider_reason`).
+            Some(reason @ EvaluationReason::Other(_)) => Some(reason),
+            _ => None,
+        };
+        let common = provider_reason.is_none()
+            && record.failure.is_none()
+            && record.context_id.is_none()
+            && record.set_id.is_none()
+            && record.version.is_none()
+            && record.metadata.is_none()
+            && record.custom_attributes.is_empty();
+        if common {
+            return None;
+        }
+        Some(Box::new(Self {
+            provider_reason: provider_reason.cloned(),
+            failure: record
+                .failure
+                .map(|failure| (failure.error_type, failure.message.map(Box::from))),
+            context_id: record.context_id.map(|id| match id {
+                ContextId::Raw(raw) => OwnedContextId::Raw(Box::from(raw)),
+                ContextId::Hashed(hashed) => OwnedContextId::Hashed(hashed),
+            }),
+            set_id: record.set_id.cloned(),
+            version: record.version.cloned(),
+            metadata: record.metadata.cloned(),
+            custom_attributes: record.custom_attributes.to_vec(),
+        }))
+    }
+}
+
+#[derive(Clone, Debug)]
+enum OwnedContextId {
+    Raw(Box<str>),
+    Hashed(HashedContextId),
+}
+
+impl QueuedRecord {
+    /// Captures `record`, stamped with the current time (call it during the evaluation).
+    pub fn capture(record: &EvaluationRecord<'_>) -> Self {
+        Self::capture_at(record, SystemTime::now())
+    }
+
+    /// Captures `record`, stamped with `time`.
+    pub fn capture_at(record: &EvaluationRecord<'_>, time: SystemTime) -> Self {
+        let (flag_key, variant, provider_name) = match RecordTexts::of(record) {
+            Some(texts) => (
+                SharedText::Interned(texts.flag_key),
+                texts.variant.map(SharedText::Interned),
+                texts.provider_name.map(SharedText::Interned),
+            ),
+            None => (
+                shared_text(record.flag_key),
+                record.variant.map(shared_text),
+                record.provider_name.map(shared_text),
+            ),
+        };
+        Self {
+            time,
+            flag_key,
+            flag_type: record.flag_type,
+            value: record.value.cloned(),
+            variant,
+            reason: record.reason.as_ref().map(owned_reason),
+            provider_name,
+            client_name: record.client_name.map(shared_text),
+            sample_rate: record.sample_rate.unwrap_or(0.0),
+            rest: RareParts::of(record),
+        }
+    }
+
+    /// When the evaluation was captured (its moment, not the background thread's).
+    pub fn time(&self) -> SystemTime {
+        self.time
+    }
+
+    /// The record again, borrowing from `self`, with `evaluation_context` standing in for the
+    /// evaluation's context (which is not captured; pass an empty one).
+    pub fn record<'a>(&'a self, evaluation_context: &'a EvaluationContext) -> EvaluationRecord<'a> {
+        let mut record = EvaluationRecord::new(&self.flag_key, self.flag_type, evaluation_context);
+        record.value = self.value.as_ref();
+        record.variant = self.variant.as_deref();
+        record.reason = self.reason.clone();
+        record.provider_name = self.provider_name.as_deref();
+        record.client_name = self.client_name.as_deref();
+        record.sample_rate = (self.sample_rate > 0.0).then_some(self.sample_rate);
+        let Some(rest) = &self.rest else {
+            return record;
+        };
+        record.provider_reason = rest.provider_reason.as_ref();
+        record.failure = rest
+            .failure
+            .as_ref()
+            .map(|(error_type, message)| EvaluationFailure {
+                error_type: *error_type,
+                message: message.as_deref(),
+            });
+        record.context_id = rest.context_id.as_ref().map(|id| match id {
+            OwnedContextId::Raw(raw) => ContextId::Raw(raw),
+            OwnedContextId::Hashed(hashed) => ContextId::Hashed(*hashed),
+        });
+        record.set_id = rest.set_id.as_ref();
+        record.version = rest.version.as_ref();
+        record.metadata = rest.metadata.as_ref();
+        record.custom_attributes = &rest.custom_attributes;
+        record
+    }
+}
+
+/// A reason that outlives the evaluation: custom reason texts repeat, so they are interned
+/// when they can be.
+fn owned_reason(reason: &Reason<'_>) -> Reason<'static> {
+    match reason {
+        Reason::Static => Reason::Static,
+        Reason::Default => Reason::Default,
+        Reason::TargetingMatch => Reason::TargetingMatch,
+        Reason::Split => Reason::Split,
+        Reason::Cached => Reason::Cached,
+        Reason::Disabled => Reason::Disabled,
+        Reason::Unknown => Reason::Unknown,
+        Reason::Stale => Reason::Stale,
+        Reason::Error => Reason::Error,
+        Reason::Other(text) => Reason::Other(match interned_text(text) {
+            Some(interned) => Cow::Borrowed(interned),
+            None => Cow::Owned(text.to_string()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use open_feature::StructValue;
+
+    use super::*;
+
+    #[test]
+    fn every_field_comes_back() {
+        let context = EvaluationContext::default().with_targeting_key("user-1");
+        let metadata = FlagMetadata::default().with_value("owner", "growth");
+        let value = Value::Struct(StructValue::default().with_field("a", 1_i64));
+        let set_id = FlagMetadataValue::String("set".into());
+        let version = FlagMetadataValue::Int(3);
+        let provider_reason = EvaluationReason::Other("VENDOR_RULE".into());
+        let custom = [CustomAttribute::new("team", "growth")];
+        let long_key = "k".repeat(1000);
+        for key in ["checkout", long_key.as_str()] {
+            let mut record = EvaluationRecord::new(key, FlagType::Struct, &context);
+            record.value = Some(&value);
+            record.variant = Some("blue");
+            record.reason = Some(Reason::Other("vendor_rule".into()));
+            record.provider_reason = Some(&provider_reason);
+            record.failure = Some(EvaluationFailure {
+                error_type: ErrorType::General,
+                message: Some("boom"),
+            });
+            record.context_id = Some(ContextId::Raw("user-1"));
+            record.provider_name = Some("flagd");
+            record.client_name = Some("web");
+            record.set_id = Some(&set_id);
+            record.version = Some(&version);
+            record.metadata = Some(&metadata);
+            record.custom_attributes = &custom;
+            record.started = Some(crate::EvaluationStart::now());
+            let queued = QueuedRecord::capture(&record);
+            let empty = EvaluationContext::default();
+            let again = queued.record(&empty);
+            assert_eq!(
+                format!("{:?}", again.flag_key),
+                format!("{:?}", record.flag_key)
+            );
+            assert_eq!(again.value, record.value);
+            assert_eq!(again.variant, record.variant);
+            assert_eq!(again.reason, record.reason);
+            assert_eq!(again.provider_reason, record.provider_reason);
+            assert_eq!(again.failure, record.failure);
+            assert_eq!(again.context_id, record.context_id);
+            assert_eq!(again.provider_name, record.provider_name);
+            assert_eq!(again.client_name, record.client_name);
+            assert_eq!(again.set_id, record.set_id);
+            assert_eq!(again.version, record.version);
+            assert_eq!(again.metadata, record.metadata);
+            assert_eq!(again.custom_attributes, record.custom_attributes);
+            assert_eq!(
+                again.started, None,
+                "durations are taken on the evaluation path"
+            );
+            assert!(again.evaluation_context.targeting_key.is_none());
+        }
+    }
+
+    #[test]
+    fn the_common_record_is_small_and_allocates_nothing_apart() {
+        let context = EvaluationContext::default();
+        let mut record = EvaluationRecord::new("checkout", FlagType::Bool, &context);
+        record.value = Some(&Value::Bool(true));
+        record.variant = Some("on");
+        record.reason = Some(Reason::TargetingMatch);
+        record.provider_name = Some("flagd");
+        assert!(QueuedRecord::capture(&record).rest.is_none());
+        record.sample_rate = Some(0.25);
+        let sampled = QueuedRecord::capture(&record);
+        assert!(sampled.rest.is_none(), "a sampled record is common too");
+        assert_eq!(sampled.record(&context).sample_rate, Some(0.25));
+        // 208 bytes before the sample rate joined the common parts.
+        assert!(
+            size_of::<QueuedRecord>() <= 216,
+            "{}",
+            size_of::<QueuedRecord>()
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! Log events leave the evaluation path: an exporter that blocks does not slow evaluations
+//! (its drops are counted), and an event emitted late still carries the evaluation's time and
+//! trace context, not the background thread's.
+//!
+//! The blocking part is a test double: a log processor that waits on a gate before handing each
+//! record to the SDK's simple processor and in-memory exporter (no real exporter can be made to
+//! hang on demand). Not an exporter behind the SDK's simple processor: that processor's
+//! `event_enabled`, which the sink asks on the evaluation path, takes the exporter's lock, so a
+//! blocked exporter there blocks evaluations whatever the sink does (use a batch processor in
+//! production; BENCHMARKS.md notes it). Latency is compared with a healthy logger in the same
+//! test, in alternating rounds, with a generous bound.
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use open_feature::{Client, OpenFeature};
+use openfeature_hooks_core::TelemetryHook;
+use openfeature_hooks_otel::LogEventSink;
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{
+    InMemoryLogExporter, LogProcessor, SdkLogRecord, SdkLoggerProvider, SimpleLogProcessor,
+};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+const QUEUE: usize = 64;
+const ROUNDS: usize = 5;
+const PER_ROUND: usize = 400;
+
+/// Closed until opened: exports wait for it.
+#[derive(Clone, Debug, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn wait(&self) {
+        let (open, changed) = &*self.0;
+        let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*open {
+            open = changed.wait(open).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn open(&self) {
+        let (open, changed) = &*self.0;
+        *open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        changed.notify_all();
+    }
+}
+
+/// Hands each record to a simple processor exporting into `exported`, once the gate opens.
+#[derive(Debug)]
+struct GatedProcessor {
+    gate: Gate,
+    inner: SimpleLogProcessor<InMemoryLogExporter>,
+}
+
+impl GatedProcessor {
+    fn new(gate: &Gate, exported: &InMemoryLogExporter) -> Self {
+        Self {
+            gate: gate.clone(),
+            inner: SimpleLogProcessor::new(exported.clone()),
+        }
+    }
+}
+
+impl LogProcessor for GatedProcessor {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        self.gate.wait();
+        self.inner.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+async fn client(sink: &LogEventSink<opentelemetry_sdk::logs::SdkLogger>) -> Client {
+    let mut api = OpenFeature::default();
+    api.set_provider(
+        FixtureProvider::new("fixture").with_flag("checkout", FixtureFlag::new(true).variant("on")),
+    )
+    .await;
+    api.create_client()
+        .with_hook(TelemetryHook::builder().sink(sink.clone()).build())
+}
+
+fn p99(mut latencies: Vec<Duration>) -> Duration {
+    latencies.sort_unstable();
+    latencies[latencies.len() * 99 / 100]
+}
+
+#[test]
+fn a_blocked_processor_does_not_slow_evaluations_and_its_drops_are_counted() {
+    let gate = Gate::default();
+    let blocked_logs = SdkLoggerProvider::builder()
+        .with_log_processor(GatedProcessor::new(&gate, &InMemoryLogExporter::default()))
+        .build();
+    let healthy_logs = SdkLoggerProvider::builder()
+        .with_simple_exporter(InMemoryLogExporter::default())
+        .build();
+    let blocked = LogEventSink::from_provider(&blocked_logs).with_queue_capacity(QUEUE);
+    let healthy = LogEventSink::from_provider(&healthy_logs);
+    let runtime = runtime();
+    let clients = runtime.block_on(async { [client(&healthy).await, client(&blocked).await] });
+
+    let mut latencies: [Vec<Duration>; 2] = Default::default();
+    for _ in 0..ROUNDS {
+        for (client, out) in clients.iter().zip(&mut latencies) {
+            runtime.block_on(async {
+                for _ in 0..PER_ROUND {
+                    let started = Instant::now();
+                    let value = client.get_bool_value("checkout", None, None).await;
+                    out.push(started.elapsed());
+                    assert_eq!(value, Ok(true));
+                }
+            });
+        }
+    }
+    let [healthy_p99, blocked_p99] = latencies.map(p99);
+    assert!(
+        blocked_p99 <= healthy_p99 * 5 + Duration::from_micros(200),
+        "blocked processor p99 {blocked_p99:?}, healthy {healthy_p99:?}"
+    );
+    let evaluated = (ROUNDS * PER_ROUND) as u64;
+    let stats = blocked.stats();
+    // The queue, plus the event the worker is stuck emitting, at most.
+    assert!(stats.dropped >= evaluated - QUEUE as u64 - 1, "{stats:?}");
+    assert!(
+        !blocked.flush(Duration::from_millis(100)),
+        "a blocked export cannot flush"
+    );
+    assert!(healthy.flush(Duration::from_secs(10)));
+    assert_eq!(healthy.stats().dropped, 0);
+    assert_eq!(healthy.stats().handled, evaluated);
+
+    gate.open();
+    assert!(
+        blocked.flush(Duration::from_secs(10)),
+        "delivery resumes once unblocked"
+    );
+    drop(clients);
+}
+
+#[test]
+fn a_late_event_carries_the_evaluations_time_and_trace_context() {
+    let gate = Gate::default();
+    let exported = InMemoryLogExporter::default();
+    let logs = SdkLoggerProvider::builder()
+        .with_log_processor(GatedProcessor::new(&gate, &exported))
+        .build();
+    let sink = LogEventSink::from_provider(&logs);
+    let runtime = runtime();
+    let client = runtime.block_on(client(&sink));
+    let tracer = SdkTracerProvider::builder().build().tracer("test");
+
+    // The first event holds the worker in the processor; the second waits in the queue.
+    let mut spans = Vec::new();
+    let before = SystemTime::now();
+    for _ in 0..2 {
+        tracer.in_span("request", |cx| {
+            let span = cx.span().span_context().clone();
+            spans.push((span.trace_id(), span.span_id()));
+            let value = runtime.block_on(client.get_bool_value("checkout", None, None));
+            assert_eq!(value, Ok(true));
+        });
+    }
+    let after = SystemTime::now();
+    // Only now can the second event be emitted (the worker is held by the first's export).
+    let released = SystemTime::now();
+    gate.open();
+    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(logs.force_flush().is_ok());
+
+    let events = exported.get_emitted_logs().unwrap_or_default();
+    assert_eq!(events.len(), 2);
+    for (event, (trace_id, span_id)) in events.iter().zip(spans) {
+        let time = event.record.timestamp().unwrap_or(SystemTime::UNIX_EPOCH);
+        assert!(
+            before <= time && time <= after,
+            "the event's time is the evaluation's"
+        );
+        let context = event
+            .record
+            .trace_context()
+            .map(|t| (t.trace_id, t.span_id));
+        assert_eq!(context, Some((trace_id, span_id)), "the evaluation's span");
+    }
+    // The second event was built after the gate opened: observed then, timestamped before.
+    let observed = events[1]
+        .record
+        .observed_timestamp()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    assert!(observed >= released, "emitted late, as intended");
+    drop(client);
+}
