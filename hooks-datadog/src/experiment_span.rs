@@ -1,7 +1,6 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
 use std::hash::BuildHasher;
-use std::sync::{Mutex, PoisonError};
 
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FastBuildHasher};
 use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer};
@@ -35,7 +34,7 @@ pub enum ExperimentSpanVolume {
 pub struct ExperimentSpanSink<T> {
     tracer: T,
     volume: ExperimentSpanVolume,
-    seen: Mutex<SeenOnce>,
+    seen: Box<SeenOnce>,
 }
 
 impl<T: Tracer> ExperimentSpanSink<T> {
@@ -44,7 +43,7 @@ impl<T: Tracer> ExperimentSpanSink<T> {
         Self {
             tracer,
             volume: ExperimentSpanVolume::default(),
-            seen: Mutex::new(SeenOnce::default()),
+            seen: Box::new(SeenOnce::new()),
         }
     }
 
@@ -73,12 +72,7 @@ where
         if self.volume == ExperimentSpanVolume::OncePerFlagPerTrace {
             let pair = FastBuildHasher::default()
                 .hash_one((parent.trace_id().to_bytes(), record.flag_key));
-            if !self
-                .seen
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .first(pair)
-            {
+            if !self.seen.first(pair) {
                 return;
             }
         }

@@ -2,7 +2,6 @@
 
 use std::cell::RefCell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use openfeature_hooks_core::{
     EvaluationRecord, EvaluationSink, FastBuildHasher, SharedText, shared_text,
@@ -11,6 +10,7 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, Key, KeyValue, StringValue};
 
 use crate::flag_tag::served;
+use crate::seen_once::{MAX_REMEMBERED, SeenOnce};
 use crate::tag_text::tag_name_part;
 
 /// The prefix of flag tags on spans, as Datadog RUM names them.
@@ -42,54 +42,17 @@ impl SpanTagsSink {
     }
 }
 
-/// Slots of the memory of tags set (4-way set-associative, shared by all threads, 8 bytes each).
-pub const RECENT_TAGS: usize = 16_384;
-const WAYS: usize = 4;
+/// Tags remembered as set (see [`MAX_REMEMBERED`](crate::MAX_REMEMBERED)): a repeat within
+/// them is not set again.
+pub const RECENT_TAGS: usize = MAX_REMEMBERED;
 
-/// The tags set recently, by hash: sets of four atomic slots, refilled round-robin, so tags that
-/// land in the same set (a flag and the one evaluated next to it in a loop) do not evict each
-/// other. Shared by all threads: a task that moves between threads does not set a tag again.
-static RECENTLY_SET: [AtomicU64; RECENT_TAGS] = [const { AtomicU64::new(0) }; RECENT_TAGS];
-static NEXT_WAY: AtomicUsize = AtomicUsize::new(0);
+/// The tags set recently, by hash, shared by all threads: a task that moves between threads
+/// does not set a tag again.
+static RECENTLY_SET: SeenOnce = SeenOnce::new();
 
 thread_local! {
     /// The tag name, built here to avoid an allocation per evaluation.
     static TAG_NAME: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
-/// The ways of the set `tag` belongs to.
-fn ways_of(tag: u64) -> &'static [AtomicU64] {
-    let set = (tag >> 32) as usize % (RECENT_TAGS / WAYS) * WAYS;
-    &RECENTLY_SET[set..set + WAYS]
-}
-
-/// Whether `tag` (a hash of span, key and value) was set recently; if not, remembers it.
-///
-/// A new tag takes an empty way of its set when there is one, so while the table has room no
-/// tag is forgotten before its span ends. Only a full set evicts (round-robin); the evicted tag,
-/// if its span is still open, is set once more on its next evaluation. Two threads racing on
-/// the same new tag usually find each other through the empty way they both try to take.
-fn already_set(tag: u64) -> bool {
-    let tag = tag | 1; // 0 marks an empty slot
-    let slots = ways_of(tag);
-    let mut empty = None;
-    for slot in slots {
-        match slot.load(Ordering::Relaxed) {
-            held if held == tag => return true,
-            0 if empty.is_none() => empty = Some(slot),
-            _ => {}
-        }
-    }
-    if let Some(slot) = empty {
-        match slot.compare_exchange(0, tag, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return false,
-            Err(held) if held == tag => return true,
-            Err(_) => {}
-        }
-    }
-    let way = NEXT_WAY.fetch_add(1, Ordering::Relaxed) % WAYS;
-    slots[way].store(tag, Ordering::Relaxed);
-    false
 }
 
 impl EvaluationSink for SpanTagsSink {
@@ -112,7 +75,7 @@ impl EvaluationSink for SpanTagsSink {
                 suffix,
                 &value,
             ));
-            if already_set(tag) {
+            if !RECENTLY_SET.first(tag) {
                 return;
             }
             let name = tag_name_part(record.flag_key);
@@ -134,56 +97,5 @@ impl EvaluationSink for SpanTagsSink {
             };
             span.set_attribute(KeyValue::new(key, value));
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A tag of set `set` (below `RECENT_TAGS / WAYS`), as `already_set` places it.
-    fn tag_in_set(set: u64, low: u64) -> u64 {
-        (set << 32) | (low << 1) | 1
-    }
-
-    /// Whether `tag` is in the table, without inserting it.
-    fn remembered(tag: u64) -> bool {
-        ways_of(tag)
-            .iter()
-            .any(|slot| slot.load(Ordering::Relaxed) == tag)
-    }
-
-    #[test]
-    fn a_tag_is_not_evicted_while_its_set_has_room() {
-        // Tags of one set, with another set's insertion between each: round-robin placement
-        // alone put the fourth tag in the first one's way, which was then set again.
-        let first = tag_in_set(4_001, 1);
-        assert!(!already_set(first));
-        for step in 1..WAYS as u64 {
-            assert!(!already_set(tag_in_set(3_000 + step, 1)));
-            assert!(!already_set(tag_in_set(4_001, 1 + step)));
-            assert!(
-                remembered(first),
-                "forgotten after {step} more tags in its set"
-            );
-        }
-        assert!(already_set(first));
-    }
-
-    #[test]
-    fn a_full_set_evicts_one_tag_per_new_tag() {
-        let tags: Vec<u64> = (1..=WAYS as u64)
-            .map(|low| tag_in_set(4_050, low))
-            .collect();
-        for &tag in &tags {
-            assert!(!already_set(tag));
-        }
-        assert!(tags.iter().all(|&tag| already_set(tag)));
-        assert!(!already_set(tag_in_set(4_050, 99)));
-        assert!(remembered(tag_in_set(4_050, 99)));
-        assert_eq!(
-            tags.iter().filter(|&&tag| remembered(tag)).count(),
-            WAYS - 1
-        );
     }
 }
