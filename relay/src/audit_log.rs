@@ -1,25 +1,26 @@
 //! The audit trail: each relayed change as one JSON line, written by a thread of its own
 //! behind a bounded queue, so a slow disk or a blocked stdout never slows a delivery.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use openfeature_hooks_core::{BackgroundWorker, Drain};
 
 /// The default number of lines waiting to be written; past it lines are dropped and counted.
 pub const DEFAULT_AUDIT_CAPACITY: usize = 4096;
 
-/// Writes JSON lines off the request path. [`write`](Self::write) never blocks: when the queue
+/// Writes JSON lines off the request path, through the same bounded queue and writer thread as
+/// the hook's sinks ([`BackgroundWorker`]). [`write`](Self::write) never blocks: when the queue
 /// is full the line is dropped and counted ([`dropped`](Self::dropped)).
 pub struct AuditLog {
-    queue: Mutex<Option<SyncSender<String>>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
-    done: Mutex<Receiver<()>>,
-    dropped: AtomicU64,
+    worker: BackgroundWorker<String>,
     written: Arc<AtomicU64>,
+    stopped: AtomicBool,
+    /// Lines refused after [`shutdown`](Self::shutdown).
+    refused: AtomicU64,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -31,44 +32,38 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
+/// The writer thread's side: one line per change, flushed whenever the queue runs empty so
+/// lines show up promptly.
+struct AuditLines<W: Write> {
+    out: BufWriter<W>,
+    written: Arc<AtomicU64>,
+}
+
+impl<W: Write + Send + 'static> Drain<String> for AuditLines<W> {
+    fn handle(&mut self, line: String) {
+        if writeln!(self.out, "{line}").is_ok() {
+            self.written.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn idle(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
 impl AuditLog {
     /// Writes to `out`, at most `capacity` lines waiting.
     pub fn start(out: impl Write + Send + 'static, capacity: usize) -> Self {
-        let (queue, lines) = sync_channel::<String>(capacity.max(1));
-        let (finished, done) = sync_channel::<()>(0);
         let written = Arc::new(AtomicU64::new(0));
-        let counter = written.clone();
-        let worker = std::thread::Builder::new()
-            .name("openfeature-hooks-relay-audit".to_owned())
-            .spawn(move || {
-                let _finished = finished;
-                let mut out = std::io::BufWriter::new(out);
-                loop {
-                    // Flush whenever the queue runs empty, so lines show up promptly.
-                    let line = match lines.try_recv() {
-                        Ok(line) => line,
-                        Err(TryRecvError::Empty) => {
-                            let _ = out.flush();
-                            match lines.recv() {
-                                Ok(line) => line,
-                                Err(_) => break,
-                            }
-                        }
-                        Err(TryRecvError::Disconnected) => break,
-                    };
-                    if writeln!(out, "{line}").is_ok() {
-                        counter.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                let _ = out.flush();
-            })
-            .ok();
+        let lines = AuditLines {
+            out: BufWriter::new(out),
+            written: written.clone(),
+        };
         Self {
-            queue: Mutex::new(Some(queue)),
-            worker: Mutex::new(worker),
-            done: Mutex::new(done),
-            dropped: AtomicU64::new(0),
+            worker: BackgroundWorker::start("openfeature-hooks-relay-audit", capacity, lines),
             written,
+            stopped: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -92,17 +87,16 @@ impl AuditLog {
     /// Queues one line (without its newline); `false` (and counted) when the queue is full or
     /// the log stopped.
     pub fn write(&self, line: String) -> bool {
-        let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let queued = queue.as_ref().is_some_and(|q| q.try_send(line).is_ok());
-        if !queued {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if self.stopped.load(Ordering::Relaxed) {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
-        queued
+        self.worker.try_send(line)
     }
 
-    /// Lines dropped because the queue was full.
+    /// Lines dropped because the queue was full, or refused after shutdown.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.worker.stats().dropped + self.refused.load(Ordering::Relaxed)
     }
 
     /// Lines written.
@@ -110,32 +104,18 @@ impl AuditLog {
         self.written.load(Ordering::Relaxed)
     }
 
-    /// Stops taking lines, writes what is queued and waits at most `timeout`: `true` if done.
+    /// Stops taking lines and waits at most `timeout` until every queued line is written:
+    /// `true` if done. The writer thread ends when the log is dropped.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let Some(worker) = self
-            .worker
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        else {
-            return true;
-        };
-        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
-        match done.recv_timeout(timeout) {
-            Err(RecvTimeoutError::Disconnected) => worker.join().is_ok(),
-            Ok(()) | Err(RecvTimeoutError::Timeout) => false,
-        }
+        self.stopped.store(true, Ordering::Relaxed);
+        self.worker.flush(timeout)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::{Sender, channel};
+    use std::sync::mpsc::{Receiver, Sender, channel};
 
     /// A writer that says when a write starts, then blocks until the test opens the gate.
     struct Gated {
