@@ -17,6 +17,10 @@
 //!   → +296/+276 ns, JSON lines +201/+197 → +137/+168 ns (BENCHMARKS.md).
 //! - **Polling interval.** 1 ms while items arrive, doubling to [`MAX_IDLE_PARK`] while none do:
 //!   an idle process wakes the worker a few times a second, a busy one hands it batches.
+//! - **A panicking drain does not stop the worker.** A user's writer, exporter or event
+//!   mutator runs in [`Drain::handle`]; a panic there is caught, counted
+//!   ([`BackgroundStats::panics`]) and logged the first time, as the hook does for sinks on the
+//!   evaluation path, and the worker goes on with the next item.
 //! - **Flush and shutdown are bounded.** [`BackgroundWorker::flush`] queues a marker behind
 //!   everything already queued and waits (at most its timeout) until the worker reaches it.
 //!   Dropping the last handle lets the worker drain what is queued and stop; the drop waits at
@@ -29,6 +33,8 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+
+use crate::panic_guard::PanicGuard;
 
 /// The queue capacity sinks use unless told otherwise: like OpenTelemetry's batch processors
 /// (2048), a few milliseconds of a busy service's evaluations.
@@ -67,8 +73,10 @@ pub struct BackgroundStats {
     pub queued: u64,
     /// Items dropped because the queue was full (or the worker could not start).
     pub dropped: u64,
-    /// Items the worker has handled.
+    /// Items the worker has handled (including those whose handling panicked).
     pub handled: u64,
+    /// Panics caught in the drain (the worker goes on).
+    pub panics: u64,
     /// The queue's capacity.
     pub capacity: usize,
 }
@@ -103,10 +111,20 @@ struct Shared<T> {
 }
 
 /// Only the worker and failed sends write these: a successful send touches no counter.
-#[derive(Default)]
 struct Counters {
     dropped: AtomicU64,
     handled: AtomicU64,
+    drain: PanicGuard,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            dropped: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
+            drain: PanicGuard::new("a sink's background work (formatting, writing, exporting)"),
+        }
+    }
 }
 
 impl<T: Send + 'static> BackgroundWorker<T> {
@@ -198,6 +216,7 @@ impl<T: Send + 'static> BackgroundWorker<T> {
             queued: handled + waiting as u64,
             dropped: counters.dropped.load(Ordering::Relaxed),
             handled,
+            panics: counters.drain.panics(),
             capacity: self.shared.capacity,
         }
     }
@@ -241,21 +260,21 @@ fn run<T>(receiver: Receiver<Message<T>>, mut drain: impl Drain<T>, counters: &C
     loop {
         match receiver.try_recv() {
             Ok(Message::Item(item)) => {
-                drain.handle(item);
+                counters.drain.run(|| drain.handle(item));
                 counters.handled.fetch_add(1, Ordering::Relaxed);
                 park = MIN_PARK;
             }
             Ok(Message::Flush(done)) => {
-                drain.idle();
+                counters.drain.run(|| drain.idle());
                 let _ = done.send(());
             }
             Err(TryRecvError::Empty) => {
-                drain.idle();
+                counters.drain.run(|| drain.idle());
                 thread::park_timeout(park);
                 park = (park * 2).min(MAX_IDLE_PARK);
             }
             Err(TryRecvError::Disconnected) => {
-                drain.idle();
+                counters.drain.run(|| drain.idle());
                 return;
             }
         }
@@ -312,6 +331,27 @@ mod tests {
             let _ = release.send(());
         }
         drop(worker);
+    }
+
+    #[test]
+    fn a_panicking_drain_is_counted_and_the_worker_goes_on() {
+        struct PanicsOnOdd(Arc<Mutex<Vec<u32>>>);
+        impl Drain<u32> for PanicsOnOdd {
+            fn handle(&mut self, item: u32) {
+                assert!(item.is_multiple_of(2), "odd item {item}");
+                self.0.lock().unwrap_or_else(|p| p.into_inner()).push(item);
+            }
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let worker = BackgroundWorker::start("test-panics", 64, PanicsOnOdd(seen.clone()));
+        for i in 0..10 {
+            assert!(worker.try_send(i));
+        }
+        assert!(worker.flush(Duration::from_secs(10)), "the worker stopped");
+        let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(seen, [0, 2, 4, 6, 8]);
+        let stats = worker.stats();
+        assert_eq!((stats.handled, stats.panics), (10, 5));
     }
 
     #[test]

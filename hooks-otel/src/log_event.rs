@@ -123,7 +123,8 @@ impl<L: Logger> LogEventSink<L> {
     /// Changes each event just before it is emitted (add, replace or drop attributes, set the
     /// body), like the JavaScript hook's `eventMutator`. It runs on the background thread, and
     /// the record it is given has an empty `evaluation_context` (the evaluation's context is
-    /// not carried off the evaluation path). A panic in it is contained; that event is then not
+    /// not carried off the evaluation path). A panic in it is contained (counted in
+    /// [`stats`](Self::stats)`().panics`, logged the first time); that event is then not
     /// emitted.
     #[must_use]
     pub fn with_event_mutator(
@@ -197,12 +198,9 @@ where
             )));
         }
         if let Some(mutator) = &self.mutator {
-            let mutated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                mutator(&mut log, &record)
-            }));
-            if mutated.is_err() {
-                return;
-            }
+            // A panic here leaves `handle` before the event is emitted; the worker contains
+            // it (counted in `stats().panics`, logged once).
+            mutator(&mut log, &record);
         }
         self.logger.emit(log);
     }

@@ -201,3 +201,56 @@ fn a_late_event_carries_the_evaluations_time_and_trace_context() {
     assert!(observed >= released, "emitted late, as intended");
     drop(client);
 }
+
+#[test]
+fn the_event_mutator_runs_on_every_event_and_its_panic_is_contained_and_counted() {
+    use opentelemetry::logs::{AnyValue, LogRecord as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let exported = InMemoryLogExporter::default();
+    let logs = SdkLoggerProvider::builder()
+        .with_simple_exporter(exported.clone())
+        .build();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let sink = LogEventSink::from_provider(&logs).with_event_mutator(move |log, record| {
+        // The second event's mutator panics: that event is not emitted, the others are.
+        assert_ne!(
+            counted.fetch_add(1, Ordering::Relaxed),
+            1,
+            "mutator fails once"
+        );
+        log.add_attribute(
+            "team",
+            AnyValue::from(format!("growth:{}", record.flag_key)),
+        );
+    });
+    let runtime = runtime();
+    let client = runtime.block_on(client(&sink));
+    for _ in 0..3 {
+        let value = runtime.block_on(client.get_bool_value("checkout", None, None));
+        assert_eq!(value, Ok(true));
+    }
+    assert!(sink.flush(Duration::from_secs(10)));
+    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    assert_eq!(sink.stats().panics, 1);
+
+    let events = exported.get_emitted_logs().unwrap_or_default();
+    assert_eq!(
+        events.len(),
+        2,
+        "the event whose mutator panicked is not emitted"
+    );
+    for event in &events {
+        let team = event
+            .record
+            .attributes_iter()
+            .find(|(key, _)| key.as_str() == "team")
+            .and_then(|(_, value)| match value {
+                AnyValue::String(text) => Some(text.as_str().to_owned()),
+                _ => None,
+            });
+        assert_eq!(team.as_deref(), Some("growth:checkout"));
+    }
+    drop(client);
+}
