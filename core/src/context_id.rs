@@ -8,6 +8,7 @@ use open_feature::{EvaluationContext, FlagMetadata, FlagMetadataValue};
 use siphasher::sip128::SipHasher24;
 
 use crate::EvaluationRecord;
+use crate::record::metadata_entry;
 
 /// What the hook does with the context id: flag metadata `contextId`, else the targeting key.
 ///
@@ -95,22 +96,6 @@ fn source<'a>(
             }
         });
     from_metadata.or_else(|| context.targeting_key.as_deref().filter(|k| !k.is_empty()))
-}
-
-/// `metadata.values.get(key)`, without hashing `key` when the map is small: flag metadata
-/// usually holds a few entries, and comparing their keys costs less than SipHash of the key
-/// (about 15 ns on the bench machine, paid on every evaluation by the volume controls).
-#[inline]
-fn metadata_entry<'a>(metadata: &'a FlagMetadata, key: &str) -> Option<&'a FlagMetadataValue> {
-    const SCANNED: usize = 8;
-    if metadata.values.len() <= SCANNED {
-        metadata
-            .values
-            .iter()
-            .find_map(|(name, value)| (name == key).then_some(value))
-    } else {
-        metadata.values.get(key)
-    }
 }
 
 /// The secret key of [`ContextIdPolicy::Hash`]. Its `Debug` output never shows the key.

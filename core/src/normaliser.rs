@@ -3,6 +3,7 @@
 
 use open_feature::{EvaluationDetails, EvaluationError, HookContext, Value};
 
+use crate::record::metadata_entry;
 use crate::{
     Attribute, AttributeSet, ContextIdPolicy, EvaluationFailure, EvaluationRecord, FlagType,
     Reason, ReasonTable,
@@ -36,8 +37,8 @@ impl Normaliser {
         record.reason = reason;
         record.provider_reason = details.reason.as_ref();
         record.context_id = context_id;
-        record.set_id = metadata.and_then(|m| m.values.get("flagSetId"));
-        record.version = metadata.and_then(|m| m.values.get("version"));
+        record.set_id = metadata.and_then(|m| metadata_entry(m, "flagSetId"));
+        record.version = metadata.and_then(|m| metadata_entry(m, "version"));
         record.metadata = metadata;
         self.exclude(&mut record);
         record
