@@ -35,6 +35,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::FastBuildHasher;
+use crate::thread_number::thread_number;
 
 /// When an evaluation started (the hook's `before` stage ran).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,7 @@ const SHARDS: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Executor {
     Task(tokio::task::Id),
-    Thread(u64),
+    Thread(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,28 +94,23 @@ struct StartKey {
 }
 
 impl StartKey {
-    fn of(flag_key: &str) -> Self {
-        let executor =
-            tokio::task::try_id().map_or_else(|| Executor::Thread(thread_number()), Executor::Task);
-        Self {
+    /// `None` on a thread whose thread-local storage is being destroyed, outside any task:
+    /// such an evaluation's start is not tracked.
+    fn of(flag_key: &str) -> Option<Self> {
+        let executor = match tokio::task::try_id() {
+            Some(task) => Executor::Task(task),
+            None => Executor::Thread(thread_number()?),
+        };
+        Some(Self {
             executor,
             key_ptr: flag_key.as_ptr() as usize,
             key_len: flag_key.len(),
-        }
+        })
     }
 
     fn shard(&self) -> usize {
         (FastBuildHasher::default().hash_one(self) >> 32) as usize % SHARDS
     }
-}
-
-/// A number per thread, assigned on first use (`ThreadId::as_u64` is not stable).
-fn thread_number() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    NUMBER.with(|n| *n)
 }
 
 /// The starts of one key: usually one, kept inline.
@@ -142,7 +138,10 @@ impl Default for StartTimes {
 impl StartTimes {
     /// Remembers that the evaluation of `flag_key` running here starts now.
     pub(crate) fn push(&self, flag_key: &str, start: EvaluationStart) {
-        let key = StartKey::of(flag_key);
+        let Some(key) = StartKey::of(flag_key) else {
+            self.untracked.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         let mut shard = self.shards[key.shard()]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -167,7 +166,7 @@ impl StartTimes {
 
     /// Takes the start of the evaluation of `flag_key` running here, if it is known.
     pub(crate) fn take(&self, flag_key: &str) -> Option<EvaluationStart> {
-        let key = StartKey::of(flag_key);
+        let key = StartKey::of(flag_key)?;
         let mut shard = self.shards[key.shard()]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);

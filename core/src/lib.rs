@@ -96,6 +96,7 @@ mod shared_text;
 mod sink;
 mod stage_future;
 mod striped_counters;
+mod thread_number;
 mod timestamp;
 mod value_json;
 

@@ -1,7 +1,8 @@
 //! Counters that many threads bump on every evaluation without sharing a cache line.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::thread_number::thread_number;
 
 /// Stripes owned by one thread each.
 const STRIPES: usize = 64;
@@ -11,7 +12,7 @@ const SHARED_STRIPES: usize = 8;
 /// `N` counters, each split into [`STRIPES`] cache-line-aligned stripes picked per thread, so
 /// counting on every evaluation never bounces one line between cores. Reading sums the stripes.
 ///
-/// The first [`STRIPES`] threads of the process each own a stripe, and only the owner writes
+/// The first [`STRIPES`] threads of the process (by [`thread_number`]) each own a stripe, and only the owner writes
 /// it: a plain load and store, no locked instruction (9 ns on the bench machine). Later threads
 /// share [`SHARED_STRIPES`] other stripes and add with `fetch_add`.
 pub(crate) struct StripedCounters<const N: usize> {
@@ -21,27 +22,11 @@ pub(crate) struct StripedCounters<const N: usize> {
 #[repr(align(128))]
 struct Stripe<const N: usize>([AtomicU64; N]);
 
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// The thread's number in the order threads first counted (`usize::MAX`: not yet).
-    static THREAD_NUMBER: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
 /// The thread's stripe, and whether the thread owns it.
 #[inline]
 fn thread_stripe() -> (usize, bool) {
-    let number = THREAD_NUMBER
-        .try_with(|number| {
-            let mut current = number.get();
-            if current == usize::MAX {
-                current = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed);
-                number.set(current);
-            }
-            current
-        })
-        // Thread-local storage is gone (a thread's destructors run): share stripe 0.
-        .unwrap_or(STRIPES);
+    // Thread-local storage is gone (a thread's destructors run): share the first shared stripe.
+    let number = thread_number().unwrap_or(STRIPES);
     if number < STRIPES {
         (number, true)
     } else {
