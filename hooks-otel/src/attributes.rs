@@ -35,6 +35,18 @@ pub(crate) enum Body {
     None,
 }
 
+/// The value to write as the attribute `feature_flag.result.value`, by `naming`'s
+/// [`ResultValue`](crate::ResultValue) rule.
+#[inline]
+fn value_attribute<'a>(
+    record: &EvaluationRecord<'a>,
+    naming: AttributeNaming,
+) -> Option<&'a Value> {
+    record
+        .value
+        .filter(|_| naming.writes_value_attribute(record.variant.is_some()))
+}
+
 /// Writes the record's attributes under `naming`'s names, taking the key, variant and provider
 /// from `texts` (the record's [`RecordTexts`]) when they are interned. The flag value is written
 /// as an attribute when `naming`'s [`ResultValue`](crate::ResultValue) rule asks for it, and
@@ -57,9 +69,7 @@ pub(crate) fn write_attributes(
         text(texts.map(|t| t.flag_key), record.flag_key),
     );
     let value_in_body = body == Body::Available && naming.value_in_body();
-    let value_attribute = record
-        .value
-        .filter(|_| naming.writes_value_attribute(record.variant.is_some()));
+    let value_attribute = value_attribute(record, naming);
     let mut value_written = false;
     for names in naming.revisions() {
         if let Some(variant) = record.variant {
@@ -202,10 +212,7 @@ fn common_span_attributes(
         return None;
     }
     let key = Key::from_static_str;
-    let value = record
-        .value
-        .filter(|_| naming.writes_value_attribute(record.variant.is_some()))
-        .map(attribute_value);
+    let value = value_attribute(record, naming).map(attribute_value);
     let reason = record.reason.as_ref().map(reason_value);
     // At most five pushes below: key, variant, value, reason, provider.
     let mut attributes = Vec::with_capacity(5);
