@@ -14,28 +14,33 @@
 //!
 //! (task, key pointer, key length) therefore identifies an evaluation among all live ones, except
 //! when one task runs two evaluations of the same key concurrently (`join!` on the same literal).
-//! Those share a key; their starts are handed out last-in first-out, so each gets a start taken
-//! within the same `join!`, at worst its sibling's.
+//! Those share a key, so each gets a start taken within the same `join!`, at worst its
+//! sibling's.
 //!
 //! A future driven by another multi-threaded executor (not tokio) may change threads between
 //! stages: its start is then not found, and the record has no start. Nothing is ever attributed
 //! across tasks.
 //!
-//! # Bounds
+//! # Bounds and cost
 //!
-//! Sharded, locked maps; an entry is removed when its start is taken. Starts left behind by
-//! evaluations that were cancelled (the future dropped between `before` and `after`) are dropped
-//! once older than [`MAX_START_AGE`], and no map holds more than [`MAX_KEYS_PER_SHARD`] keys or a
-//! key more than [`MAX_STARTS_PER_KEY`] starts: past that, starts are not tracked (counted).
+//! The starts live in a fixed lock-free table ([`START_SLOTS`] slots; see `start_table`). A
+//! start is removed when it is taken; one left behind by an evaluation that was cancelled (the
+//! future dropped between `before` and `after`) is reclaimed once older than [`MAX_START_AGE`];
+//! when every slot a start may use holds a live one, that start is not tracked (counted).
+//!
+//! Only the monotonic clock is read in `before`. The hook reads both clocks once in `after` (or
+//! `error`), as the evaluation's [`EvaluationEnd`], and the start's wall-clock time is derived
+//! from it: every sink then shares one reading of each clock per evaluation.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::FastBuildHasher;
+use crate::start_table::{Pushed, StartTable};
 use crate::thread_number::thread_number;
+
+pub use crate::start_table::START_SLOTS;
 
 /// When an evaluation started (the hook's `before` stage ran).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,9 +60,38 @@ impl EvaluationStart {
         }
     }
 
+    /// The start at monotonic `instant`, with its wall-clock time derived from `end`.
+    pub fn before(end: &EvaluationEnd, instant: Instant) -> Self {
+        let took = end.instant.saturating_duration_since(instant);
+        Self {
+            time: end.time.checked_sub(took).unwrap_or(end.time),
+            instant,
+        }
+    }
+
     /// Time since the start.
     pub fn elapsed(&self) -> Duration {
         self.instant.elapsed()
+    }
+}
+
+/// When an evaluation was recorded (the hook's `after` or `error` stage ran): one reading of
+/// each clock, shared by every sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvaluationEnd {
+    /// Wall-clock time: the record's timestamp.
+    pub time: SystemTime,
+    /// Monotonic time, for durations.
+    pub instant: Instant,
+}
+
+impl EvaluationEnd {
+    /// Now.
+    pub fn now() -> Self {
+        Self {
+            time: SystemTime::now(),
+            instant: Instant::now(),
+        }
     }
 }
 
@@ -74,11 +108,6 @@ pub struct EvaluationStarted<'a> {
 
 /// Starts older than this are treated as left behind by a cancelled evaluation.
 pub const MAX_START_AGE: Duration = Duration::from_secs(60);
-/// Keys one shard holds at most.
-pub const MAX_KEYS_PER_SHARD: usize = 4096;
-/// Concurrent starts one key holds at most.
-pub const MAX_STARTS_PER_KEY: usize = 16;
-const SHARDS: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Executor {
@@ -94,88 +123,54 @@ struct StartKey {
 }
 
 impl StartKey {
-    /// `None` on a thread whose thread-local storage is being destroyed, outside any task:
-    /// such an evaluation's start is not tracked.
-    fn of(flag_key: &str) -> Option<Self> {
+    /// The hash of the evaluation of `flag_key` running here. `None` on a thread whose
+    /// thread-local storage is being destroyed, outside any task: such an evaluation's start is
+    /// not tracked.
+    fn hash_of(flag_key: &str) -> Option<u64> {
         let executor = match tokio::task::try_id() {
             Some(task) => Executor::Task(task),
             None => Executor::Thread(thread_number()?),
         };
-        Some(Self {
+        let key = Self {
             executor,
             key_ptr: flag_key.as_ptr() as usize,
             key_len: flag_key.len(),
-        })
+        };
+        Some(FastBuildHasher::default().hash_one(key))
     }
-
-    fn shard(&self) -> usize {
-        (FastBuildHasher::default().hash_one(self) >> 32) as usize % SHARDS
-    }
-}
-
-/// The starts of one key: usually one, kept inline.
-#[derive(Debug)]
-enum Starts {
-    One(EvaluationStart),
-    Many(Vec<EvaluationStart>),
 }
 
 #[derive(Debug)]
 pub(crate) struct StartTimes {
-    shards: [Mutex<HashMap<StartKey, Starts, FastBuildHasher>>; SHARDS],
+    table: StartTable,
     untracked: AtomicU64,
 }
 
 impl Default for StartTimes {
     fn default() -> Self {
         Self {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
+            table: StartTable::new(),
             untracked: AtomicU64::new(0),
         }
     }
 }
 
 impl StartTimes {
-    /// Remembers that the evaluation of `flag_key` running here starts now.
-    pub(crate) fn push(&self, flag_key: &str, start: EvaluationStart) {
-        let Some(key) = StartKey::of(flag_key) else {
+    /// Remembers that the evaluation of `flag_key` running here starts at `instant`.
+    pub(crate) fn push(&self, flag_key: &str, instant: Instant) {
+        let pushed =
+            StartKey::hash_of(flag_key).map(|hash| self.table.push(hash, instant, MAX_START_AGE));
+        if !matches!(pushed, Some(Pushed::Kept | Pushed::Reclaimed)) {
             self.untracked.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        let mut shard = self.shards[key.shard()]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if shard.len() >= MAX_KEYS_PER_SHARD && !shard.contains_key(&key) {
-            shard.retain(|_, starts| !starts.all_stale());
-            if shard.len() >= MAX_KEYS_PER_SHARD {
-                self.untracked.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-        }
-        match shard.get_mut(&key) {
-            None => {
-                shard.insert(key, Starts::One(start));
-            }
-            Some(starts) => {
-                if !starts.push(start) {
-                    self.untracked.fetch_add(1, Ordering::Relaxed);
-                }
-            }
         }
     }
 
-    /// Takes the start of the evaluation of `flag_key` running here, if it is known.
-    pub(crate) fn take(&self, flag_key: &str) -> Option<EvaluationStart> {
-        let key = StartKey::of(flag_key)?;
-        let mut shard = self.shards[key.shard()]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let starts = shard.get_mut(&key)?;
-        let (start, empty) = starts.pop();
-        if empty {
-            shard.remove(&key);
-        }
-        start.filter(|s| s.elapsed() <= MAX_START_AGE)
+    /// Takes the start of the evaluation of `flag_key` running here, if it is known and not
+    /// older than [`MAX_START_AGE`] at `end`.
+    pub(crate) fn take(&self, flag_key: &str, end: &EvaluationEnd) -> Option<EvaluationStart> {
+        let instant = self.table.take(StartKey::hash_of(flag_key)?)?;
+        (end.instant.saturating_duration_since(instant) <= MAX_START_AGE)
+            .then(|| EvaluationStart::before(end, instant))
     }
 
     pub(crate) fn untracked(&self) -> u64 {
@@ -184,48 +179,7 @@ impl StartTimes {
 
     #[cfg(test)]
     fn tracked_keys(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
-    }
-}
-
-impl Starts {
-    /// `false` if the start could not be kept.
-    fn push(&mut self, start: EvaluationStart) -> bool {
-        match self {
-            Starts::One(first) => {
-                *self = Starts::Many(vec![*first, start]);
-                true
-            }
-            Starts::Many(all) => {
-                all.retain(|s| s.elapsed() <= MAX_START_AGE);
-                if all.len() >= MAX_STARTS_PER_KEY {
-                    return false;
-                }
-                all.push(start);
-                true
-            }
-        }
-    }
-
-    /// The most recent start, and whether none is left.
-    fn pop(&mut self) -> (Option<EvaluationStart>, bool) {
-        match self {
-            Starts::One(only) => (Some(*only), true),
-            Starts::Many(all) => {
-                let start = all.pop();
-                (start, all.is_empty())
-            }
-        }
-    }
-
-    fn all_stale(&self) -> bool {
-        match self {
-            Starts::One(only) => only.elapsed() > MAX_START_AGE,
-            Starts::Many(all) => all.iter().all(|s| s.elapsed() > MAX_START_AGE),
-        }
+        self.table.held()
     }
 }
 
@@ -233,14 +187,11 @@ impl Starts {
 mod tests {
     use super::*;
 
-    fn start_ago(seconds: u64) -> EvaluationStart {
-        let now = EvaluationStart::now();
-        EvaluationStart {
-            time: now.time - Duration::from_secs(seconds),
-            instant: now
-                .instant
-                .checked_sub(Duration::from_secs(seconds))
-                .unwrap_or(now.instant),
+    fn end_in(seconds: u64) -> EvaluationEnd {
+        let now = EvaluationEnd::now();
+        EvaluationEnd {
+            time: now.time + Duration::from_secs(seconds),
+            instant: now.instant + Duration::from_secs(seconds),
         }
     }
 
@@ -248,59 +199,75 @@ mod tests {
     fn push_take_on_one_thread() {
         let starts = StartTimes::default();
         let key = String::from("flag");
-        let start = EvaluationStart::now();
-        starts.push(&key, start);
-        assert_eq!(starts.take(&key), Some(start));
-        assert_eq!(starts.take(&key), None);
+        let instant = Instant::now();
+        starts.push(&key, instant);
+        let end = EvaluationEnd::now();
+        let start = starts.take(&key, &end);
+        assert_eq!(start.map(|s| s.instant), Some(instant));
+        assert_eq!(starts.take(&key, &end), None);
         assert_eq!(starts.tracked_keys(), 0, "taken entries are removed");
+    }
+
+    #[test]
+    fn the_start_time_is_the_end_time_less_the_duration() {
+        let end = end_in(0);
+        let start = EvaluationStart::before(&end, end.instant - Duration::from_millis(3));
+        assert_eq!(
+            end.time.duration_since(start.time).ok(),
+            Some(Duration::from_millis(3))
+        );
     }
 
     #[test]
     fn same_text_at_another_address_is_another_evaluation() {
         let starts = StartTimes::default();
         let (a, b) = (String::from("flag"), String::from("flag"));
-        starts.push(&a, EvaluationStart::now());
-        assert_eq!(starts.take(&b), None);
-        assert!(starts.take(&a).is_some());
+        starts.push(&a, Instant::now());
+        let end = EvaluationEnd::now();
+        assert_eq!(starts.take(&b, &end), None);
+        assert!(starts.take(&a, &end).is_some());
     }
 
     #[test]
     fn other_threads_never_see_a_start() {
         let starts = StartTimes::default();
         let key: &'static str = "shared-literal";
-        starts.push(key, EvaluationStart::now());
+        starts.push(key, Instant::now());
+        let end = EvaluationEnd::now();
         std::thread::scope(|scope| {
-            let seen = scope.spawn(|| starts.take(key)).join();
+            let seen = scope.spawn(|| starts.take(key, &end)).join();
             assert!(matches!(seen, Ok(None)));
         });
-        assert!(starts.take(key).is_some());
+        assert!(starts.take(key, &end).is_some());
     }
 
     #[test]
-    fn concurrent_starts_of_one_key_are_last_in_first_out() {
+    fn concurrent_starts_of_one_key_each_come_back() {
         let starts = StartTimes::default();
         let key = "flag";
-        let (older, newer) = (start_ago(2), start_ago(1));
+        let older = Instant::now();
+        let newer = older + Duration::from_millis(1);
         starts.push(key, older);
         starts.push(key, newer);
-        assert_eq!(starts.take(key), Some(newer));
-        assert_eq!(starts.take(key), Some(older));
+        let end = end_in(1);
+        let mut taken: Vec<_> = (0..2)
+            .filter_map(|_| starts.take(key, &end).map(|s| s.instant))
+            .collect();
+        taken.sort();
+        assert_eq!(taken, vec![older, newer]);
     }
 
     #[test]
-    fn stale_starts_are_not_handed_out_and_are_bounded() {
+    fn stale_starts_are_not_handed_out() {
         let starts = StartTimes::default();
         let key = "flag";
-        starts.push(key, start_ago(3600));
+        starts.push(key, Instant::now());
         assert_eq!(
-            starts.take(key),
+            starts.take(key, &end_in(3600)),
             None,
             "a start from a cancelled evaluation"
         );
-        for _ in 0..(MAX_STARTS_PER_KEY + 5) {
-            starts.push(key, EvaluationStart::now());
-        }
-        assert_eq!(starts.untracked(), 5);
+        assert_eq!(starts.untracked(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,10 +278,10 @@ mod tests {
             .map(|_| {
                 let starts = starts.clone();
                 tokio::spawn(async move {
-                    let mine = EvaluationStart::now();
+                    let mine = Instant::now();
                     starts.push(key, mine);
                     tokio::task::yield_now().await; // may resume on another thread
-                    starts.take(key) == Some(mine)
+                    starts.take(key, &EvaluationEnd::now()).map(|s| s.instant) == Some(mine)
                 })
             })
             .collect();

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use open_feature::{
     EvaluationContext, EvaluationDetails, EvaluationError, Hook, HookContext, HookHints, Value,
@@ -14,7 +15,7 @@ use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
 use crate::stage_future::done;
 use crate::{
-    CustomAttribute, EvaluationRecord, EvaluationSink, EvaluationStart, EvaluationStarted,
+    CustomAttribute, EvaluationEnd, EvaluationRecord, EvaluationSink, EvaluationStarted,
     TelemetryHookBuilder,
 };
 
@@ -147,7 +148,7 @@ impl HookInner {
         if !self.records(context.flag_key) {
             return;
         }
-        starts.push(context.flag_key, EvaluationStart::now());
+        starts.push(context.flag_key, Instant::now());
         let started = EvaluationStarted {
             flag_key: context.flag_key,
             provider_name: Some(context.provider_metadata.name.as_str()).filter(|n| !n.is_empty()),
@@ -157,8 +158,15 @@ impl HookInner {
         }
     }
 
-    fn start_of(&self, context: &HookContext<'_>) -> Option<EvaluationStart> {
-        self.starts.as_ref()?.take(context.flag_key)
+    /// Reads the clocks once for every sink, and takes the evaluation's start, when starts
+    /// are tracked.
+    fn set_times(&self, context: &HookContext<'_>, record: &mut EvaluationRecord<'_>) {
+        let Some(starts) = &self.starts else {
+            return;
+        };
+        let end = EvaluationEnd::now();
+        record.started = starts.take(context.flag_key, &end);
+        record.ended = Some(end);
     }
 
     fn after(&self, context: &HookContext<'_>, details: &EvaluationDetails<Value>) {
@@ -167,7 +175,7 @@ impl HookInner {
         }
         self.marks.mark(context);
         let mut record = self.normaliser.success(context, details);
-        record.started = self.start_of(context);
+        self.set_times(context, &mut record);
         self.emit(context, record);
     }
 
@@ -181,7 +189,7 @@ impl HookInner {
             return;
         }
         let mut record = self.normaliser.failure(context, error);
-        record.started = self.start_of(context);
+        self.set_times(context, &mut record);
         self.emit(context, record);
     }
 

@@ -95,6 +95,7 @@ mod sampling;
 mod shared_text;
 mod sink;
 mod stage_future;
+mod start_table;
 mod striped_counters;
 mod thread_number;
 mod timestamp;
@@ -111,7 +112,7 @@ pub use context_id::{
 pub use distinct_count::DistinctCounter;
 pub use error_type::{ErrorType, EvaluationFailure};
 pub use evaluation_start::{
-    EvaluationStart, EvaluationStarted, MAX_KEYS_PER_SHARD, MAX_START_AGE, MAX_STARTS_PER_KEY,
+    EvaluationEnd, EvaluationStart, EvaluationStarted, MAX_START_AGE, START_SLOTS,
 };
 pub use exposure_dedup::{
     DEFAULT_EXPOSURE_CAPACITY, DEFAULT_EXPOSURE_WINDOW, ExposureDedup, ExposureDedupBuilder,

@@ -108,9 +108,10 @@ enum OwnedContextId {
 }
 
 impl QueuedRecord {
-    /// Captures `record`, stamped with the current time (call it during the evaluation).
+    /// Captures `record`, stamped with [its time](EvaluationRecord::time) (call it during the
+    /// evaluation).
     pub fn capture(record: &EvaluationRecord<'_>) -> Self {
-        Self::capture_at(record, SystemTime::now())
+        Self::capture_at(record, record.time())
     }
 
     /// Captures `record`, stamped with `time`.

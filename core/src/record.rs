@@ -1,10 +1,13 @@
 //! The normalised, borrowed view of one flag evaluation that every backend consumes.
 
 use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
 
 use open_feature::{EvaluationContext, EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
 
-use crate::{ContextId, ErrorType, EvaluationFailure, EvaluationStart, FlagType, Reason};
+use crate::{
+    ContextId, ErrorType, EvaluationEnd, EvaluationFailure, EvaluationStart, FlagType, Reason,
+};
 
 /// One flag evaluation, normalised once and borrowed by every sink.
 ///
@@ -52,6 +55,10 @@ pub struct EvaluationRecord<'a> {
     /// [needs it](crate::EvaluationSink::needs_start), and `None` when the start was not seen
     /// (an earlier `before` hook failed, or see `evaluation_start` for the other cases).
     pub started: Option<EvaluationStart>,
+    /// When the evaluation was recorded, read once for every sink: set whenever starts are
+    /// tracked (a sink [needs them](crate::EvaluationSink::needs_start)), `None` otherwise. Read
+    /// it through [`time`](Self::time) and [`duration`](Self::duration).
+    pub ended: Option<EvaluationEnd>,
     /// The fraction of evaluations like this one that reach the sink, when a
     /// [`SampledSink`](crate::SampledSink) is in front of it: each record stands for
     /// `1 / sample_rate` evaluations. `None`: not sampled.
@@ -83,6 +90,7 @@ impl<'a> EvaluationRecord<'a> {
             evaluation_context,
             custom_attributes: &[],
             started: None,
+            ended: None,
             sample_rate: None,
         }
     }
@@ -100,6 +108,18 @@ impl<'a> EvaluationRecord<'a> {
     /// The error message, for a failed evaluation that has one.
     pub fn error_message(&self) -> Option<&'a str> {
         self.failure.and_then(|failure| failure.message)
+    }
+
+    /// The evaluation's timestamp: [`ended`](Self::ended) when the hook read it, otherwise the
+    /// clock now (call it during the evaluation).
+    pub fn time(&self) -> SystemTime {
+        self.ended.map_or_else(SystemTime::now, |end| end.time)
+    }
+
+    /// How long the evaluation took, from the `before` stage to the record, when both were seen.
+    pub fn duration(&self) -> Option<Duration> {
+        let start = self.started?;
+        Some(self.ended?.instant.saturating_duration_since(start.instant))
     }
 }
 

@@ -57,7 +57,10 @@ where
             let description = failure.message.unwrap_or(failure.error_type.as_str());
             span.set_status(Status::error(description.to_owned()));
         }
-        span.end();
+        match record.ended {
+            Some(end) => span.end_with_timestamp(end.time),
+            None => span.end(),
+        }
     }
 
     fn needs_start(&self) -> bool {

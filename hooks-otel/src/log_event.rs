@@ -2,7 +2,7 @@
 //! evaluation path, built and emitted on a background thread.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use open_feature::EvaluationContext;
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
@@ -230,7 +230,6 @@ where
         {
             return;
         }
-        let time = SystemTime::now();
         let trace = Context::map_current(|cx| {
             cx.has_active_span().then(|| {
                 let span = cx.span();
@@ -251,7 +250,7 @@ where
             )
         });
         worker.try_send(QueuedEvent {
-            record: QueuedRecord::capture_at(record, time),
+            record: QueuedRecord::capture(record),
             trace,
         });
     }

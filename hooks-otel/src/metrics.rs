@@ -418,7 +418,7 @@ impl EvaluationSink for MetricsSink {
     }
 
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let seconds = record.started.map(|start| start.elapsed().as_secs_f64());
+        let seconds = record.duration().map(|took| took.as_secs_f64());
         if let Some(distinct_contexts) = &self.distinct_contexts {
             distinct_contexts.record(record);
         }

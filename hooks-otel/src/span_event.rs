@@ -39,7 +39,11 @@ impl EvaluationSink for SpanEventSink {
             // A sampled span records until it ends (then `add_event` is a no-op); asking it
             // costs no lock, unlike `is_recording`, which only unsampled spans need.
             if span.span_context().is_sampled() || span.is_recording() {
-                span.add_event(EVENT_NAME, span_attributes(record, self.naming));
+                span.add_event_with_timestamp(
+                    EVENT_NAME,
+                    record.time(),
+                    span_attributes(record, self.naming),
+                );
             }
         });
     }

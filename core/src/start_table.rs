@@ -1,0 +1,231 @@
+//! A fixed, lock-free table of evaluation starts: where `before` leaves an evaluation's start
+//! and `after`/`error` takes it back.
+//!
+//! # Why a table of atomics, and what it bought
+//!
+//! The starts used to live in 16 sharded `Mutex<HashMap>`s: a lock, a hash-map insert and a
+//! remove per evaluation, about 75 ns of the metrics sink's path in the every-backend profile
+//! (`benches/full_stack.rs` under `perf`, 2026-11-28). Here a start is two 8-byte atomics in a
+//! fixed array: `before` claims an empty slot with one compare-and-swap, `after` finds it by
+//! its key and frees it. Nothing is allocated, no thread waits for another, and the memory is
+//! fixed ([`START_SLOTS`] slots of 16 bytes) whatever the load. Measurement: BENCHMARKS.md,
+//! "Late 2026-11-28".
+//!
+//! # Protocol
+//!
+//! A slot is `(key, start)`. `key` is 0 when the slot is free, [`TAKING`] while its owner takes
+//! it back, and otherwise the nonzero hash of the evaluation that holds it; `start` is the
+//! start's monotonic nanoseconds (plus one, so 0 means "not written yet").
+//!
+//! - **push**: within the key's probe window, claim a free slot (`0 -> key`), then write the
+//!   start. Only the evaluation that holds a key ever writes its start or takes it back, and
+//!   `before` happens before `after` in that evaluation, so a start is always written before
+//!   it is read.
+//! - **take**: find the key in the window, mark the slot [`TAKING`], read the start, clear it,
+//!   free the slot. A slot being taken is neither claimed nor evicted meanwhile.
+//! - **full window**: a slot whose start is older than the caller's `max_age` belongs to an
+//!   evaluation that was cancelled between `before` and `after` (its future dropped), so it is
+//!   reclaimed (`old key -> key`). If nothing is that old, the start is not tracked (counted by
+//!   the caller). A reclaimed evaluation that was merely slow finds its key gone and has no
+//!   start; a start is never handed to another evaluation.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Evaluations between `before` and `after` that the table holds at once, at most (16 bytes
+/// each: 256 KiB).
+pub const START_SLOTS: usize = 1 << 14;
+
+/// Slots looked at for one key: two cache lines.
+const PROBE: usize = 8;
+
+/// The key of a slot being taken back.
+const TAKING: u64 = 1;
+
+#[derive(Default)]
+struct Slot {
+    key: AtomicU64,
+    /// Nanoseconds since the table's origin, plus one; 0 when not written.
+    start: AtomicU64,
+}
+
+/// What happened to a pushed start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Kept in a free slot.
+    Kept,
+    /// Kept in place of a start older than the age limit.
+    Reclaimed,
+    /// Not kept: every slot of its window holds a live start.
+    Full,
+}
+
+pub(crate) struct StartTable {
+    slots: Box<[Slot]>,
+    origin: Instant,
+}
+
+impl StartTable {
+    pub(crate) fn new() -> Self {
+        Self {
+            slots: (0..START_SLOTS).map(|_| Slot::default()).collect(),
+            origin: Instant::now(),
+        }
+    }
+
+    /// A slot key for `hash`: never 0 (free) nor [`TAKING`].
+    fn slot_key(hash: u64) -> u64 {
+        hash | 2
+    }
+
+    fn window(&self, key: u64) -> impl Iterator<Item = &Slot> {
+        let first = (key >> 32) as usize;
+        (0..PROBE).map(move |i| &self.slots[(first + i) % START_SLOTS])
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(since).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    /// Keeps `start` under `hash` (a well-mixed hash of the evaluation's identity).
+    pub(crate) fn push(&self, hash: u64, start: Instant, max_age: Duration) -> Pushed {
+        let key = Self::slot_key(hash);
+        let written = self.nanos(start);
+        for slot in self.window(key) {
+            if slot.key.load(Ordering::Relaxed) == 0
+                && slot
+                    .key
+                    .compare_exchange(0, key, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                slot.start.store(written, Ordering::Release);
+                return Pushed::Kept;
+            }
+        }
+        let oldest_kept = self.nanos(start.checked_sub(max_age).unwrap_or(self.origin));
+        for slot in self.window(key) {
+            let held = slot.key.load(Ordering::Acquire);
+            if held == 0 || held == TAKING {
+                continue;
+            }
+            let kept = slot.start.load(Ordering::Acquire);
+            if kept == 0 || kept >= oldest_kept {
+                continue;
+            }
+            if slot
+                .key
+                .compare_exchange(held, key, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                slot.start.store(written, Ordering::Release);
+                return Pushed::Reclaimed;
+            }
+        }
+        Pushed::Full
+    }
+
+    /// Takes the start kept under `hash`, if any.
+    pub(crate) fn take(&self, hash: u64) -> Option<Instant> {
+        let key = Self::slot_key(hash);
+        for slot in self.window(key) {
+            if slot.key.load(Ordering::Relaxed) != key
+                || slot
+                    .key
+                    .compare_exchange(key, TAKING, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            let kept = slot.start.swap(0, Ordering::Relaxed);
+            slot.key.store(0, Ordering::Release);
+            if kept == 0 {
+                return None;
+            }
+            return self.origin.checked_add(Duration::from_nanos(kept - 1));
+        }
+        None
+    }
+
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.key.load(Ordering::Relaxed) != 0)
+            .count()
+    }
+}
+
+impl std::fmt::Debug for StartTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartTable")
+            .field("slots", &START_SLOTS)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AGE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_start_comes_back_once() {
+        let table = StartTable::new();
+        let start = Instant::now();
+        assert_eq!(table.push(7 << 32, start, AGE), Pushed::Kept);
+        assert_eq!(table.take(7 << 32), Some(start));
+        assert_eq!(table.take(7 << 32), None);
+        assert_eq!(table.held(), 0);
+    }
+
+    #[test]
+    fn another_key_never_gets_it() {
+        let table = StartTable::new();
+        table.push(1 << 40, Instant::now(), AGE);
+        assert_eq!(table.take(2 << 40), None);
+        assert!(table.take(1 << 40).is_some());
+    }
+
+    #[test]
+    fn a_full_window_refuses_live_starts_and_reclaims_stale_ones() {
+        let table = StartTable::new();
+        let now = Instant::now() + Duration::from_secs(3600);
+        let stale = now - Duration::from_secs(120);
+        // Keys with the same high bits share a window.
+        for i in 0..PROBE as u64 {
+            assert_eq!(table.push((5 << 32) | (i << 4), stale, AGE), Pushed::Kept);
+        }
+        assert_eq!(table.push((5 << 32) | 0xf00, now, AGE), Pushed::Reclaimed);
+        assert_eq!(table.take((5 << 32) | 0xf00), Some(now));
+        let live = StartTable::new();
+        for i in 0..PROBE as u64 {
+            assert_eq!(live.push((9 << 32) | (i << 4), now, AGE), Pushed::Kept);
+        }
+        assert_eq!(live.push((9 << 32) | 0xf00, now, AGE), Pushed::Full);
+        assert_eq!(live.take((9 << 32) | 0xf00), None);
+        assert_eq!(live.held(), PROBE);
+    }
+
+    #[test]
+    fn racing_threads_each_get_their_own_start() {
+        let table = StartTable::new();
+        std::thread::scope(|scope| {
+            for thread in 0..4u64 {
+                let table = &table;
+                scope.spawn(move || {
+                    for i in 0..10_000u64 {
+                        // Few windows, so threads contend for the same slots.
+                        let hash = ((i % 3) << 32) | (thread << 20) | (i << 4);
+                        let start = Instant::now();
+                        if table.push(hash, start, AGE) == Pushed::Kept {
+                            assert_eq!(table.take(hash), Some(start));
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(table.held(), 0);
+    }
+}
