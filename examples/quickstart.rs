@@ -114,16 +114,18 @@ async fn main() {
     sentry_options.transport = Some(Arc::new(sentry_wire.clone()));
     let _sentry = sentry::init(with_flags_context(sentry_options));
 
-    // One hook, normalising each evaluation once for every backend. JSON lines and log events
-    // are written on background threads: keep a clone of each to wait for them (`flush`).
+    // One hook, normalising each evaluation once for every backend. JSON lines, log events and
+    // experiment spans are made on background threads: keep a clone of each to wait for them
+    // (`flush`).
     let json_lines = JsonLinesSink::new(std::io::stdout());
     let log_event_sink = LogEventSink::from_provider(&otel_logs);
+    let experiment_spans = ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"));
     let hook = TelemetryHook::builder()
         .sink(json_lines.clone())
         .sink(log_event_sink.clone())
         .sink(SentrySink::new())
         .sink(SpanTagsSink::new())
-        .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
+        .sink(experiment_spans.clone())
         // A keyed hash of the targeting key, never the key itself.
         .context_id(ContextIdPolicy::hashed(ContextIdKey::random()))
         .build();
@@ -162,6 +164,7 @@ async fn main() {
     }
     drop(cx);
     let _ = log_event_sink.flush(Duration::from_secs(5));
+    let _ = experiment_spans.flush(Duration::from_secs(5));
 
     print_table(
         &otel_table(&log_events),

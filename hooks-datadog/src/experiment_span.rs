@@ -1,9 +1,16 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
 use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FastBuildHasher};
-use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer};
+use open_feature::Value;
+use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
+use openfeature_hooks_core::{
+    BackgroundStats, BackgroundWorker, Drain, EvaluationRecord, EvaluationSink, FastBuildHasher,
+    SharedText, shared_text,
+};
+use opentelemetry::trace::{Span, SpanContext, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
 use crate::seen_once::SeenOnce;
@@ -30,20 +37,61 @@ pub enum ExperimentSpanVolume {
 ///
 /// With Datadog's Rust tracer the operation name comes from the `operation.name` attribute and
 /// the resource from the span name, here the flag key.
-#[derive(Debug)]
+///
+/// # Off the evaluation path
+///
+/// The span is not bound to a live span: it needs its parent's ids and the evaluation's start
+/// and end, nothing else. So the evaluation captures those into a bounded queue, and a background thread
+/// (`openfeature-experiment-spans`) builds the span under that parent with the evaluation's
+/// own start and end times, and ends it (its processor then exports). It may do so after the
+/// parent span has ended; the child still carries its parent's trace and span id and its own
+/// times. When the queue is full the span is dropped and counted ([`ExperimentSpanSink::stats`]);
+/// size it with [`ExperimentSpanSink::with_queue_capacity`]. [`ExperimentSpanSink::flush`]
+/// waits (bounded) until every span queued before it is ended: call it before the tracer
+/// provider's `force_flush` or `shutdown`. Dropping the last clone ends what is queued and
+/// stops the thread, waiting at most
+/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
+///
+/// Clones share the queue and thread: keep one to flush or read the stats.
 pub struct ExperimentSpanSink<T> {
-    tracer: T,
+    tracer: Arc<T>,
     volume: ExperimentSpanVolume,
-    seen: Box<SeenOnce>,
+    seen: Arc<SeenOnce>,
+    queue_capacity: usize,
+    worker: Arc<OnceLock<BackgroundWorker<QueuedSpan>>>,
+}
+
+impl<T> Clone for ExperimentSpanSink<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tracer: self.tracer.clone(),
+            volume: self.volume,
+            seen: self.seen.clone(),
+            queue_capacity: self.queue_capacity,
+            worker: self.worker.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ExperimentSpanSink<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExperimentSpanSink")
+            .field("volume", &self.volume)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: Tracer> ExperimentSpanSink<T> {
     /// Creates the spans with `tracer`, once per flag per trace.
     pub fn new(tracer: T) -> Self {
         Self {
-            tracer,
+            tracer: Arc::new(tracer),
             volume: ExperimentSpanVolume::default(),
-            seen: Box::new(SeenOnce::new()),
+            seen: Arc::new(SeenOnce::new()),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            worker: Arc::new(OnceLock::new()),
         }
     }
 
@@ -52,6 +100,76 @@ impl<T: Tracer> ExperimentSpanSink<T> {
     pub fn with_volume(mut self, volume: ExperimentSpanVolume) -> Self {
         self.volume = volume;
         self
+    }
+
+    /// How many spans may wait for the background thread (default [`DEFAULT_QUEUE_CAPACITY`]);
+    /// past that, spans are dropped and counted. Set it before the first evaluation.
+    #[must_use]
+    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+}
+
+impl<T> ExperimentSpanSink<T> {
+    /// Waits until every span queued before this call is ended, at most `timeout`; `false` on
+    /// timeout. Not for the evaluation path. The tracer's processor may still hold them: flush
+    /// the tracer provider too before reading an exporter.
+    #[must_use = "false means the spans were not all ended in time"]
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.worker.get().is_none_or(|worker| worker.flush(timeout))
+    }
+
+    /// The queue's counters: spans dropped because it was full, spans ended.
+    pub fn stats(&self) -> BackgroundStats {
+        self.worker
+            .get()
+            .map(BackgroundWorker::stats)
+            .unwrap_or_default()
+    }
+}
+
+/// What the evaluation path hands the background thread.
+struct QueuedSpan {
+    /// The ids of the span active during the evaluation: the span's parent. Only its ids: a
+    /// clone of the active `Context` would keep the parent span open, and a span ends when its
+    /// last reference goes, here on the background thread.
+    parent: SpanContext,
+    flag_key: SharedText,
+    value: Value,
+    start: Option<SystemTime>,
+    end: SystemTime,
+}
+
+/// The background side: builds and ends each span.
+struct SpanStarter<T> {
+    tracer: Arc<T>,
+}
+
+impl<T> Drain<QueuedSpan> for SpanStarter<T>
+where
+    T: Tracer + Send + Sync + 'static,
+{
+    fn handle(&mut self, queued: QueuedSpan) {
+        let id = truncate(&queued.flag_key, MAX_TAG_LEN);
+        let mut builder = self
+            .tracer
+            .span_builder(id.clone())
+            .with_kind(SpanKind::Internal)
+            .with_attributes([
+                KeyValue::new("operation.name", EXPERIMENT_OPERATION),
+                KeyValue::new("experiment_id", id),
+                KeyValue::new("experiment_value", tag_value(&queued.value)),
+            ]);
+        if let Some(start) = queued.start {
+            builder = builder.with_start_time(start);
+        }
+        builder
+            .start_with_context(
+                self.tracer.as_ref(),
+                &Context::new().with_remote_span_context(queued.parent),
+            )
+            .end_with_timestamp(queued.end);
     }
 }
 
@@ -64,32 +182,38 @@ where
             return;
         }
         let Some(value) = record.value else { return };
-        let context = Context::current();
-        let parent = context.span().span_context().clone();
-        if !parent.is_valid() {
-            return;
-        }
-        if self.volume == ExperimentSpanVolume::OncePerFlagPerTrace {
-            let pair = FastBuildHasher::default()
-                .hash_one((parent.trace_id().to_bytes(), record.flag_key));
-            if !self.seen.first(pair) {
-                return;
+        let parent = Context::map_current(|context| {
+            let span = context.span();
+            let ids = span.span_context();
+            if !ids.is_valid() {
+                return None;
             }
-        }
-        let id = truncate(record.flag_key, MAX_TAG_LEN);
-        let mut builder = self
-            .tracer
-            .span_builder(id.clone())
-            .with_kind(SpanKind::Internal)
-            .with_attributes([
-                KeyValue::new("operation.name", EXPERIMENT_OPERATION),
-                KeyValue::new("experiment_id", id),
-                KeyValue::new("experiment_value", tag_value(value)),
-            ]);
-        if let Some(start) = record.started {
-            builder = builder.with_start_time(start.time);
-        }
-        builder.start_with_context(&self.tracer, &context).end();
+            if self.volume == ExperimentSpanVolume::OncePerFlagPerTrace {
+                let pair = FastBuildHasher::default()
+                    .hash_one((ids.trace_id().to_bytes(), record.flag_key));
+                if !self.seen.first(pair) {
+                    return None;
+                }
+            }
+            Some(ids.clone())
+        });
+        let Some(parent) = parent else { return };
+        let worker = self.worker.get_or_init(|| {
+            BackgroundWorker::start(
+                "openfeature-experiment-spans",
+                self.queue_capacity,
+                SpanStarter {
+                    tracer: self.tracer.clone(),
+                },
+            )
+        });
+        worker.try_send(QueuedSpan {
+            parent,
+            flag_key: shared_text(record.flag_key),
+            value: value.clone(),
+            start: record.started.map(|start| start.time),
+            end: record.time(),
+        });
     }
 
     fn needs_start(&self) -> bool {

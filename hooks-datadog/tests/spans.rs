@@ -4,7 +4,10 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use openfeature_hooks_core::{EvaluationRecord, FnSink, TelemetryHook};
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Tracer, TracerProvider};
@@ -79,10 +82,8 @@ fn no_span_no_tags() {
 fn experiment_spans_once_per_flag_per_trace_under_the_active_span() {
     let (provider, exporter) = tracing();
     let runtime = runtime();
-    let client = client(
-        &runtime,
-        ExperimentSpanSink::new(provider.tracer("openfeature-hooks")),
-    );
+    let sink = ExperimentSpanSink::new(provider.tracer("openfeature-hooks"));
+    let client = client(&runtime, sink.clone());
     let app = provider.tracer("app");
     for request in ["first", "second"] {
         app.in_span(request, |_| {
@@ -92,6 +93,9 @@ fn experiment_spans_once_per_flag_per_trace_under_the_active_span() {
     }
     evaluate_all(&client, &runtime); // no active span: nothing
 
+    // The spans are built on the sink's thread, here after their parents have ended.
+    assert!(sink.flush(Duration::from_secs(10)));
+    assert_eq!((sink.stats().handled, sink.stats().dropped), (10, 0));
     let spans = exporter.get_finished_spans().unwrap_or_default();
     let experiments: Vec<_> = spans
         .iter()
@@ -142,13 +146,59 @@ fn every_evaluation_when_asked() {
     let runtime = runtime();
     let sink =
         ExperimentSpanSink::new(provider.tracer("x")).with_volume(ExperimentSpanVolume::Every);
-    let client = client(&runtime, sink);
+    let client = client(&runtime, sink.clone());
     provider.tracer("app").in_span("request", |_| {
         evaluate_all(&client, &runtime);
         evaluate_all(&client, &runtime);
     });
+    assert!(sink.flush(Duration::from_secs(10)));
     let spans = exporter.get_finished_spans().unwrap_or_default();
     assert_eq!(spans.iter().filter(|s| s.name == "new-checkout").count(), 2);
+}
+
+#[test]
+fn an_experiment_span_has_the_evaluations_own_times_not_the_background_threads() {
+    let (provider, exporter) = tracing();
+    let runtime = runtime();
+    let sink = ExperimentSpanSink::new(provider.tracer("x"));
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = times.clone();
+    let client = runtime.block_on(async {
+        let mut api = open_feature::OpenFeature::default();
+        api.set_provider(support::provider()).await;
+        api.create_client().with_hook(
+            TelemetryHook::builder()
+                .sink(sink.clone())
+                .sink(FnSink(move |record: &EvaluationRecord<'_>| {
+                    let times = (record.started.map(|s| s.time), record.ended.map(|e| e.time));
+                    seen.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(times);
+                }))
+                .build(),
+        )
+    });
+    provider.tracer("app").in_span("request", |_| {
+        let _ = runtime.block_on(client.get_bool_value("new-checkout", None, None));
+    });
+    // The queued span holds its parent's ids only, never the parent: the request span ends
+    // when the request does, not when the background thread gets to its child.
+    let ended_at_once = exporter.get_finished_spans().unwrap_or_default();
+    assert_eq!(by_name(&ended_at_once, "request").len(), 1);
+    assert!(sink.flush(Duration::from_secs(10)));
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let span = by_name(&spans, "new-checkout")[0];
+    let recorded = times.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    assert_eq!(
+        recorded,
+        vec![(Some(span.start_time), Some(span.end_time))],
+        "the span's times are the evaluation's, read once by the hook"
+    );
+    assert!(span.start_time <= span.end_time);
+    let parent = by_name(&spans, "request")[0];
+    assert_eq!(span.parent_span_id, parent.span_context.span_id());
+    assert!(!span.parent_span_is_remote, "a local parent stays local");
+    assert!(span.end_time <= parent.end_time);
 }
 
 #[test]

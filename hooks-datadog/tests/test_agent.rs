@@ -25,21 +25,27 @@ fn datadog_tracer(agent_url: String, service: &str) -> opentelemetry_sdk::trace:
         .0
 }
 
-/// A client whose hook tags spans and creates experiment spans with `tracers`.
+/// A client whose hook tags spans and creates experiment spans with `tracers`, and the
+/// experiment sink (to flush).
 fn client_with_span_sinks(
     runtime: &tokio::runtime::Runtime,
     tracers: &opentelemetry_sdk::trace::SdkTracerProvider,
-) -> open_feature::Client {
-    runtime.block_on(async {
+) -> (
+    open_feature::Client,
+    ExperimentSpanSink<opentelemetry_sdk::trace::SdkTracer>,
+) {
+    let experiments = ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"));
+    let client = runtime.block_on(async {
         let mut api = open_feature::OpenFeature::default();
         api.set_provider(provider()).await;
         api.create_client().with_hook(
             TelemetryHook::builder()
                 .sink(SpanTagsSink::new())
-                .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
+                .sink(experiments.clone())
                 .build(),
         )
-    })
+    });
+    (client, experiments)
 }
 
 #[test]
@@ -48,7 +54,7 @@ fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
     let tracers = datadog_tracer(agent.url(), "openfeature-hooks-test");
 
     let runtime = runtime();
-    let client = client_with_span_sinks(&runtime, &tracers);
+    let (client, experiments) = client_with_span_sinks(&runtime, &tracers);
     tracers.tracer("app").in_span("GET /checkout", |_| {
         runtime.block_on(async {
             let _ = client.get_bool_value("new-checkout", None, None).await;
@@ -56,6 +62,9 @@ fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
             let _ = client.get_bool_value("new-checkout", None, None).await; // same trace: no second span
         });
     });
+    // The experiment spans are built on the sink's thread, here after the request span ended:
+    // Datadog's tracer must still put them in the request's trace, under the request span.
+    assert!(experiments.flush(Duration::from_secs(10)));
     assert!(
         tracers
             .shutdown_with_timeout(Duration::from_secs(10))
@@ -105,7 +114,7 @@ fn an_absent_agent_slows_no_evaluation_and_shutdown_keeps_its_bound() {
         .unwrap_or_else(|e| panic!("{e}"));
     let measure = |tracers: &opentelemetry_sdk::trace::SdkTracerProvider| {
         let runtime = runtime();
-        let client = client_with_span_sinks(&runtime, tracers);
+        let (client, _experiments) = client_with_span_sinks(&runtime, tracers);
         let mut times: Vec<Duration> = (0..1000)
             .map(|_| {
                 tracers.tracer("app").in_span("GET /", |_| {
