@@ -1,5 +1,6 @@
 //! `feature_flags.<key>` tags on the active span.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 
@@ -64,7 +65,7 @@ impl EvaluationSink for SpanTagsSink {
             }
             let (suffix, value) = match (served(record), record.error_type()) {
                 (Some(value), _) => ("", value),
-                (None, Some(error)) => (".error", error.as_str().to_owned()),
+                (None, Some(error)) => (".error", Cow::Borrowed(error.as_str())),
                 (None, None) => return,
             };
             let ids = span.span_context();

@@ -33,20 +33,33 @@ pub fn tag_name_part(key: &str) -> Cow<'_, str> {
 /// A value as tag text cut to [`MAX_TAG_LEN`] characters: booleans and numbers as written in
 /// JSON, strings as themselves, arrays and structs as their JSON.
 pub fn tag_value(value: &Value) -> String {
-    let text = match value {
-        Value::String(text) => Cow::Borrowed(text.as_str()),
+    tag_text(value).into_owned()
+}
+
+/// [`tag_value`], borrowed when the value's text is already a tag (booleans, short strings):
+/// the evaluation path allocates nothing for those.
+pub(crate) fn tag_text(value: &Value) -> Cow<'_, str> {
+    match value {
+        Value::String(text) => truncated(text, MAX_TAG_LEN),
         Value::Bool(flag) => Cow::Borrowed(if *flag { "true" } else { "false" }),
         Value::Int(number) => Cow::Owned(number.to_string()),
-        other => Cow::Owned(JsonValue::new(other).to_json_string()),
-    };
-    truncate(&text, MAX_TAG_LEN)
+        other => match truncated(&JsonValue::new(other).to_json_string(), MAX_TAG_LEN) {
+            Cow::Borrowed(text) => Cow::Owned(text.to_owned()),
+            Cow::Owned(text) => Cow::Owned(text),
+        },
+    }
 }
 
 /// `text` cut to at most `max` characters.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
+    truncated(text, max).into_owned()
+}
+
+/// `text` cut to at most `max` characters, borrowed.
+pub(crate) fn truncated(text: &str, max: usize) -> Cow<'_, str> {
     match text.char_indices().nth(max) {
-        Some((end, _)) => text[..end].to_owned(),
-        None => text.to_owned(),
+        Some((end, _)) => Cow::Borrowed(&text[..end]),
+        None => Cow::Borrowed(text),
     }
 }
 
