@@ -13,21 +13,24 @@
 //!
 //! # Protocol
 //!
-//! A slot is `(key, start)`. `key` is 0 when the slot is free, [`TAKING`] while its owner takes
-//! it back, and otherwise the nonzero hash of the evaluation that holds it; `start` is the
-//! start's monotonic nanoseconds (plus one, so 0 means "not written yet").
+//! A slot is `(key, start)`. `key` is 0 when the slot is free, and otherwise the nonzero hash of
+//! the evaluation that holds it; `start` is the start's monotonic nanoseconds (plus one, so 0
+//! means "not written").
 //!
 //! - **push**: within the key's probe window, claim a free slot (`0 -> key`), then write the
 //!   start. Only the evaluation that holds a key ever writes its start or takes it back, and
 //!   `before` happens before `after` in that evaluation, so a start is always written before
 //!   it is read.
-//! - **take**: find the key in the window, mark the slot [`TAKING`], read the start, clear it,
-//!   free the slot. A slot being taken is neither claimed nor evicted meanwhile.
+//! - **take**: find the key in the window, read the start, clear it, free the slot (`key -> 0`).
+//!   One compare-and-swap: the start is read and cleared with plain atomic loads and stores,
+//!   since only its holder writes it.
 //! - **full window**: a slot whose start is older than the caller's `max_age` belongs to an
 //!   evaluation that was cancelled between `before` and `after` (its future dropped), so it is
 //!   reclaimed (`old key -> key`). If nothing is that old, the start is not tracked (counted by
 //!   the caller). A reclaimed evaluation that was merely slow finds its key gone and has no
-//!   start; a start is never handed to another evaluation.
+//!   start. If it takes its slot back at the very moment it is reclaimed, the take fails its
+//!   compare-and-swap and returns nothing, and the reclaiming evaluation may lose its start
+//!   too. A start is never handed to another evaluation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -38,9 +41,6 @@ pub const START_SLOTS: usize = 1 << 14;
 
 /// Slots looked at for one key: two cache lines.
 const PROBE: usize = 8;
-
-/// The key of a slot being taken back.
-const TAKING: u64 = 1;
 
 #[derive(Default)]
 struct Slot {
@@ -73,9 +73,9 @@ impl StartTable {
         }
     }
 
-    /// A slot key for `hash`: never 0 (free) nor [`TAKING`].
+    /// A slot key for `hash`: never 0 (free).
     fn slot_key(hash: u64) -> u64 {
-        hash | 2
+        hash | 1
     }
 
     fn window(&self, key: u64) -> impl Iterator<Item = &Slot> {
@@ -106,7 +106,7 @@ impl StartTable {
         let oldest_kept = self.nanos(start.checked_sub(max_age).unwrap_or(self.origin));
         for slot in self.window(key) {
             let held = slot.key.load(Ordering::Acquire);
-            if held == 0 || held == TAKING {
+            if held == 0 {
                 continue;
             }
             let kept = slot.start.load(Ordering::Acquire);
@@ -129,16 +129,22 @@ impl StartTable {
     pub(crate) fn take(&self, hash: u64) -> Option<Instant> {
         let key = Self::slot_key(hash);
         for slot in self.window(key) {
-            if slot.key.load(Ordering::Relaxed) != key
-                || slot
-                    .key
-                    .compare_exchange(key, TAKING, Ordering::Acquire, Ordering::Relaxed)
-                    .is_err()
-            {
+            if slot.key.load(Ordering::Acquire) != key {
                 continue;
             }
-            let kept = slot.start.swap(0, Ordering::Relaxed);
-            slot.key.store(0, Ordering::Release);
+            // Only this evaluation writes this start while it holds the key, so a plain load
+            // and store do; zeroing it first keeps evictors away (they skip unwritten starts).
+            let kept = slot.start.load(Ordering::Relaxed);
+            slot.start.store(0, Ordering::Relaxed);
+            if slot
+                .key
+                .compare_exchange(key, 0, Ordering::Release, Ordering::Relaxed)
+                .is_err()
+            {
+                // An evictor reclaimed the slot before the start was zeroed: that start was
+                // older than the age limit, and the slot is the evictor's now.
+                return None;
+            }
             if kept == 0 {
                 return None;
             }
