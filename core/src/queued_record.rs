@@ -114,6 +114,16 @@ impl QueuedRecord {
         Self::capture_at(record, record.time())
     }
 
+    /// Captures `record` like [`capture`](Self::capture), but without its flag metadata map
+    /// ([`EvaluationRecord::metadata`]; the set id and version are kept): for sinks that do
+    /// not write the map, which would otherwise be copied (a hash map and its texts) on the
+    /// evaluation path for every provider that sends metadata.
+    pub fn capture_without_metadata(record: &EvaluationRecord<'_>) -> Self {
+        let mut lean = record.clone();
+        lean.metadata = None;
+        Self::capture(&lean)
+    }
+
     /// Captures `record`, stamped with `time`.
     pub fn capture_at(record: &EvaluationRecord<'_>, time: SystemTime) -> Self {
         let (flag_key, variant, provider_name) = match RecordTexts::of(record) {
@@ -258,6 +268,11 @@ mod tests {
                 "durations are taken on the evaluation path"
             );
             assert!(again.evaluation_context.targeting_key.is_none());
+            let lean = QueuedRecord::capture_without_metadata(&record);
+            let lean = lean.record(&empty);
+            assert_eq!(lean.metadata, None);
+            assert_eq!((lean.set_id, lean.version), (record.set_id, record.version));
+            assert_eq!(lean.failure, record.failure);
         }
     }
 

@@ -122,8 +122,8 @@ impl<L: Logger> LogEventSink<L> {
 
     /// Changes each event just before it is emitted (add, replace or drop attributes, set the
     /// body), like the JavaScript hook's `eventMutator`. It runs on the background thread, and
-    /// the record it is given has an empty `evaluation_context` (the evaluation's context is
-    /// not carried off the evaluation path). A panic in it is contained (counted in
+    /// the record it is given has an empty `evaluation_context` and no `metadata` map (neither
+    /// is carried off the evaluation path; `set_id` and `version` are). A panic in it is contained (counted in
     /// [`stats`](Self::stats)`().panics`, logged the first time); that event is then not
     /// emitted.
     #[must_use]
@@ -250,7 +250,7 @@ where
             )
         });
         worker.try_send(QueuedEvent {
-            record: QueuedRecord::capture(record),
+            record: QueuedRecord::capture_without_metadata(record),
             trace,
         });
     }
