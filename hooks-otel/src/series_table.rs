@@ -230,8 +230,8 @@ impl<E> SeriesTable<E> {
 /// Hashing the parts as one tuple is one chain of dependent multiplies (a discriminant, the
 /// bytes and a terminator per part: about fifteen for a common outcome). Hashed apart, the
 /// parts' chains are independent and the processor runs them side by side; only the fold is
-/// serial. The metrics sink does two lookups per evaluation; this took its path from +286 to
-/// +254 ns in `otel_sinks` (BENCHMARKS.md, "Late 2026-11-28").
+/// serial. The metrics sink does two lookups per evaluation: its `otel_sinks` figure went from
+/// +336 to +306 ns in an A/B of three runs each (BENCHMARKS.md, "Late 2026-11-28").
 fn hash(parts: &Parts<'_>) -> u64 {
     // Odd, so multiplying keeps every bit of the fold; distinct per position, like the
     // constant an absent part stands for.
