@@ -1,13 +1,12 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
 use std::hash::BuildHasher;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use open_feature::Value;
-use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, BackgroundWorker, Drain, EvaluationRecord, EvaluationSink, FastBuildHasher,
+    BackgroundStats, Drain, EvaluationRecord, EvaluationSink, FastBuildHasher, LazyWorker,
     SharedText, shared_text,
 };
 use opentelemetry::trace::{Span, SpanContext, SpanKind, TraceContextExt, Tracer};
@@ -57,8 +56,7 @@ pub struct ExperimentSpanSink<T> {
     tracer: Arc<T>,
     volume: ExperimentSpanVolume,
     seen: Arc<SeenOnce>,
-    queue_capacity: usize,
-    worker: Arc<OnceLock<BackgroundWorker<QueuedSpan>>>,
+    worker: LazyWorker<QueuedSpan>,
 }
 
 impl<T> Clone for ExperimentSpanSink<T> {
@@ -67,7 +65,6 @@ impl<T> Clone for ExperimentSpanSink<T> {
             tracer: self.tracer.clone(),
             volume: self.volume,
             seen: self.seen.clone(),
-            queue_capacity: self.queue_capacity,
             worker: self.worker.clone(),
         }
     }
@@ -77,7 +74,7 @@ impl<T> std::fmt::Debug for ExperimentSpanSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExperimentSpanSink")
             .field("volume", &self.volume)
-            .field("queue_capacity", &self.queue_capacity)
+            .field("queue_capacity", &self.worker.capacity())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -90,8 +87,7 @@ impl<T: Tracer> ExperimentSpanSink<T> {
             tracer: Arc::new(tracer),
             volume: ExperimentSpanVolume::default(),
             seen: Arc::new(SeenOnce::new()),
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            worker: Arc::new(OnceLock::new()),
+            worker: LazyWorker::new("openfeature-experiment-spans"),
         }
     }
 
@@ -102,11 +98,11 @@ impl<T: Tracer> ExperimentSpanSink<T> {
         self
     }
 
-    /// How many spans may wait for the background thread (default [`DEFAULT_QUEUE_CAPACITY`]);
+    /// How many spans may wait for the background thread (default [`DEFAULT_QUEUE_CAPACITY`](openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY));
     /// past that, spans are dropped and counted. Set it before the first evaluation.
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.queue_capacity = capacity;
+        self.worker = self.worker.with_capacity(capacity);
         self
     }
 }
@@ -117,15 +113,12 @@ impl<T> ExperimentSpanSink<T> {
     /// the tracer provider too before reading an exporter.
     #[must_use = "false means the spans were not all ended in time"]
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.worker.get().is_none_or(|worker| worker.flush(timeout))
+        self.worker.flush(timeout)
     }
 
     /// The queue's counters: spans dropped because it was full, spans ended.
     pub fn stats(&self) -> BackgroundStats {
-        self.worker
-            .get()
-            .map(BackgroundWorker::stats)
-            .unwrap_or_default()
+        self.worker.stats()
     }
 }
 
@@ -198,22 +191,18 @@ where
             Some(ids.clone())
         });
         let Some(parent) = parent else { return };
-        let worker = self.worker.get_or_init(|| {
-            BackgroundWorker::start(
-                "openfeature-experiment-spans",
-                self.queue_capacity,
-                SpanStarter {
-                    tracer: self.tracer.clone(),
-                },
-            )
-        });
-        worker.try_send(QueuedSpan {
-            parent,
-            flag_key: shared_text(record.flag_key),
-            value: value.clone(),
-            start: record.started.map(|start| start.time),
-            end: record.time(),
-        });
+        self.worker.try_send(
+            QueuedSpan {
+                parent,
+                flag_key: shared_text(record.flag_key),
+                value: value.clone(),
+                start: record.started.map(|start| start.time),
+                end: record.time(),
+            },
+            || SpanStarter {
+                tracer: self.tracer.clone(),
+            },
+        );
     }
 
     fn needs_start(&self) -> bool {

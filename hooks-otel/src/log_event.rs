@@ -1,14 +1,12 @@
 //! The `feature_flag.evaluation` log event, the conventions' main signal: decided on the
 //! evaluation path, built and emitted on a background thread.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use open_feature::EvaluationContext;
-use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, BackgroundWorker, Drain, EvaluationRecord, EvaluationSink, QueuedRecord,
-    RecordTexts,
+    BackgroundStats, Drain, EvaluationRecord, EvaluationSink, LazyWorker, QueuedRecord, RecordTexts,
 };
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceFlags, TraceId};
@@ -64,9 +62,8 @@ pub struct LogEventSink<L: Logger> {
     logger: Arc<L>,
     naming: AttributeNaming,
     mutator: Option<Arc<EventMutator<L::LogRecord>>>,
-    queue_capacity: usize,
     /// Started by the first record, so that the options above are final by then.
-    worker: Arc<OnceLock<BackgroundWorker<QueuedEvent>>>,
+    worker: LazyWorker<QueuedEvent>,
 }
 
 impl<L: Logger> Clone for LogEventSink<L> {
@@ -75,7 +72,6 @@ impl<L: Logger> Clone for LogEventSink<L> {
             logger: self.logger.clone(),
             naming: self.naming,
             mutator: self.mutator.clone(),
-            queue_capacity: self.queue_capacity,
             worker: self.worker.clone(),
         }
     }
@@ -88,8 +84,7 @@ impl<L: Logger> LogEventSink<L> {
             logger: Arc::new(logger),
             naming: AttributeNaming::default(),
             mutator: None,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            worker: Arc::new(OnceLock::new()),
+            worker: LazyWorker::new("openfeature-log-events"),
         }
     }
 
@@ -112,11 +107,11 @@ impl<L: Logger> LogEventSink<L> {
     }
 
     /// How many events may wait for the background thread (default
-    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, events are dropped and counted. Set it before
+    /// [`DEFAULT_QUEUE_CAPACITY`](openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY)); past that, events are dropped and counted. Set it before
     /// the first evaluation.
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.queue_capacity = capacity;
+        self.worker = self.worker.with_capacity(capacity);
         self
     }
 
@@ -140,15 +135,12 @@ impl<L: Logger> LogEventSink<L> {
     /// still hold them: flush the provider too before reading an exporter.
     #[must_use = "false means the events were not all emitted in time"]
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.worker.get().is_none_or(|worker| worker.flush(timeout))
+        self.worker.flush(timeout)
     }
 
     /// The queue's counters: events dropped because it was full, events emitted.
     pub fn stats(&self) -> BackgroundStats {
-        self.worker
-            .get()
-            .map(BackgroundWorker::stats)
-            .unwrap_or_default()
+        self.worker.stats()
     }
 }
 
@@ -237,22 +229,18 @@ where
                 (ids.trace_id(), ids.span_id(), ids.trace_flags())
             })
         });
-        let worker = self.worker.get_or_init(|| {
-            BackgroundWorker::start(
-                "openfeature-log-events",
-                self.queue_capacity,
-                EventEmitter {
-                    logger: self.logger.clone(),
-                    naming: self.naming,
-                    mutator: self.mutator.clone(),
-                    context: EvaluationContext::default(),
-                },
-            )
-        });
-        worker.try_send(QueuedEvent {
-            record: QueuedRecord::capture_without_metadata(record),
-            trace,
-        });
+        self.worker.try_send(
+            QueuedEvent {
+                record: QueuedRecord::capture_without_metadata(record),
+                trace,
+            },
+            || EventEmitter {
+                logger: self.logger.clone(),
+                naming: self.naming,
+                mutator: self.mutator.clone(),
+                context: EvaluationContext::default(),
+            },
+        );
     }
 }
 
