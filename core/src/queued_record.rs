@@ -119,6 +119,9 @@ impl QueuedRecord {
     /// not write the map, which would otherwise be copied (a hash map and its texts) on the
     /// evaluation path for every provider that sends metadata.
     pub fn capture_without_metadata(record: &EvaluationRecord<'_>) -> Self {
+        if record.metadata.is_none() {
+            return Self::capture(record);
+        }
         let mut lean = record.clone();
         lean.metadata = None;
         Self::capture(&lean)
