@@ -22,9 +22,11 @@ use crate::{
 /// common record is 216 bytes to move through a queue instead of 440.
 ///
 /// Not captured: the evaluation context (it can hold personal data and no sink writes it;
-/// [`QueuedRecord::record`] lends the one given to it) and
-/// [`started`](EvaluationRecord::started) (durations and span starts are taken on the
-/// evaluation path by the sinks that need them).
+/// [`QueuedRecord::record`] lends the one given to it), and
+/// [`started`](EvaluationRecord::started) and [`ended`](EvaluationRecord::ended) (durations and
+/// span times are taken on the evaluation path by the sinks that need them). The evaluation's
+/// timestamp is [`QueuedRecord::time`]: on the background thread, read it there, not through
+/// the lent record's [`time`](EvaluationRecord::time), which would be the clock then.
 ///
 /// ```
 /// use open_feature::EvaluationContext;

@@ -40,9 +40,9 @@ pub enum ExperimentSpanVolume {
 /// # Off the evaluation path
 ///
 /// The span is not bound to a live span: it needs its parent's ids and the evaluation's start
-/// and end, nothing else. So the evaluation captures those into a bounded queue, and a background thread
-/// (`openfeature-experiment-spans`) builds the span under that parent with the evaluation's
-/// own start and end times, and ends it (its processor then exports). It may do so after the
+/// and end, nothing else. So the evaluation captures those into a bounded queue, and a
+/// background thread (`openfeature-experiment-spans`) builds the span under that parent with
+/// the evaluation's own start and end times, and ends it (its processor then exports). It may do so after the
 /// parent span has ended; the child still carries its parent's trace and span id and its own
 /// times. When the queue is full the span is dropped and counted ([`ExperimentSpanSink::stats`]);
 /// size it with [`ExperimentSpanSink::with_queue_capacity`]. [`ExperimentSpanSink::flush`]
@@ -98,8 +98,11 @@ impl<T: Tracer> ExperimentSpanSink<T> {
         self
     }
 
-    /// How many spans may wait for the background thread (default [`DEFAULT_QUEUE_CAPACITY`](openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY));
-    /// past that, spans are dropped and counted. Set it before the first evaluation.
+    /// How many spans may wait for the background thread (default
+    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, spans are dropped and counted. Set it before the
+    /// first evaluation.
+    ///
+    /// [`DEFAULT_QUEUE_CAPACITY`]: openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
         self.worker = self.worker.with_capacity(capacity);

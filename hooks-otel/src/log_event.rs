@@ -107,8 +107,10 @@ impl<L: Logger> LogEventSink<L> {
     }
 
     /// How many events may wait for the background thread (default
-    /// [`DEFAULT_QUEUE_CAPACITY`](openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY)); past that, events are dropped and counted. Set it before
+    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, events are dropped and counted. Set it before
     /// the first evaluation.
+    ///
+    /// [`DEFAULT_QUEUE_CAPACITY`]: openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
         self.worker = self.worker.with_capacity(capacity);
@@ -117,10 +119,11 @@ impl<L: Logger> LogEventSink<L> {
 
     /// Changes each event just before it is emitted (add, replace or drop attributes, set the
     /// body), like the JavaScript hook's `eventMutator`. It runs on the background thread, and
-    /// the record it is given has an empty `evaluation_context` and no `metadata` map (neither
-    /// is carried off the evaluation path; `set_id` and `version` are). A panic in it is contained (counted in
-    /// [`stats`](Self::stats)`().panics`, logged the first time); that event is then not
-    /// emitted.
+    /// the record it is given has an empty `evaluation_context`, no `metadata` map and no
+    /// `started`/`ended` (none is carried off the evaluation path; `set_id` and `version` are,
+    /// and the log record already carries the evaluation's timestamp). A panic in it is
+    /// contained (counted in [`stats`](Self::stats)`().panics`, logged the first time); that
+    /// event is then not emitted.
     #[must_use]
     pub fn with_event_mutator(
         mut self,
