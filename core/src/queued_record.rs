@@ -198,21 +198,10 @@ impl QueuedRecord {
 /// A reason that outlives the evaluation: custom reason texts repeat, so they are interned
 /// when they can be.
 fn owned_reason(reason: &Reason<'_>) -> Reason<'static> {
-    match reason {
-        Reason::Static => Reason::Static,
-        Reason::Default => Reason::Default,
-        Reason::TargetingMatch => Reason::TargetingMatch,
-        Reason::Split => Reason::Split,
-        Reason::Cached => Reason::Cached,
-        Reason::Disabled => Reason::Disabled,
-        Reason::Unknown => Reason::Unknown,
-        Reason::Stale => Reason::Stale,
-        Reason::Error => Reason::Error,
-        Reason::Other(text) => Reason::Other(match interned_text(text) {
-            Some(interned) => Cow::Borrowed(interned),
-            None => Cow::Owned(text.to_string()),
-        }),
-    }
+    reason.with_other(|text| match interned_text(text) {
+        Some(interned) => Cow::Borrowed(interned),
+        None => Cow::Owned(text.to_owned()),
+    })
 }
 
 #[cfg(test)]

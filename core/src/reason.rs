@@ -64,8 +64,17 @@ impl Reason<'_> {
 
     /// A copy that borrows from `self` (never allocates).
     pub fn reborrow(&self) -> Reason<'_> {
+        self.with_other(Cow::Borrowed)
+    }
+
+    /// A copy whose custom name (if any) is `other(name)`: the one place every variant is
+    /// copied, for copies of another lifetime.
+    pub(crate) fn with_other<'s, 'b>(
+        &'s self,
+        other: impl FnOnce(&'s str) -> Cow<'b, str>,
+    ) -> Reason<'b> {
         match self {
-            Reason::Other(name) => Reason::Other(Cow::Borrowed(name)),
+            Reason::Other(name) => Reason::Other(other(name)),
             Reason::Static => Reason::Static,
             Reason::Default => Reason::Default,
             Reason::TargetingMatch => Reason::TargetingMatch,
