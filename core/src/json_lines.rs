@@ -56,18 +56,10 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// assert!(lines.flush(Duration::from_secs(5)));
 /// # drop(hook);
 /// ```
+#[derive(Clone)]
 pub struct JsonLinesSink {
     worker: BackgroundWorker<QueuedRecord>,
     write_errors: Arc<AtomicU64>,
-}
-
-impl Clone for JsonLinesSink {
-    fn clone(&self) -> Self {
-        Self {
-            worker: self.worker.clone(),
-            write_errors: self.write_errors.clone(),
-        }
-    }
 }
 
 impl JsonLinesSink {
