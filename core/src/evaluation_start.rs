@@ -258,6 +258,24 @@ mod tests {
     }
 
     #[test]
+    fn starts_past_their_window_are_counted_as_untracked() {
+        // One key from one thread always hashes to the same window of slots.
+        let starts = StartTimes::default();
+        let key = "flag";
+        let window = crate::start_table::PROBE;
+        for _ in 0..=window {
+            starts.push(key, Instant::now());
+        }
+        assert_eq!(starts.untracked(), 1);
+        let end = end_in(1);
+        let taken = (0..=window)
+            .filter(|_| starts.take(key, &end).is_some())
+            .count();
+        assert_eq!(taken, window);
+        assert_eq!(starts.tracked_keys(), 0);
+    }
+
+    #[test]
     fn stale_starts_are_not_handed_out() {
         let starts = StartTimes::default();
         let key = "flag";

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 pub const START_SLOTS: usize = 1 << 14;
 
 /// Slots looked at for one key: two cache lines.
-const PROBE: usize = 8;
+pub(crate) const PROBE: usize = 8;
 
 #[derive(Default)]
 struct Slot {

@@ -77,7 +77,7 @@ impl EvaluationSink for DurationSink {
             .targeting_key
             .clone()
             .unwrap_or_default();
-        let duration = record.started.map(|s| s.elapsed());
+        let duration = record.duration();
         self.durations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
