@@ -224,3 +224,70 @@ fn a_flag_evaluated_in_a_loop_is_tagged_once_and_leaves_room_for_the_apps_attrib
         .collect();
     assert_eq!(keys, ["feature_flags.new-checkout", "http.route"]);
 }
+
+/// A span exporter that holds every export until it is opened: an exporter stuck on a network.
+#[derive(Clone, Debug, Default)]
+struct GatedExporter(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl GatedExporter {
+    fn open(&self) {
+        let (open, changed) = &*self.0;
+        *open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        changed.notify_all();
+    }
+}
+
+/// Opens the gate when dropped, so that a failing assertion never leaves the provider's
+/// shutdown waiting on a stuck export.
+struct OpenOnDrop(GatedExporter);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for GatedExporter {
+    async fn export(&self, _batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        let (open, changed) = &*self.0;
+        let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*open {
+            open = changed.wait(open).unwrap_or_else(PoisonError::into_inner);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stuck_span_exporter_never_holds_an_evaluation_and_its_drops_are_counted() {
+    let gate = GatedExporter::default();
+    let stuck = SdkTracerProvider::builder()
+        .with_simple_exporter(gate.clone())
+        .build();
+    let _open_at_the_end = OpenOnDrop(gate.clone());
+    let (app, _) = tracing();
+    let runtime = runtime();
+    let sink = ExperimentSpanSink::new(stuck.tracer("x"))
+        .with_volume(ExperimentSpanVolume::Every)
+        .with_queue_capacity(2);
+    let client = client(&runtime, sink.clone());
+    const EVALUATIONS: u64 = 50;
+    app.tracer("app").in_span("request", |_| {
+        for _ in 0..EVALUATIONS {
+            // Returns although the span thread is stuck in its first export.
+            let value = runtime.block_on(client.get_bool_value("new-checkout", None, None));
+            assert_eq!(value, Ok(true));
+        }
+    });
+    // At most one span in the stuck export and two in the queue: the rest were dropped.
+    let stuck_stats = sink.stats();
+    assert!(stuck_stats.dropped >= EVALUATIONS - 3, "{stuck_stats:?}");
+    gate.open();
+    assert!(sink.flush(Duration::from_secs(10)));
+    let stats = sink.stats();
+    assert_eq!(stats.handled + stats.dropped, EVALUATIONS, "{stats:?}");
+    assert_eq!(
+        stats.dropped, stuck_stats.dropped,
+        "no drop once the exporter moves"
+    );
+}
