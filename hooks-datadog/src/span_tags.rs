@@ -60,7 +60,9 @@ impl EvaluationSink for SpanTagsSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         Context::map_current(|context| {
             let span = context.span();
-            if !span.is_recording() {
+            // A sampled span records until it ends (then `set_attribute` is a no-op); asking
+            // it costs no lock, unlike `is_recording`, which only unsampled spans need.
+            if !(span.span_context().is_sampled() || span.is_recording()) {
                 return;
             }
             let (suffix, value) = match (served(record), record.error_type()) {

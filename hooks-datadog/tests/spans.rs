@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use openfeature_hooks_core::{EvaluationRecord, FnSink, TelemetryHook};
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{Tracer, TracerProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry::trace::{Link, SpanKind, TraceId, TraceState, Tracer, TracerProvider};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+    SpanData, SpanProcessor,
+};
 use support::{client, runtime};
 
 fn tracing() -> (SdkTracerProvider, InMemorySpanExporter) {
@@ -223,6 +226,76 @@ fn a_flag_evaluated_in_a_loop_is_tagged_once_and_leaves_room_for_the_apps_attrib
         .map(|kv| kv.key.to_string())
         .collect();
     assert_eq!(keys, ["feature_flags.new-checkout", "http.route"]);
+}
+
+/// Records every span and samples none (`SamplingDecision::RecordOnly`): spans that record but
+/// are never exported, which only a span processor sees.
+#[derive(Clone, Debug)]
+struct RecordOnly;
+
+impl ShouldSample for RecordOnly {
+    fn should_sample(
+        &self,
+        _parent: Option<&Context>,
+        _trace_id: TraceId,
+        _name: &str,
+        _kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        SamplingResult {
+            decision: SamplingDecision::RecordOnly,
+            attributes: Vec::new(),
+            trace_state: TraceState::default(),
+        }
+    }
+}
+
+/// Keeps every span that ends, sampled or not (exporters only receive sampled ones).
+#[derive(Clone, Debug, Default)]
+struct EveryEndedSpan(Arc<Mutex<Vec<SpanData>>>);
+
+impl SpanProcessor for EveryEndedSpan {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(span);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_span_that_records_without_being_sampled_is_tagged_too() {
+    // The sink asks the span context's sampled flag first and `is_recording` only for
+    // unsampled spans: this is the second path.
+    let ended = EveryEndedSpan::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(RecordOnly)
+        .with_span_processor(ended.clone())
+        .build();
+    let runtime = runtime();
+    let client = client(&runtime, SpanTagsSink::new());
+    let value = provider.tracer("app").in_span("GET /cart", |_| {
+        runtime.block_on(client.get_bool_value("new-checkout", None, None))
+    });
+    assert_eq!(value.ok(), Some(true));
+    let spans = ended.0.lock().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(spans.len(), 1);
+    assert!(!spans[0].span_context.is_sampled());
+    assert_eq!(
+        attributes(&spans[0].attributes).get("feature_flags.new-checkout"),
+        Some(&"on".to_owned())
+    );
 }
 
 /// A span exporter that holds every export until it is opened: an exporter stuck on a network.
