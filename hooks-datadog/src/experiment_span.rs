@@ -1,5 +1,6 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,7 +14,7 @@ use opentelemetry::trace::{Span, SpanContext, SpanKind, TraceContextExt, Tracer}
 use opentelemetry::{Context, KeyValue};
 
 use crate::seen_once::SeenOnce;
-use crate::tag_text::{MAX_TAG_LEN, tag_value, truncate};
+use crate::tag_text::{MAX_TAG_LEN, owned_tag_text, truncate, truncated};
 
 /// The operation name Datadog's change tracking looks for.
 pub const EXPERIMENT_OPERATION: &str = "experiments.IsEnabled";
@@ -137,6 +138,15 @@ struct QueuedSpan {
     end: SystemTime,
 }
 
+/// The span's name and `experiment_id`: the flag key cut to [`MAX_TAG_LEN`] characters, copied
+/// only when the key is not interned (an interned key lives as long as the process).
+fn experiment_id(flag_key: &SharedText) -> Cow<'static, str> {
+    match flag_key {
+        SharedText::Interned(key) => truncated(key, MAX_TAG_LEN),
+        SharedText::Counted(key) => Cow::Owned(truncate(key, MAX_TAG_LEN)),
+    }
+}
+
 /// The background side: builds and ends each span.
 struct SpanStarter<T> {
     tracer: Arc<T>,
@@ -147,7 +157,7 @@ where
     T: Tracer + Send + Sync + 'static,
 {
     fn handle(&mut self, queued: QueuedSpan) {
-        let id = truncate(&queued.flag_key, MAX_TAG_LEN);
+        let id = experiment_id(&queued.flag_key);
         let mut builder = self
             .tracer
             .span_builder(id.clone())
@@ -155,7 +165,7 @@ where
             .with_attributes([
                 KeyValue::new("operation.name", EXPERIMENT_OPERATION),
                 KeyValue::new("experiment_id", id),
-                KeyValue::new("experiment_value", tag_value(&queued.value)),
+                KeyValue::new("experiment_value", owned_tag_text(queued.value)),
             ]);
         if let Some(start) = queued.start {
             builder = builder.with_start_time(start);

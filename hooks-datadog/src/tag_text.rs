@@ -41,13 +41,31 @@ pub fn tag_value(value: &Value) -> String {
 pub(crate) fn tag_text(value: &Value) -> Cow<'_, str> {
     match value {
         Value::String(text) => truncated(text, MAX_TAG_LEN),
-        Value::Bool(flag) => Cow::Borrowed(if *flag { "true" } else { "false" }),
+        Value::Bool(flag) => Cow::Borrowed(bool_text(*flag)),
         Value::Int(number) => Cow::Owned(number.to_string()),
         other => match truncated(&JsonValue::new(other).to_json_string(), MAX_TAG_LEN) {
             Cow::Borrowed(text) => Cow::Owned(text.to_owned()),
             Cow::Owned(text) => Cow::Owned(text),
         },
     }
+}
+
+/// [`tag_text`] of a value the caller owns, as text that outlives it: a boolean's text is a
+/// constant and a string is cut in place, so neither is copied.
+pub(crate) fn owned_tag_text(value: Value) -> Cow<'static, str> {
+    match value {
+        Value::Bool(flag) => Cow::Borrowed(bool_text(flag)),
+        Value::String(mut text) => {
+            let kept = truncated(&text, MAX_TAG_LEN).len();
+            text.truncate(kept);
+            Cow::Owned(text)
+        }
+        other => Cow::Owned(tag_text(&other).into_owned()),
+    }
+}
+
+fn bool_text(flag: bool) -> &'static str {
+    if flag { "true" } else { "false" }
 }
 
 /// `text` cut to at most `max` characters.
@@ -68,6 +86,24 @@ mod tests {
     use open_feature::StructValue;
 
     use super::*;
+
+    #[test]
+    fn an_owned_value_gives_the_same_text_as_a_borrowed_one() {
+        let values = [
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(-7),
+            Value::Float(0.25),
+            Value::String("treatment".into()),
+            Value::String("é".repeat(300)),
+            Value::String(String::new()),
+            Value::Struct(StructValue::default().with_field("a", 1_i64)),
+        ];
+        for value in values {
+            let borrowed = tag_text(&value).into_owned();
+            assert_eq!(owned_tag_text(value), borrowed);
+        }
+    }
 
     #[test]
     fn names_and_values() {
