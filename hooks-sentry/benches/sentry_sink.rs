@@ -33,14 +33,9 @@ fn sink(c: &mut Criterion) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
     };
-    let mut options = ClientOptions::new()
-        .dsn("https://public@sentry.invalid/1")
-        .traces_sample_rate(1.0);
-    options.transport = Some(Arc::new(TestTransport::new()));
-    let hub = Arc::new(Hub::new(
-        Some(Arc::new(sentry::Client::from(options))),
-        Arc::new(Default::default()),
-    ));
+    let hub_with_tracing = hub(ClientOptions::new().traces_sample_rate(1.0));
+    // Sentry's default: tracing disabled (no sample rate, no sampler), so no span is ever sent.
+    let hub_without_tracing = hub(ClientOptions::new());
     let context = EvaluationContext::default().with_targeting_key("user-42");
     let bare = runtime.block_on(client(None));
     let with_sentry = runtime.block_on(client(Some(
@@ -57,7 +52,8 @@ fn sink(c: &mut Criterion) {
             .build(),
     )));
 
-    Hub::run(hub, || {
+    let mut group = c.benchmark_group("sentry");
+    Hub::run(hub_with_tracing, || {
         let transaction =
             sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
         let span = transaction.start_child("handler", "function");
@@ -72,7 +68,6 @@ fn sink(c: &mut Criterion) {
                 .await;
         });
 
-        let mut group = c.benchmark_group("sentry");
         let cases = [
             ("bare", &bare),
             ("core_noop_sink", &core_only),
@@ -113,10 +108,41 @@ fn sink(c: &mut Criterion) {
                 )
             });
         });
-        group.finish();
         span.finish();
         transaction.finish();
     });
+    // The same steady state under a client whose tracing is disabled: the sink skips the span.
+    Hub::run(hub_without_tracing, || {
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+        let span = transaction.start_child("handler", "function");
+        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        for i in 0..100_u32 {
+            add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
+        }
+        group.bench_function("sentry_sink_full_buffer_tracing_disabled", |b| {
+            b.to_async(&runtime).iter(|| async {
+                black_box(
+                    with_sentry
+                        .get_bool_value("new-checkout", Some(&context), None)
+                        .await,
+                )
+            });
+        });
+        span.finish();
+        transaction.finish();
+    });
+    group.finish();
+}
+
+/// A hub whose client is made from `options`, with a test transport.
+fn hub(options: ClientOptions) -> Arc<Hub> {
+    let mut options = options.dsn("https://public@sentry.invalid/1");
+    options.transport = Some(Arc::new(TestTransport::new()));
+    Arc::new(Hub::new(
+        Some(Arc::new(sentry::Client::from(options))),
+        Arc::new(Default::default()),
+    ))
 }
 
 criterion_group!(benches, sink);

@@ -34,8 +34,8 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use openfeature_hooks_core::FastBuildHasher;
-use sentry::Hub;
 use sentry::protocol::{Context, Event, Map, Value};
+use sentry::{Hub, TracesSamplingStrategy};
 
 use crate::FlagBuffer;
 
@@ -46,12 +46,15 @@ pub const FLAGS_CONTEXT: &str = "flags";
 #[derive(Debug)]
 pub(crate) struct HubFlags {
     buffer: Mutex<FlagBuffer>,
+    /// Whether the hub's client can send spans, read when the hub records its first flag.
+    sends_spans: bool,
 }
 
 impl HubFlags {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, sends_spans: bool) -> Self {
         Self {
             buffer: Mutex::new(FlagBuffer::new(capacity)),
+            sends_spans,
         }
     }
 
@@ -127,7 +130,7 @@ impl Registry {
                 shard.retain(|_, (hub, _)| hub.strong_count() > 0);
                 *sweep_at = shard.len() * 2;
             }
-            let flags = Arc::new(HubFlags::new(capacity));
+            let flags = Arc::new(HubFlags::new(capacity, sends_spans(hub)));
             shard.insert(key, (Arc::downgrade(hub), flags.clone()));
             flags
         };
@@ -140,6 +143,19 @@ impl Registry {
         });
         installed
     }
+}
+
+/// Whether spans started under `hub`'s client can ever be sent: not when its tracing is
+/// disabled (`TracesSamplingStrategy::Disabled`, Sentry's default without a
+/// `traces_sample_rate` or `traces_sampler`), which ignores every span when it finishes. A
+/// fixed rate of 0 still follows a sampled parent, so only `Disabled` counts.
+fn sends_spans(hub: &Hub) -> bool {
+    hub.client().is_some_and(|client| {
+        !matches!(
+            client.options().traces_sampling_strategy,
+            TracesSamplingStrategy::Disabled
+        )
+    })
 }
 
 /// Runs `f` with the flags of the current hub, if Sentry is active on it.
@@ -179,7 +195,9 @@ pub(crate) fn with_current_hub_flags<R: Default>(
 pub(crate) fn record_flag(capacity: usize, name: &str, result: Value, spans: bool) {
     with_current_hub_flags(capacity, |hub, flags| {
         flags.buffer().set(name, result.clone());
-        if spans {
+        // Finding the active span clones the hub's scope (about half of this function's
+        // cost): skipped where no span can be sent.
+        if spans && flags.sends_spans {
             crate::span_flags::record_on_active_span(hub, name, result);
         }
     });

@@ -11,7 +11,11 @@ use crate::{RecordedValues, sentry_flag_name};
 /// - the hub's buffer of the [`DEFAULT_CAPACITY`] most recent unique evaluations, attached to
 ///   error events as `contexts.flags` (see [`FlagsContextTransport`](crate::FlagsContextTransport)
 ///   for the wire format);
-/// - `flag.evaluation.<key>` on the active span or transaction, at most 10 per span.
+/// - `flag.evaluation.<key>` on the active span or transaction, at most 10 per span, when the
+///   client sends spans: with tracing disabled (Sentry's default: neither `traces_sample_rate`
+///   nor `traces_sampler` set) every span is dropped unsent, so the active span is not looked
+///   up at all, which saves this sink about half its cost. Whether a hub's client sends spans
+///   is read when the hub records its first flag.
 ///
 /// Values: booleans by default ([`RecordedValues`]). Flag keys Sentry would reject are rewritten
 /// by [`sentry_flag_name`]. A failed evaluation removes the flag from the hub's buffer and sets

@@ -15,12 +15,20 @@ use sentry::test::TestTransport;
 use sentry::{Client, ClientOptions, Hub};
 use serde_json::Value;
 
-/// A hub with a real client. `wrapped`: whether the flags-context transport is installed.
+/// A hub with a real client that samples every transaction. `wrapped`: whether the
+/// flags-context transport is installed.
 pub fn hub(wrapped: bool) -> (Arc<Hub>, Arc<TestTransport>) {
+    hub_with(
+        wrapped,
+        ClientOptions::new()
+            .dsn("https://public@sentry.invalid/1")
+            .traces_sample_rate(1.0),
+    )
+}
+
+/// A hub with a real client made from `options` (its transport replaced by a test transport).
+pub fn hub_with(wrapped: bool, mut options: ClientOptions) -> (Arc<Hub>, Arc<TestTransport>) {
     let transport = TestTransport::new();
-    let mut options = ClientOptions::new()
-        .dsn("https://public@sentry.invalid/1")
-        .traces_sample_rate(1.0);
     options.transport = Some(Arc::new(transport.clone()));
     let options = if wrapped {
         with_flags_context(options)
