@@ -5,6 +5,8 @@
 //! with a transaction and a child span active; Datadog span tags and an experiment span per
 //! evaluation. Each iteration opens a request span (simple processor, spans dropped), evaluates
 //! once inside it, and ends it; the Sentry hub and its span stay active for the whole run.
+//! `production_setup_in_span` is the same stack with log events behind `ExposureDedup`, as the
+//! README's production setup has them.
 //!
 //! Run (quietly, A/B on two commits back to back):
 //! `cargo bench --features full --bench full_stack -- --warm-up-time 2 --measurement-time 8`
@@ -19,7 +21,7 @@ use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks::datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks::sentry::SentrySink;
-use openfeature_hooks::{JsonLinesSink, TelemetryHook, TelemetryHookBuilder};
+use openfeature_hooks::{ExposureDedup, JsonLinesSink, TelemetryHook, TelemetryHookBuilder};
 use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -54,6 +56,22 @@ impl Backends {
     fn every_backend(&self) -> TelemetryHookBuilder {
         TelemetryHook::builder()
             .sink(LogEventSink::from_provider(&self.logs))
+            .sink(MetricsSink::from_provider(&self.meters))
+            .sink(SpanEventSink::new())
+            .sink(SentrySink::new())
+            .sink(SpanTagsSink::new())
+            .sink(
+                ExperimentSpanSink::new(self.traces.tracer("openfeature-hooks"))
+                    .with_volume(ExperimentSpanVolume::Every),
+            )
+    }
+
+    /// The same backends as the README's production setup has them: log events only for new
+    /// exposures (the bench evaluates the same flag for the same user, so after the first
+    /// evaluation every log event is suppressed), everything else on every evaluation.
+    fn production_setup(&self) -> TelemetryHookBuilder {
+        TelemetryHook::builder()
+            .sink(ExposureDedup::new(LogEventSink::from_provider(&self.logs)))
             .sink(MetricsSink::from_provider(&self.meters))
             .sink(SpanEventSink::new())
             .sink(SentrySink::new())
@@ -104,6 +122,10 @@ fn full_stack(c: &mut Criterion) {
         (
             "every_backend_in_span",
             Some(backends.every_backend().build()),
+        ),
+        (
+            "production_setup_in_span",
+            Some(backends.production_setup().build()),
         ),
         (
             "every_backend_and_json_lines_in_span",
