@@ -21,7 +21,9 @@ use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks::datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks::sentry::SentrySink;
-use openfeature_hooks::{ExposureDedup, JsonLinesSink, TelemetryHook, TelemetryHookBuilder};
+use openfeature_hooks::{
+    EvaluationSink, ExposureDedup, JsonLinesSink, TelemetryHook, TelemetryHookBuilder,
+};
 use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -54,24 +56,20 @@ impl Backends {
 
     /// The hook with every backend on.
     fn every_backend(&self) -> TelemetryHookBuilder {
-        TelemetryHook::builder()
-            .sink(LogEventSink::from_provider(&self.logs))
-            .sink(MetricsSink::from_provider(&self.meters))
-            .sink(SpanEventSink::new())
-            .sink(SentrySink::new())
-            .sink(SpanTagsSink::new())
-            .sink(
-                ExperimentSpanSink::new(self.traces.tracer("openfeature-hooks"))
-                    .with_volume(ExperimentSpanVolume::Every),
-            )
+        self.stack(LogEventSink::from_provider(&self.logs))
     }
 
     /// The same backends as the README's production setup has them: log events only for new
     /// exposures (the bench evaluates the same flag for the same user, so after the first
     /// evaluation every log event is suppressed), everything else on every evaluation.
     fn production_setup(&self) -> TelemetryHookBuilder {
+        self.stack(ExposureDedup::new(LogEventSink::from_provider(&self.logs)))
+    }
+
+    /// Every backend, with `log_events` as the log-event sink.
+    fn stack(&self, log_events: impl EvaluationSink) -> TelemetryHookBuilder {
         TelemetryHook::builder()
-            .sink(ExposureDedup::new(LogEventSink::from_provider(&self.logs)))
+            .sink(log_events)
             .sink(MetricsSink::from_provider(&self.meters))
             .sink(SpanEventSink::new())
             .sink(SentrySink::new())

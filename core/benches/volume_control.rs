@@ -28,7 +28,6 @@
 //! keeps up.
 
 use std::cell::Cell;
-use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -70,18 +69,19 @@ impl Clock for WindowPerReading {
 /// so that a chunk never fills it.
 const CHUNK: u64 = 1024;
 
-/// How long `iters` calls of `one` take, timed in chunks of [`CHUNK`] with `sink` flushed
-/// (untimed) after each.
-fn timed_in_chunks(iters: u64, sink: Option<&JsonLinesSink>, mut one: impl FnMut()) -> Duration {
+/// How long `iters` runs take, timed in chunks of at most [`CHUNK`] by `time_chunk` (given a
+/// chunk's size, it runs that many and returns how long they took), with `sink` flushed
+/// (untimed) after each chunk.
+fn timed_in_chunks(
+    iters: u64,
+    sink: Option<&JsonLinesSink>,
+    mut time_chunk: impl FnMut(u64) -> Duration,
+) -> Duration {
     let mut timed = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
         let chunk = left.min(CHUNK);
-        let start = Instant::now();
-        for _ in 0..chunk {
-            one();
-        }
-        timed += start.elapsed();
+        timed += time_chunk(chunk);
         left -= chunk;
         if let Some(sink) = sink {
             let _ = sink.flush(Duration::from_secs(30));
@@ -90,35 +90,25 @@ fn timed_in_chunks(iters: u64, sink: Option<&JsonLinesSink>, mut one: impl FnMut
     timed
 }
 
-/// [`timed_in_chunks`] for an asynchronous evaluation.
-async fn timed_in_chunks_async<F: Future>(
-    iters: u64,
-    sink: Option<&JsonLinesSink>,
-    mut one: impl FnMut() -> F,
-) -> Duration {
-    let mut timed = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let chunk = left.min(CHUNK);
-        let start = Instant::now();
-        for _ in 0..chunk {
-            black_box(one().await);
-        }
-        timed += start.elapsed();
-        left -= chunk;
-        if let Some(sink) = sink {
-            let _ = sink.flush(Duration::from_secs(30));
-        }
+/// How long `count` calls of `one` take.
+fn time_calls(count: u64, mut one: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..count {
+        one();
     }
-    timed
+    start.elapsed()
 }
 
 /// Prints a JSON-lines sink's counters: `dropped` must stay 0 for the figures to mean what
 /// the module docs say.
 #[allow(clippy::print_stderr)] // the stats are part of the bench's report
 fn print_stats(case: &str, sink: Option<&JsonLinesSink>) {
-    if let Some(sink) = sink {
-        eprintln!("{case}: JSON-lines sink {:?}", sink.stats());
+    // A case left out by the command line's filter queued nothing: nothing to say.
+    if let Some(stats) = sink
+        .map(JsonLinesSink::stats)
+        .filter(|stats| stats.queued > 0)
+    {
+        eprintln!("{case}: JSON-lines sink {stats:?}");
     }
 }
 
@@ -263,17 +253,27 @@ fn evaluation(c: &mut Criterion) {
         let (client, json) = case.client(&runtime);
         let next = Cell::new(0_usize);
         group.bench_function(case.name(), |b| {
-            b.to_async(&runtime).iter_custom(|iters| {
-                timed_in_chunks_async(iters, json.as_ref(), || {
-                    let contexts = case.contexts();
-                    let context = if contexts > 1 {
-                        let i = next.get();
-                        next.set((i + 1) % contexts);
-                        &rotating[i]
-                    } else {
-                        &one
-                    };
-                    client.get_bool_value("new-checkout", Some(context), None)
+            b.iter_custom(|iters| {
+                timed_in_chunks(iters, json.as_ref(), |count| {
+                    runtime.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..count {
+                            let contexts = case.contexts();
+                            let context = if contexts > 1 {
+                                let i = next.get();
+                                next.set((i + 1) % contexts);
+                                &rotating[i]
+                            } else {
+                                &one
+                            };
+                            let _ = black_box(
+                                client
+                                    .get_bool_value("new-checkout", Some(context), None)
+                                    .await,
+                            );
+                        }
+                        start.elapsed()
+                    })
                 })
             });
         });
@@ -318,17 +318,25 @@ fn wrapper_alone(c: &mut Criterion) {
     let mut group = c.benchmark_group("wrapper_alone");
     let noop = NoopSink;
     group.bench_function("noop_sink", |b| {
-        b.iter_custom(|iters| timed_in_chunks(iters, None, || noop.record(black_box(&one_record))));
+        b.iter_custom(|iters| {
+            timed_in_chunks(iters, None, |count| {
+                time_calls(count, || noop.record(black_box(&one_record)))
+            })
+        });
     });
     let dedup = ExposureDedup::new(NoopSink);
     group.bench_function("dedup_suppressed_noop_sink", |b| {
         b.iter_custom(|iters| {
-            timed_in_chunks(iters, None, || dedup.record(black_box(&one_record)))
+            timed_in_chunks(iters, None, |count| {
+                time_calls(count, || dedup.record(black_box(&one_record)))
+            })
         });
     });
     group.bench_function("sampled_out_noop_sink", |b| {
         b.iter_custom(|iters| {
-            timed_in_chunks(iters, None, || sampler.record(black_box(&one_record)))
+            timed_in_chunks(iters, None, |count| {
+                time_calls(count, || sampler.record(black_box(&one_record)))
+            })
         });
     });
     let json = JsonLinesSink::new(std::io::sink());
@@ -339,7 +347,11 @@ fn wrapper_alone(c: &mut Criterion) {
         &rotating_records[i]
     };
     group.bench_function("noop_sink_rotating", |b| {
-        b.iter_custom(|iters| timed_in_chunks(iters, None, || noop.record(black_box(rotate()))));
+        b.iter_custom(|iters| {
+            timed_in_chunks(iters, None, |count| {
+                time_calls(count, || noop.record(black_box(rotate())))
+            })
+        });
     });
     let passing_noop = ExposureDedup::builder()
         .window(WINDOW)
@@ -347,12 +359,16 @@ fn wrapper_alone(c: &mut Criterion) {
         .build(NoopSink);
     group.bench_function("dedup_passing_noop_sink_rotating", |b| {
         b.iter_custom(|iters| {
-            timed_in_chunks(iters, None, || passing_noop.record(black_box(rotate())))
+            timed_in_chunks(iters, None, |count| {
+                time_calls(count, || passing_noop.record(black_box(rotate())))
+            })
         });
     });
     group.bench_function("json_lines_rotating", |b| {
         b.iter_custom(|iters| {
-            timed_in_chunks(iters, Some(&json), || json.record(black_box(rotate())))
+            timed_in_chunks(iters, Some(&json), |count| {
+                time_calls(count, || json.record(black_box(rotate())))
+            })
         });
     });
     print_stats("json_lines_rotating", Some(&json));
@@ -362,8 +378,10 @@ fn wrapper_alone(c: &mut Criterion) {
         .build(JsonLinesSink::new(std::io::sink()));
     group.bench_function("dedup_passing_json_lines_rotating", |b| {
         b.iter_custom(|iters| {
-            timed_in_chunks(iters, Some(passing.inner()), || {
-                passing.record(black_box(rotate()));
+            timed_in_chunks(iters, Some(passing.inner()), |count| {
+                time_calls(count, || {
+                    passing.record(black_box(rotate()));
+                })
             })
         });
     });

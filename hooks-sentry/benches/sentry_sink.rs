@@ -53,15 +53,24 @@ fn sink(c: &mut Criterion) {
     )));
 
     let mut group = c.benchmark_group("sentry");
+    let mut bench = |name: &str, client: &Client| {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                black_box(
+                    client
+                        .get_bool_value("new-checkout", Some(&context), None)
+                        .await,
+                )
+            });
+        });
+    };
     Hub::run(hub_with_tracing, || {
         let transaction =
             sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
         let span = transaction.start_child("handler", "function");
         sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
         // A full buffer, and the flag already recorded once (the steady state).
-        for i in 0..100_u32 {
-            add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
-        }
+        fill_buffer();
         runtime.block_on(async {
             let _ = with_sentry
                 .get_bool_value("new-checkout", Some(&context), None)
@@ -75,15 +84,7 @@ fn sink(c: &mut Criterion) {
             ("sentry_sink_full_buffer_active_span", &with_sentry),
         ];
         for (name, client) in cases {
-            group.bench_function(name, |b| {
-                b.to_async(&runtime).iter(|| async {
-                    black_box(
-                        client
-                            .get_bool_value("new-checkout", Some(&context), None)
-                            .await,
-                    )
-                });
-            });
+            bench(name, client);
         }
         span.finish();
 
@@ -96,18 +97,8 @@ fn sink(c: &mut Criterion) {
                 .get_bool_value("new-checkout", Some(&context), None)
                 .await;
         });
-        for i in 0..100_u32 {
-            add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
-        }
-        group.bench_function("sentry_sink_full_buffer_flag_on_span", |b| {
-            b.to_async(&runtime).iter(|| async {
-                black_box(
-                    with_sentry
-                        .get_bool_value("new-checkout", Some(&context), None)
-                        .await,
-                )
-            });
-        });
+        fill_buffer();
+        bench("sentry_sink_full_buffer_flag_on_span", &with_sentry);
         span.finish();
         transaction.finish();
     });
@@ -117,22 +108,19 @@ fn sink(c: &mut Criterion) {
             sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
         let span = transaction.start_child("handler", "function");
         sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
-        for i in 0..100_u32 {
-            add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
-        }
-        group.bench_function("sentry_sink_full_buffer_tracing_disabled", |b| {
-            b.to_async(&runtime).iter(|| async {
-                black_box(
-                    with_sentry
-                        .get_bool_value("new-checkout", Some(&context), None)
-                        .await,
-                )
-            });
-        });
+        fill_buffer();
+        bench("sentry_sink_full_buffer_tracing_disabled", &with_sentry);
         span.finish();
         transaction.finish();
     });
     group.finish();
+}
+
+/// Fills the current hub's buffer with 100 other flags: the steady state of a busy request.
+fn fill_buffer() {
+    for i in 0..100_u32 {
+        add_feature_flag(&format!("flag-{i}"), i.is_multiple_of(2));
+    }
 }
 
 /// A hub whose client is made from `options`, with a test transport.
