@@ -18,6 +18,11 @@
 //!   reading, so every evaluation passes (the table's scan and compare-and-swap, over a full
 //!   table's worth of keys, are paid every time).
 //!
+//! `volume_paired/*` reports each of the targets' comparisons directly: the wrapper's case and
+//! the case it is measured against run in turns in one loop, and criterion's time is their
+//! difference (see [`paired`]). Separate runs of the two cases differ by ±40 ns from batch to
+//! batch on the shared bench machine; paired, they are measured under the same conditions.
+//!
 //! Every case is timed in chunks of [`CHUNK`] evaluations; between chunks, outside the timed
 //! part, a JSON-lines sink is flushed. Without that, the JSON-lines cases measured the overload
 //! regime, not the sink: the writer formats a line with metadata far slower than this loop
@@ -226,58 +231,173 @@ impl Case {
     }
 }
 
+/// The contexts the cases evaluate with.
+struct Contexts {
+    /// The first `user-N` that a 1% sample leaves out.
+    one: EvaluationContext,
+    /// Taken in turn by the rotating cases.
+    rotating: Vec<EvaluationContext>,
+}
+
+impl Contexts {
+    fn new() -> Option<Self> {
+        let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
+        let one = (0..1000)
+            .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+            .find(|context| {
+                !sampler.keeps(&EvaluationRecord::new(
+                    "new-checkout",
+                    FlagType::Bool,
+                    context,
+                ))
+            })?;
+        let rotating = (0..ROTATING_CONTEXTS)
+            .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
+            .collect();
+        Some(Self { one, rotating })
+    }
+}
+
+/// One case's client, ready to evaluate.
+struct Evaluator<'a> {
+    case: Case,
+    client: Client,
+    json: Option<JsonLinesSink>,
+    contexts: &'a Contexts,
+    next: Cell<usize>,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(case: Case, runtime: &tokio::runtime::Runtime, contexts: &'a Contexts) -> Self {
+        let (client, json) = case.client(runtime);
+        Self {
+            case,
+            client,
+            json,
+            contexts,
+            next: Cell::new(0),
+        }
+    }
+
+    /// How long `count` evaluations take, each with the case's next context.
+    fn time(&self, runtime: &tokio::runtime::Runtime, count: u64) -> Duration {
+        runtime.block_on(async {
+            let start = Instant::now();
+            for _ in 0..count {
+                let contexts = self.case.contexts();
+                let context = if contexts > 1 {
+                    let i = self.next.get();
+                    self.next.set((i + 1) % contexts);
+                    &self.contexts.rotating[i]
+                } else {
+                    &self.contexts.one
+                };
+                let _ = black_box(
+                    self.client
+                        .get_bool_value("new-checkout", Some(context), None)
+                        .await,
+                );
+            }
+            start.elapsed()
+        })
+    }
+
+    /// Waits until its JSON-lines sink, if any, has written everything queued.
+    fn flush(&self) {
+        if let Some(sink) = &self.json {
+            let _ = sink.flush(Duration::from_secs(30));
+        }
+    }
+}
+
 fn evaluation(c: &mut Criterion) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
     };
-    // The one context: the first `user-N` that a 1% sample leaves out. The rotating contexts
-    // are used in turn.
-    let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
-    let Some(one) = (0..1000)
-        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
-        .find(|context| {
-            !sampler.keeps(&EvaluationRecord::new(
-                "new-checkout",
-                FlagType::Bool,
-                context,
-            ))
-        })
-    else {
+    let Some(contexts) = Contexts::new() else {
         return;
     };
-    let rotating: Vec<EvaluationContext> = (0..ROTATING_CONTEXTS)
-        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
-        .collect();
     let mut group = c.benchmark_group("volume");
     for case in Case::ALL {
-        let (client, json) = case.client(&runtime);
-        let next = Cell::new(0_usize);
+        let evaluator = Evaluator::new(case, &runtime, &contexts);
         group.bench_function(case.name(), |b| {
             b.iter_custom(|iters| {
-                timed_in_chunks(iters, json.as_ref(), |count| {
-                    runtime.block_on(async {
-                        let start = Instant::now();
-                        for _ in 0..count {
-                            let contexts = case.contexts();
-                            let context = if contexts > 1 {
-                                let i = next.get();
-                                next.set((i + 1) % contexts);
-                                &rotating[i]
-                            } else {
-                                &one
-                            };
-                            let _ = black_box(
-                                client
-                                    .get_bool_value("new-checkout", Some(context), None)
-                                    .await,
-                            );
-                        }
-                        start.elapsed()
-                    })
+                timed_in_chunks(iters, evaluator.json.as_ref(), |count| {
+                    evaluator.time(&runtime, count)
                 })
             });
         });
-        print_stats(case.name(), json.as_ref());
+        print_stats(case.name(), evaluator.json.as_ref());
+    }
+    group.finish();
+}
+
+/// The comparisons the targets make, each as (the wrapper's case, the case it is
+/// measured against).
+const PAIRS: [(Case, Case); 4] = [
+    (Case::DedupSuppressedNoopSink, Case::CoreNoopSink),
+    (
+        Case::DedupPassingNoopSinkRotating4k,
+        Case::NoopSinkRotating4k,
+    ),
+    (Case::DedupPassingNoopSinkRotating, Case::NoopSinkRotating),
+    (Case::DedupPassingJsonLinesRotating, Case::JsonLinesRotating),
+];
+
+/// Evaluations of one side of a pair per turn.
+const PAIRED_TURN: u64 = 256;
+
+/// Each pair's difference, measured in the same loop: turns of [`PAIRED_TURN`] evaluations of
+/// each side, in the order A B B A (so that a drift of the machine's speed within a round
+/// falls on both sides alike), JSON-lines sinks flushed between rounds (untimed). The time
+/// criterion reports per iteration is the wrapper side's time minus the other side's: the
+/// nanoseconds the wrapper adds to a whole evaluation. Separate runs of the two cases, minutes
+/// apart, differ by ±40 ns on the shared bench machine; paired, the machine's state is the
+/// same for both.
+///
+/// Criterion sizes its runs by the reported time, which here is a small difference: the
+/// group's warm-up and measurement times are set so that a run takes a few seconds.
+fn paired(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let Some(contexts) = Contexts::new() else {
+        return;
+    };
+    let mut group = c.benchmark_group("volume_paired");
+    group
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(20);
+    for (case, baseline) in PAIRS {
+        let with = Evaluator::new(case, &runtime, &contexts);
+        let without = Evaluator::new(baseline, &runtime, &contexts);
+        let name = format!("{}_over_{}", case.name(), baseline.name());
+        group.bench_function(name.as_str(), |b| {
+            b.iter_custom(|iters| {
+                let (mut with_time, mut without_time) = (Duration::ZERO, Duration::ZERO);
+                let rounds = iters.div_ceil(2 * PAIRED_TURN);
+                for _ in 0..rounds {
+                    without_time += without.time(&runtime, PAIRED_TURN);
+                    with_time += with.time(&runtime, 2 * PAIRED_TURN);
+                    without_time += without.time(&runtime, PAIRED_TURN);
+                    with.flush();
+                    without.flush();
+                }
+                // Per iteration of criterion's: `rounds * 2 * PAIRED_TURN` evaluations of each
+                // side stand for `iters`.
+                let scale =
+                    |time: Duration| time.mul_f64(iters as f64 / (rounds * 2 * PAIRED_TURN) as f64);
+                // Criterion refuses a zero time: a difference at or below zero reports 1 ns
+                // per iteration, which can only overstate what the wrapper adds.
+                let floor = Duration::from_nanos(iters);
+                scale(with_time)
+                    .saturating_sub(scale(without_time))
+                    .max(floor)
+            });
+        });
+        print_stats(&name, with.json.as_ref());
+        print_stats(&name, without.json.as_ref());
     }
     group.finish();
 }
@@ -396,6 +516,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(40);
-    targets = evaluation, wrapper_alone
+    targets = evaluation, paired, wrapper_alone
 }
 criterion_main!(benches);
