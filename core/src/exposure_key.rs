@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use open_feature::{FlagMetadataValue, Value};
 
-use crate::fast_hash::FastHasher;
+use crate::fast_hash::{FastHasher, fold_hashes};
 use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 
 /// The exposure key of `record`, hashed:
@@ -17,31 +17,35 @@ use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 /// `(None, "ab")` differ.
 #[inline]
 pub(crate) fn exposure_hash(record: &EvaluationRecord<'_>) -> u64 {
-    let mut hasher = FastHasher::default();
-    record.flag_key.hash(&mut hasher);
-    context_id_source(record).hash(&mut hasher);
+    // Three independent chains of multiplies (flag key, context, outcome), folded at the end:
+    // see `fold_hashes`.
+    let mut flag = FastHasher::default();
+    record.flag_key.hash(&mut flag);
+    let mut context = FastHasher::default();
+    context_id_source(record).hash(&mut context);
+    let mut outcome = FastHasher::default();
     match record.failure {
         Some(failure) => {
-            hasher.write_u8(0xEE);
-            failure.error_type.as_str().hash(&mut hasher);
+            outcome.write_u8(0xEE);
+            failure.error_type.as_str().hash(&mut outcome);
         }
         None => {
             match (record.variant, record.value) {
                 (Some(variant), _) => {
-                    hasher.write_u8(1);
-                    variant.hash(&mut hasher);
+                    outcome.write_u8(1);
+                    variant.hash(&mut outcome);
                 }
                 (None, Some(value)) => {
-                    hasher.write_u8(2);
-                    hasher.write_u64(value_fingerprint(value, 0));
+                    outcome.write_u8(2);
+                    outcome.write_u64(value_fingerprint(value, 0));
                 }
-                (None, None) => hasher.write_u8(3),
+                (None, None) => outcome.write_u8(3),
             }
-            write_metadata(record.version, &mut hasher);
-            write_metadata(record.set_id, &mut hasher);
+            write_metadata(record.version, &mut outcome);
+            write_metadata(record.set_id, &mut outcome);
         }
     }
-    hasher.finish()
+    fold_hashes(&[flag.finish(), context.finish(), outcome.finish()])
 }
 
 fn write_metadata(value: Option<&FlagMetadataValue>, hasher: &mut FastHasher) {

@@ -77,6 +77,34 @@ impl Hasher for FastHasher {
 }
 
 /// The finaliser of MurmurHash3 (`fmix64`): every input bit moves every output bit.
+/// One hash of several, in order, for keys whose parts are hashed apart: one part's chain of
+/// dependent multiplies does not wait for another's, so the processor runs them side by side
+/// and only this fold is serial. A key hashed as one stream is a single chain (a discriminant,
+/// the bytes and a terminator per part), paid in full wherever the hash is on the critical
+/// path of an evaluation.
+///
+/// The parts' hashes must be well mixed already (as [`FastHasher`]'s are): the fold only
+/// combines them.
+///
+/// ```
+/// use std::hash::BuildHasher;
+/// use openfeature_hooks_core::{FastBuildHasher, fold_hashes};
+///
+/// let part = |text: &str| FastBuildHasher::default().hash_one(text);
+/// assert_ne!(
+///     fold_hashes(&[part("a"), part("b")]),
+///     fold_hashes(&[part("b"), part("a")]),
+/// );
+/// ```
+#[inline]
+pub fn fold_hashes(hashes: &[u64]) -> u64 {
+    // Odd, so multiplying keeps every bit of the fold.
+    const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
+    hashes.iter().fold(0, |folded: u64, hash| {
+        (folded ^ hash).wrapping_mul(FOLD).rotate_left(29)
+    })
+}
+
 #[inline]
 pub(crate) fn mix64(mut x: u64) -> u64 {
     x ^= x >> 33;

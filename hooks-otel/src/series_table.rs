@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::thread::LocalKey;
 
-use openfeature_hooks_core::FastBuildHasher;
+use openfeature_hooks_core::{FastBuildHasher, fold_hashes};
 
 /// The texts that identify a series (absent parts are `None`).
 pub(crate) type Parts<'a> = [Option<&'a str>; 5];
@@ -233,17 +233,13 @@ impl<E> SeriesTable<E> {
 /// serial. The metrics sink does two lookups per evaluation: its `otel_sinks` figure went from
 /// +336 to +306 ns in an A/B of three runs each (BENCHMARKS.md, "Late 2026-11-28").
 fn hash(parts: &Parts<'_>) -> u64 {
-    // Odd, so multiplying keeps every bit of the fold; distinct per position, like the
-    // constant an absent part stands for.
-    const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
+    // What an absent part stands for: distinct per position.
     const ABSENT: [u64; 5] = [0x243F, 0x6A88, 0x85A3, 0x08D3, 0x1319];
     let lanes = [0, 1, 2, 3, 4].map(|i| match parts[i] {
         Some(text) => FastBuildHasher::default().hash_one(text),
         None => ABSENT[i],
     });
-    lanes.iter().fold(0, |folded: u64, lane| {
-        (folded ^ lane).wrapping_mul(FOLD).rotate_left(29)
-    })
+    fold_hashes(&lanes)
 }
 
 #[cfg(test)]
