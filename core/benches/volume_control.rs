@@ -240,6 +240,12 @@ struct Contexts {
 }
 
 impl Contexts {
+    /// The contexts, and the runtime the evaluations run on.
+    fn with_runtime() -> Option<(tokio::runtime::Runtime, Self)> {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().ok()?;
+        Some((runtime, Self::new()?))
+    }
+
     fn new() -> Option<Self> {
         let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
         let one = (0..1000)
@@ -311,10 +317,7 @@ impl<'a> Evaluator<'a> {
 }
 
 fn evaluation(c: &mut Criterion) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-        return;
-    };
-    let Some(contexts) = Contexts::new() else {
+    let Some((runtime, contexts)) = Contexts::with_runtime() else {
         return;
     };
     let mut group = c.benchmark_group("volume");
@@ -358,10 +361,7 @@ const PAIRED_TURN: u64 = 256;
 /// Criterion sizes its runs by the reported time, which here is a small difference: the
 /// group's warm-up and measurement times are set so that a run takes a few seconds.
 fn paired(c: &mut Criterion) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-        return;
-    };
-    let Some(contexts) = Contexts::new() else {
+    let Some((runtime, contexts)) = Contexts::with_runtime() else {
         return;
     };
     let mut group = c.benchmark_group("volume_paired");
@@ -408,21 +408,9 @@ fn paired(c: &mut Criterion) {
 /// and its sink alone is exactly what the wrapper adds to an evaluation.
 fn wrapper_alone(c: &mut Criterion) {
     let sampler = SampledSink::new(SAMPLE_RATE, NoopSink);
-    let Some(one) = (0..1000)
-        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
-        .find(|context| {
-            !sampler.keeps(&EvaluationRecord::new(
-                "new-checkout",
-                FlagType::Bool,
-                context,
-            ))
-        })
-    else {
+    let Some(contexts) = Contexts::new() else {
         return;
     };
-    let rotating: Vec<EvaluationContext> = (0..ROTATING_RECORDS)
-        .map(|i| EvaluationContext::default().with_targeting_key(format!("user-{i}")))
-        .collect();
     let value = open_feature::Value::Bool(true);
     let version = open_feature::FlagMetadataValue::Int(3);
     let record = |context| {
@@ -432,8 +420,11 @@ fn wrapper_alone(c: &mut Criterion) {
         record.version = Some(&version);
         record
     };
-    let one_record = record(&one);
-    let rotating_records: Vec<EvaluationRecord<'_>> = rotating.iter().map(record).collect();
+    let one_record = record(&contexts.one);
+    let rotating_records: Vec<EvaluationRecord<'_>> = contexts.rotating[..ROTATING_RECORDS]
+        .iter()
+        .map(record)
+        .collect();
 
     let mut group = c.benchmark_group("wrapper_alone");
     let noop = NoopSink;
