@@ -76,7 +76,6 @@ impl Hasher for FastHasher {
     }
 }
 
-/// The finaliser of MurmurHash3 (`fmix64`): every input bit moves every output bit.
 /// One hash of several, in order, for keys whose parts are hashed apart: one part's chain of
 /// dependent multiplies does not wait for another's, so the processor runs them side by side
 /// and only this fold is serial. A key hashed as one stream is a single chain (a discriminant,
@@ -105,6 +104,7 @@ pub fn fold_hashes(hashes: &[u64]) -> u64 {
     })
 }
 
+/// The finaliser of MurmurHash3 (`fmix64`): every input bit moves every output bit.
 #[inline]
 pub(crate) fn mix64(mut x: u64) -> u64 {
     x ^= x >> 33;
