@@ -88,11 +88,16 @@ fn timed_in_chunks(
         let chunk = left.min(CHUNK);
         timed += time_chunk(chunk);
         left -= chunk;
-        if let Some(sink) = sink {
-            let _ = sink.flush(Duration::from_secs(30));
-        }
+        flush(sink);
     }
     timed
+}
+
+/// Waits until `sink`, if any, has written everything queued.
+fn flush(sink: Option<&JsonLinesSink>) {
+    if let Some(sink) = sink {
+        let _ = sink.flush(Duration::from_secs(30));
+    }
 }
 
 /// How long `count` calls of `one` take.
@@ -174,12 +179,9 @@ impl Case {
 
     /// The case's client, and its JSON-lines sink (to flush) when it has one.
     fn client(self, runtime: &tokio::runtime::Runtime) -> (Client, Option<JsonLinesSink>) {
-        let json = JsonLinesSink::new(std::io::sink());
-        let flushed = matches!(
-            self,
-            Case::JsonLinesRotating | Case::DedupPassingJsonLinesRotating
-        )
-        .then(|| json.clone());
+        // Made only for the JSON-lines cases: a sink starts its writer thread at once.
+        let mut json = None;
+        let mut json_lines = || json.insert(JsonLinesSink::new(std::io::sink())).clone();
         let client = runtime.block_on(async {
             let mut api = OpenFeature::default();
             api.set_provider(
@@ -215,19 +217,19 @@ impl Case {
                         )
                         .build()
                 }
-                Case::JsonLinesRotating => TelemetryHook::builder().sink(json).build(),
+                Case::JsonLinesRotating => TelemetryHook::builder().sink(json_lines()).build(),
                 Case::DedupPassingJsonLinesRotating => TelemetryHook::builder()
                     .sink(
                         ExposureDedup::builder()
                             .window(WINDOW)
                             .clock(WindowPerReading::default())
-                            .build(json),
+                            .build(json_lines()),
                     )
                     .build(),
             };
             client.with_hook(hook)
         });
-        (client, flushed)
+        (client, json)
     }
 }
 
@@ -307,13 +309,6 @@ impl<'a> Evaluator<'a> {
             start.elapsed()
         })
     }
-
-    /// Waits until its JSON-lines sink, if any, has written everything queued.
-    fn flush(&self) {
-        if let Some(sink) = &self.json {
-            let _ = sink.flush(Duration::from_secs(30));
-        }
-    }
 }
 
 fn evaluation(c: &mut Criterion) {
@@ -352,7 +347,7 @@ const PAIRED_TURN: u64 = 256;
 
 /// Each pair's difference, measured in the same loop: turns of [`PAIRED_TURN`] evaluations of
 /// each side, in the order A B B A (so that a drift of the machine's speed within a round
-/// falls on both sides alike), JSON-lines sinks flushed between rounds (untimed). The time
+/// falls on both sides alike), the side's JSON-lines sink flushed after each turn (untimed). The time
 /// criterion reports per iteration is the wrapper side's time minus the other side's: the
 /// nanoseconds the wrapper adds to a whole evaluation. Separate runs of the two cases, minutes
 /// apart, differ by ±40 ns on the shared bench machine; paired, the machine's state is the
@@ -377,12 +372,19 @@ fn paired(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let (mut with_time, mut without_time) = (Duration::ZERO, Duration::ZERO);
                 let rounds = iters.div_ceil(2 * PAIRED_TURN);
+                // Each turn starts with every writer idle (a side never runs while the other
+                // side's writer drains its backlog), and both sides run the same turns, so
+                // what a turn's first evaluations pay falls on both alike.
+                let turn = |side: &Evaluator<'_>, count| {
+                    let time = side.time(&runtime, count);
+                    flush(side.json.as_ref());
+                    time
+                };
                 for _ in 0..rounds {
-                    without_time += without.time(&runtime, PAIRED_TURN);
-                    with_time += with.time(&runtime, 2 * PAIRED_TURN);
-                    without_time += without.time(&runtime, PAIRED_TURN);
-                    with.flush();
-                    without.flush();
+                    without_time += turn(&without, PAIRED_TURN);
+                    with_time += turn(&with, PAIRED_TURN);
+                    with_time += turn(&with, PAIRED_TURN);
+                    without_time += turn(&without, PAIRED_TURN);
                 }
                 // Per iteration of criterion's: `rounds * 2 * PAIRED_TURN` evaluations of each
                 // side stand for `iters`.
