@@ -347,9 +347,9 @@ const PAIRED_TURN: u64 = 256;
 
 /// Each pair's difference, measured in the same loop: turns of [`PAIRED_TURN`] evaluations of
 /// each side, in the order A B B A (so that a drift of the machine's speed within a round
-/// falls on both sides alike), the side's JSON-lines sink flushed after each turn (untimed). The time
-/// criterion reports per iteration is the wrapper side's time minus the other side's: the
-/// nanoseconds the wrapper adds to a whole evaluation. Separate runs of the two cases, minutes
+/// falls on both sides alike), the side's JSON-lines sink flushed after each turn (untimed).
+/// The time criterion reports per iteration is the wrapper side's time minus the other side's:
+/// the nanoseconds the wrapper adds to a whole evaluation. Separate runs of the two cases, minutes
 /// apart, differ by ±40 ns on the shared bench machine; paired, the machine's state is the
 /// same for both.
 ///

@@ -12,9 +12,9 @@ const SHARED_STRIPES: usize = 8;
 /// `N` counters, each split into [`STRIPES`] cache-line-aligned stripes picked per thread, so
 /// counting on every evaluation never bounces one line between cores. Reading sums the stripes.
 ///
-/// The first [`STRIPES`] threads of the process (by [`thread_number`]) each own a stripe, and only the owner writes
-/// it: a plain load and store, no locked instruction (9 ns on the bench machine). Later threads
-/// share [`SHARED_STRIPES`] other stripes and add with `fetch_add`.
+/// The first [`STRIPES`] threads of the process (by [`thread_number`]) each own a stripe, and
+/// only the owner writes it: a plain load and store, no locked instruction (9 ns on the bench
+/// machine). Later threads share [`SHARED_STRIPES`] other stripes and add with `fetch_add`.
 pub(crate) struct StripedCounters<const N: usize> {
     stripes: Box<[Stripe<N>; STRIPES + SHARED_STRIPES]>,
 }

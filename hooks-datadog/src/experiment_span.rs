@@ -43,13 +43,13 @@ pub enum ExperimentSpanVolume {
 /// The span is not bound to a live span: it needs its parent's ids and the evaluation's start
 /// and end, nothing else. So the evaluation captures those into a bounded queue, and a
 /// background thread (`openfeature-experiment-spans`) builds the span under that parent with
-/// the evaluation's own start and end times, and ends it (its processor then exports). It may do so after the
-/// parent span has ended; the child still carries its parent's trace and span id and its own
-/// times. When the queue is full the span is dropped and counted ([`ExperimentSpanSink::stats`]);
-/// size it with [`ExperimentSpanSink::with_queue_capacity`]. [`ExperimentSpanSink::flush`]
-/// waits (bounded) until every span queued before it is ended: call it before the tracer
-/// provider's `force_flush` or `shutdown`. Dropping the last clone ends what is queued and
-/// stops the thread, waiting at most
+/// the evaluation's own start and end times, and ends it (its processor then exports). It may
+/// do so after the parent span has ended; the child still carries its parent's trace and span
+/// id and its own times. When the queue is full the span is dropped and counted
+/// ([`ExperimentSpanSink::stats`]); size it with [`ExperimentSpanSink::with_queue_capacity`].
+/// [`ExperimentSpanSink::flush`] waits (bounded) until every span queued before it is ended:
+/// call it before the tracer provider's `force_flush` or `shutdown`. Dropping the last clone
+/// ends what is queued and stops the thread, waiting at most
 /// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.
