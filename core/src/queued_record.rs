@@ -3,12 +3,13 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use open_feature::{EvaluationContext, EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
+use open_feature::{EvaluationContext, Value};
 
+use crate::rare_parts::{OwnedContextId, RareParts};
+use crate::recycled_parts;
 use crate::shared_text::interned_text;
 use crate::{
-    ContextId, CustomAttribute, ErrorType, EvaluationFailure, EvaluationRecord, FlagType,
-    HashedContextId, Reason, RecordTexts, SharedText, shared_text,
+    EvaluationFailure, EvaluationRecord, FlagType, Reason, RecordTexts, SharedText, shared_text,
 };
 
 /// What an [`EvaluationRecord`] says, owned, with the moment of the evaluation: for sinks that
@@ -18,8 +19,12 @@ use crate::{
 /// name are interned texts found in one lookup ([`RecordTexts`]), well-known reasons are plain
 /// values, and scalar flag values are copied without allocating. What the common record lacks
 /// (a failure, a context id, metadata, custom attributes, a provider's own reason) goes in one
-/// allocation taken only when present, and string and structured values are cloned, so the
-/// common record is 216 bytes to move through a queue instead of 440.
+/// box taken only when present, and string and structured values are cloned, so the common
+/// record is 216 bytes to move through a queue instead of 440. That box and its texts are
+/// recycled: dropping a `QueuedRecord` (on the background thread) returns them to a bounded
+/// process-wide pool, and the next capture refills them in place, so a record with a context
+/// id, a version or flag metadata is captured without allocating once the pool has a box of
+/// its shape (at most 1 024 boxes of at most 1 KiB of texts each are kept).
 ///
 /// Not captured: the evaluation context (it can hold personal data and no sink writes it;
 /// [`QueuedRecord::record`] lends the one given to it), and
@@ -58,57 +63,6 @@ pub struct QueuedRecord {
     rest: Option<Box<RareParts>>,
 }
 
-#[derive(Clone, Debug, Default)]
-struct RareParts {
-    provider_reason: Option<EvaluationReason>,
-    failure: Option<(ErrorType, Option<Box<str>>)>,
-    context_id: Option<OwnedContextId>,
-    set_id: Option<FlagMetadataValue>,
-    version: Option<FlagMetadataValue>,
-    metadata: Option<FlagMetadata>,
-    custom_attributes: Vec<CustomAttribute>,
-}
-
-impl RareParts {
-    fn of(record: &EvaluationRecord<'_>) -> Option<Box<Self>> {
-        let provider_reason = match record.provider_reason {
-            // Only a provider's own reason text is ever written (`provider_reason`).
-            Some(reason @ EvaluationReason::Other(_)) => Some(reason),
-            _ => None,
-        };
-        let common = provider_reason.is_none()
-            && record.failure.is_none()
-            && record.context_id.is_none()
-            && record.set_id.is_none()
-            && record.version.is_none()
-            && record.metadata.is_none()
-            && record.custom_attributes.is_empty();
-        if common {
-            return None;
-        }
-        Some(Box::new(Self {
-            provider_reason: provider_reason.cloned(),
-            failure: record
-                .failure
-                .map(|failure| (failure.error_type, failure.message.map(Box::from))),
-            context_id: record.context_id.map(|id| match id {
-                ContextId::Raw(raw) => OwnedContextId::Raw(Box::from(raw)),
-                ContextId::Hashed(hashed) => OwnedContextId::Hashed(hashed),
-            }),
-            set_id: record.set_id.cloned(),
-            version: record.version.cloned(),
-            metadata: record.metadata.cloned(),
-            custom_attributes: record.custom_attributes.to_vec(),
-        }))
-    }
-}
-
-#[derive(Clone, Debug)]
-enum OwnedContextId {
-    Raw(Box<str>),
-    Hashed(HashedContextId),
-}
-
 impl QueuedRecord {
     /// Captures `record`, stamped with [its time](EvaluationRecord::time) (call it during the
     /// evaluation).
@@ -121,16 +75,15 @@ impl QueuedRecord {
     /// not write the map, which would otherwise be copied (a hash map and its texts) on the
     /// evaluation path for every provider that sends metadata.
     pub fn capture_without_metadata(record: &EvaluationRecord<'_>) -> Self {
-        if record.metadata.is_none() {
-            return Self::capture(record);
-        }
-        let mut lean = record.clone();
-        lean.metadata = None;
-        Self::capture(&lean)
+        Self::capture_parts(record, record.time(), false)
     }
 
     /// Captures `record`, stamped with `time`.
     pub fn capture_at(record: &EvaluationRecord<'_>, time: SystemTime) -> Self {
+        Self::capture_parts(record, time, true)
+    }
+
+    fn capture_parts(record: &EvaluationRecord<'_>, time: SystemTime, with_metadata: bool) -> Self {
         let (flag_key, variant, provider_name) = match RecordTexts::of(record) {
             Some(texts) => (
                 SharedText::Interned(texts.flag_key),
@@ -153,7 +106,11 @@ impl QueuedRecord {
             provider_name,
             client_name: record.client_name.map(shared_text),
             sample_rate: record.sample_rate.unwrap_or(0.0),
-            rest: RareParts::of(record),
+            rest: (!RareParts::absent_from(record, with_metadata)).then(|| {
+                let mut parts = recycled_parts::take();
+                parts.refill(record, with_metadata);
+                parts
+            }),
         }
     }
 
@@ -183,15 +140,22 @@ impl QueuedRecord {
                 error_type: *error_type,
                 message: message.as_deref(),
             });
-        record.context_id = rest.context_id.as_ref().map(|id| match id {
-            OwnedContextId::Raw(raw) => ContextId::Raw(raw),
-            OwnedContextId::Hashed(hashed) => ContextId::Hashed(*hashed),
-        });
+        record.context_id = rest.context_id.as_ref().map(OwnedContextId::as_context_id);
         record.set_id = rest.set_id.as_ref();
         record.version = rest.version.as_ref();
-        record.metadata = rest.metadata.as_ref();
+        record.metadata = rest.metadata();
         record.custom_attributes = &rest.custom_attributes;
         record
+    }
+}
+
+impl Drop for QueuedRecord {
+    /// Returns the rare parts' box and buffers for the next capture (see `recycled_parts`):
+    /// dropped on the background thread, they are not freed there.
+    fn drop(&mut self) {
+        if let Some(parts) = self.rest.take() {
+            recycled_parts::give_back(parts);
+        }
     }
 }
 
@@ -206,9 +170,10 @@ fn owned_reason(reason: &Reason<'_>) -> Reason<'static> {
 
 #[cfg(test)]
 mod tests {
-    use open_feature::StructValue;
+    use open_feature::{EvaluationReason, FlagMetadata, FlagMetadataValue, StructValue};
 
     use super::*;
+    use crate::{ContextId, CustomAttribute, ErrorType};
 
     #[test]
     fn every_field_comes_back() {
@@ -289,5 +254,43 @@ mod tests {
             "{}",
             size_of::<QueuedRecord>()
         );
+    }
+
+    #[test]
+    fn recycled_parts_carry_only_their_new_record() {
+        let context = EvaluationContext::default();
+        let big = FlagMetadata::default()
+            .with_value("owner", "growth")
+            .with_value("scope", "web");
+        let small = FlagMetadata::default().with_value("version", 7_i64);
+        let version = FlagMetadataValue::String("v2".into());
+        for round in 0..200 {
+            let mut record = EvaluationRecord::new("checkout", FlagType::Bool, &context);
+            let id = format!("user-{round}");
+            if round % 2 == 0 {
+                record.metadata = Some(&big);
+                record.context_id = Some(ContextId::Raw(&id));
+            } else {
+                record.metadata = Some(&small);
+                record.version = Some(&version);
+            }
+            // Dropped at once: its parts go back to the pool for the next round.
+            let queued = QueuedRecord::capture(&record);
+            let empty = EvaluationContext::default();
+            let again = queued.record(&empty);
+            assert_eq!(again.metadata, record.metadata, "round {round}");
+            assert_eq!(again.context_id, record.context_id, "round {round}");
+            assert_eq!(again.version, record.version, "round {round}");
+            let clone = queued.clone();
+            drop(queued);
+            assert_eq!(clone.record(&empty).metadata, record.metadata);
+        }
+        assert!(recycled_parts::waiting() <= recycled_parts::POOL_CAPACITY);
+    }
+
+    #[test]
+    fn a_queued_record_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<QueuedRecord>();
     }
 }

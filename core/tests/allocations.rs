@@ -1,6 +1,8 @@
 //! The hook allocates nothing of its own per evaluation: with a counting global allocator, an
 //! evaluation through `TelemetryHook` allocates no more than one through a hook that does
-//! nothing (whose `async_trait` stages allocate a boxed future each).
+//! nothing (whose `async_trait` stages allocate a boxed future each). A record with a context
+//! id and flag metadata is captured for a background sink without allocating either, once the
+//! parts of an earlier record have been recycled.
 
 // A counting `GlobalAlloc` cannot be written without `unsafe`; it only delegates to `System`.
 #![allow(unsafe_code)]
@@ -8,20 +10,27 @@
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::time::Duration;
 
 use open_feature::{Client, EvaluationContext, OpenFeature};
-use openfeature_hooks_core::{NoopSink, TelemetryHook};
+use openfeature_hooks_core::{
+    ContextIdPolicy, EvaluationSink, JsonLinesSink, NoopSink, TelemetryHook,
+};
 use openfeature_hooks_testkit::DoNothingHook;
 
 struct CountingAllocator;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by this thread: the tests of this file run side by side, and a
+    /// background sink's thread counts its own.
+    static THREAD_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
 
 // SAFETY: every call is forwarded unchanged to the system allocator.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = THREAD_ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
         unsafe { System.alloc(layout) }
     }
 
@@ -37,11 +46,11 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 async fn allocations(client: &Client, key: &str) -> usize {
     let context = EvaluationContext::default().with_targeting_key("user-1");
     let _ = client.get_bool_value(key, Some(&context), None).await; // warm-up
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = THREAD_ALLOCATIONS.with(Cell::get);
     for _ in 0..100 {
         let _ = client.get_bool_value(key, Some(&context), None).await;
     }
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    THREAD_ALLOCATIONS.with(Cell::get) - before
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -69,4 +78,44 @@ async fn telemetry_hook_allocates_less_than_a_do_nothing_hook() {
             "{key}: at least three boxed futures saved per evaluation: {do_nothing} vs {telemetry}"
         );
     }
+}
+
+/// This thread's allocations during one evaluation of `key`, after `settle` ran (untimed).
+async fn thread_allocations(client: &Client, key: &str, settle: impl Fn()) -> usize {
+    let context = EvaluationContext::default().with_targeting_key("user-1");
+    let mut total = 0;
+    for _ in 0..100 {
+        settle();
+        let before = THREAD_ALLOCATIONS.with(Cell::get);
+        let _ = client.get_bool_value(key, Some(&context), None).await;
+        total += THREAD_ALLOCATIONS.with(Cell::get) - before;
+    }
+    total
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_with_metadata_and_a_context_id_is_queued_without_allocating() {
+    let mut api = OpenFeature::default();
+    api.set_provider(support::provider()).await;
+    let json = JsonLinesSink::new(std::io::sink());
+    let hook = |sink: Box<dyn EvaluationSink>| {
+        TelemetryHook::builder()
+            .context_id(ContextIdPolicy::Keep)
+            .sink(sink)
+            .build()
+    };
+    let noop = api.create_client().with_hook(hook(Box::new(NoopSink)));
+    let queued = api.create_client().with_hook(hook(Box::new(json.clone())));
+    // The writer drops each record before the next evaluation, so its parts are back in the
+    // pool: what a service whose writer keeps up sees.
+    let written = || assert!(json.flush(Duration::from_secs(10)));
+    // `bool-on` has a context id, a set id, a version and three metadata entries.
+    let _ = thread_allocations(&queued, "bool-on", written).await; // warm-up: the first box
+    let with_noop = thread_allocations(&noop, "bool-on", || {}).await;
+    let with_json = thread_allocations(&queued, "bool-on", written).await;
+    assert_eq!(
+        with_json, with_noop,
+        "capturing the record for the JSON-lines writer allocated on the evaluating thread"
+    );
+    assert_eq!(json.stats().dropped, 0);
 }
