@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::exposure_key::exposure_hash;
+use crate::exposure_key::{exposure_hash, exposure_place};
 use crate::exposure_table::{Admission, ExposureTable};
 use crate::striped_counters::StripedCounters;
 use crate::{Clock, EvaluationRecord, EvaluationSink, EvaluationStarted, MonotonicClock};
@@ -201,9 +201,12 @@ impl<S, C> ExposureDedup<S, C> {
 impl<S: EvaluationSink, C: Clock> EvaluationSink for ExposureDedup<S, C> {
     #[inline]
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let hash = exposure_hash(record);
+        let place = exposure_place(record);
+        // The bucket's line arrives while the rest of the key is hashed and the clock read.
+        self.table.prefetch(place);
+        let hash = exposure_hash(place, record);
         let tick = self.table.tick(self.clock.elapsed());
-        match self.table.admit(hash, tick) {
+        match self.table.admit(place, hash, tick) {
             Admission::Suppress => self.counters.add(SUPPRESSED),
             Admission::Pass { evicted } => {
                 self.counters.add(PASSED);

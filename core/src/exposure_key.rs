@@ -4,10 +4,24 @@ use std::hash::{Hash, Hasher};
 
 use open_feature::{FlagMetadataValue, Value};
 
-use crate::fast_hash::{FastHasher, fold_hashes};
+use crate::fast_hash::{FastHasher, fold_hashes, fold_one_more};
 use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 
-/// The exposure key of `record`, hashed:
+/// Where the exposure key of `record` lives in the table: a hash of its flag key and raw
+/// context id ([`context_id_source`]) only, the parts known first. The table's bucket comes from
+/// it, so the bucket's cache line can be asked for (`ExposureTable::prefetch`) while the rest
+/// of the key, [`exposure_hash`], is hashed and the clock is read.
+#[inline]
+pub(crate) fn exposure_place(record: &EvaluationRecord<'_>) -> u64 {
+    // Two independent chains of multiplies, folded at the end: see `fold_hashes`.
+    let mut flag = FastHasher::default();
+    record.flag_key.hash(&mut flag);
+    let mut context = FastHasher::default();
+    context_id_source(record).hash(&mut context);
+    fold_hashes(&[flag.finish(), context.finish()])
+}
+
+/// The exposure key of `record`, hashed, given its [`exposure_place`]:
 ///
 /// - a success: flag key, raw context id ([`context_id_source`]), variant (or, without a
 ///   variant, a fingerprint of the value), flag version and set id;
@@ -16,13 +30,7 @@ use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 /// Every part is written with its presence and its length, so `("ab", None)` and
 /// `(None, "ab")` differ.
 #[inline]
-pub(crate) fn exposure_hash(record: &EvaluationRecord<'_>) -> u64 {
-    // Three independent chains of multiplies (flag key, context, outcome), folded at the end:
-    // see `fold_hashes`.
-    let mut flag = FastHasher::default();
-    record.flag_key.hash(&mut flag);
-    let mut context = FastHasher::default();
-    context_id_source(record).hash(&mut context);
+pub(crate) fn exposure_hash(place: u64, record: &EvaluationRecord<'_>) -> u64 {
     let mut outcome = FastHasher::default();
     match record.failure {
         Some(failure) => {
@@ -45,7 +53,7 @@ pub(crate) fn exposure_hash(record: &EvaluationRecord<'_>) -> u64 {
             write_metadata(record.set_id, &mut outcome);
         }
     }
-    fold_hashes(&[flag.finish(), context.finish(), outcome.finish()])
+    fold_one_more(place, outcome.finish())
 }
 
 fn write_metadata(value: Option<&FlagMetadataValue>, hasher: &mut FastHasher) {
@@ -136,22 +144,23 @@ mod tests {
         let mut base = EvaluationRecord::new("flag", FlagType::Bool, &alice);
         base.variant = Some("on");
         base.version = Some(&v1);
-        let mut hashes = vec![exposure_hash(&base)];
+        let hash = |record: &EvaluationRecord<'_>| exposure_hash(exposure_place(record), record);
+        let mut hashes = vec![hash(&base)];
         let mut other = base.clone();
         other.flag_key = "flag2";
-        hashes.push(exposure_hash(&other));
+        hashes.push(hash(&other));
         let mut other = base.clone();
         other.evaluation_context = &bob;
-        hashes.push(exposure_hash(&other));
+        hashes.push(hash(&other));
         let mut other = base.clone();
         other.variant = Some("off");
-        hashes.push(exposure_hash(&other));
+        hashes.push(hash(&other));
         let mut other = base.clone();
         other.version = Some(&v2);
-        hashes.push(exposure_hash(&other));
+        hashes.push(hash(&other));
         let mut other = base.clone();
         other.set_id = Some(&set);
-        hashes.push(exposure_hash(&other));
+        hashes.push(hash(&other));
         let mut sorted = hashes.clone();
         sorted.sort_unstable();
         sorted.dedup();
@@ -159,7 +168,7 @@ mod tests {
         // Things outside the key do not change it.
         let mut same = base.clone();
         same.provider_name = Some("other");
-        assert_eq!(exposure_hash(&same), hashes[0]);
+        assert_eq!(hash(&same), hashes[0]);
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //!
 //! Buckets of [`WAYS`] slots, one 64-byte cache line each. A slot is one `AtomicU64`: the key's
 //! fingerprint (39 bits of its hash, low bit set) above a 24-bit time stamp, `0` meaning empty.
-//! A key's bucket comes from the low bits of its 64-bit hash ([`exposure_hash`], a
-//! folded-multiply hash), its fingerprint from the high 40 bits. A new key is taken for a live
-//! one only if its fingerprint equals one of the at most 8 in its bucket: a chance of 8 in 2^39,
-//! one new key in about 70 billion. Memory is `capacity × 8` bytes, whatever the key space:
-//! 512 KiB for the default 65 536 slots.
+//! A key's bucket comes from the low bits of its place ([`exposure_place`]: the flag key and
+//! context only, so that the bucket can be prefetched while the rest is hashed), its
+//! fingerprint from the high 40 bits of its whole 64-bit hash ([`exposure_hash`], a
+//! folded-multiply hash). A new key is taken for a live one only if its fingerprint equals one
+//! of the at most 8 in its bucket: a chance of 8 in 2^39, one new key in about 70 billion.
+//! Memory is `capacity × 8` bytes, whatever the key space: 512 KiB for the default 65 536
+//! slots. The keys of one flag and context share a bucket: at most 8 of their outcomes
+//! (variants, versions, failures) are remembered at once, and a ninth evicts the oldest, which
+//! can only mean an extra record later.
 //!
+//! [`exposure_place`]: crate::exposure_key::exposure_place
 //! [`exposure_hash`]: crate::exposure_key::exposure_hash
 //!
 //! # Time
@@ -45,6 +50,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::prefetch::prefetch_line;
 
 /// Slots per bucket: one cache line of `AtomicU64`s.
 pub(crate) const WAYS: usize = 8;
@@ -121,10 +128,22 @@ impl ExposureTable {
         nanos >> self.tick_shift
     }
 
-    /// Whether the key of `hash` passes at `tick`, recording it if so.
+    /// The bucket of keys placed at `place`.
     #[inline]
-    pub(crate) fn admit(&self, hash: u64, tick: u64) -> Admission {
-        let bucket = &self.buckets[(hash & self.bucket_mask) as usize].0;
+    fn bucket(&self, place: u64) -> &[AtomicU64; WAYS] {
+        &self.buckets[(place & self.bucket_mask) as usize].0
+    }
+
+    /// Asks for the cache line of the bucket at `place` ahead of [`ExposureTable::admit`].
+    #[inline]
+    pub(crate) fn prefetch(&self, place: u64) {
+        prefetch_line(self.bucket(place));
+    }
+
+    /// Whether the key of `hash`, placed at `place`, passes at `tick`, recording it if so.
+    #[inline]
+    pub(crate) fn admit(&self, place: u64, hash: u64, tick: u64) -> Admission {
+        let bucket = self.bucket(place);
         // Never zero, so a full slot is never mistaken for an empty one.
         let fingerprint = (hash >> STAMP_BITS) | 1;
         let stamp = tick & STAMP_MASK;
@@ -202,13 +221,13 @@ mod tests {
     fn a_key_passes_once_per_window() {
         let table = table();
         let start = table.tick(Duration::ZERO);
-        assert_eq!(table.admit(7, start), Admission::Pass { evicted: false });
-        assert_eq!(table.admit(7, start), Admission::Suppress);
+        assert_eq!(table.admit(7, 7, start), Admission::Pass { evicted: false });
+        assert_eq!(table.admit(7, 7, start), Admission::Suppress);
         let almost = table.tick(MINUTE.mul_f64(0.98));
-        assert_eq!(table.admit(7, almost), Admission::Suppress);
+        assert_eq!(table.admit(7, 7, almost), Admission::Suppress);
         let later = table.tick(MINUTE.mul_f64(1.02));
-        assert_eq!(table.admit(7, later), Admission::Pass { evicted: false });
-        assert_eq!(table.admit(7, later), Admission::Suppress);
+        assert_eq!(table.admit(7, 7, later), Admission::Pass { evicted: false });
+        assert_eq!(table.admit(7, 7, later), Admission::Suppress);
     }
 
     #[test]
@@ -233,17 +252,23 @@ mod tests {
         let keys: Vec<u64> = (1..=9).map(|i| i << 40).collect();
         for (tick, key) in keys[..8].iter().enumerate() {
             assert_eq!(
-                table.admit(*key, tick as u64),
+                table.admit(*key, *key, tick as u64),
                 Admission::Pass { evicted: false }
             );
         }
         assert_eq!(table.occupied(), 8);
-        assert_eq!(table.admit(keys[8], 8), Admission::Pass { evicted: true });
-        assert_eq!(table.admit(keys[8], 8), Admission::Suppress);
+        assert_eq!(
+            table.admit(keys[8], keys[8], 8),
+            Admission::Pass { evicted: true }
+        );
+        assert_eq!(table.admit(keys[8], keys[8], 8), Admission::Suppress);
         // The evicted key passes again: an extra record, never a hidden one; the others stay.
-        assert!(matches!(table.admit(keys[0], 9), Admission::Pass { .. }));
+        assert!(matches!(
+            table.admit(keys[0], keys[0], 9),
+            Admission::Pass { .. }
+        ));
         for key in &keys[2..8] {
-            assert_eq!(table.admit(*key, 9), Admission::Suppress);
+            assert_eq!(table.admit(*key, *key, 9), Admission::Suppress);
         }
         assert_eq!(table.occupied(), 8);
     }
@@ -252,13 +277,13 @@ mod tests {
     fn two_busy_keys_in_a_full_bucket_do_not_take_each_others_slot() {
         let table = ExposureTable::new(8, MINUTE);
         for i in 1..=8_u64 {
-            let _ = table.admit(i << 40, 0);
+            let _ = table.admit(i << 40, i << 40, 0);
         }
         let (a, b) = (100 << 40, 200 << 40);
         let passes = (0..1_000)
             .filter(|i| {
                 let key = if i % 2 == 0 { a } else { b };
-                matches!(table.admit(key, 1), Admission::Pass { .. })
+                matches!(table.admit(key, key, 1), Admission::Pass { .. })
             })
             .count();
         assert_eq!(passes, 2);
@@ -268,11 +293,11 @@ mod tests {
     fn an_expired_entry_is_replaced_without_counting_an_eviction() {
         let table = ExposureTable::new(8, MINUTE);
         for i in 1..=8_u64 {
-            let _ = table.admit(i << 40, 0);
+            let _ = table.admit(i << 40, i << 40, 0);
         }
         let later = table.tick(MINUTE * 2);
         assert_eq!(
-            table.admit(99 << 40, later),
+            table.admit(99 << 40, 99 << 40, later),
             Admission::Pass { evicted: false }
         );
     }

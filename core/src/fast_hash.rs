@@ -97,11 +97,18 @@ impl Hasher for FastHasher {
 /// ```
 #[inline]
 pub fn fold_hashes(hashes: &[u64]) -> u64 {
+    hashes
+        .iter()
+        .fold(0, |folded, &hash| fold_one_more(folded, hash))
+}
+
+/// `fold_hashes` of a key's parts so far (`folded`) and one more part: `fold_hashes(&[a, b, c])`
+/// is `fold_one_more(fold_hashes(&[a, b]), c)`.
+#[inline]
+pub(crate) fn fold_one_more(folded: u64, hash: u64) -> u64 {
     // Odd, so multiplying keeps every bit of the fold.
     const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
-    hashes.iter().fold(0, |folded: u64, hash| {
-        (folded ^ hash).wrapping_mul(FOLD).rotate_left(29)
-    })
+    (folded ^ hash).wrapping_mul(FOLD).rotate_left(29)
 }
 
 /// The finaliser of MurmurHash3 (`fmix64`): every input bit moves every output bit.

@@ -88,6 +88,7 @@ mod json_lines;
 mod lazy_worker;
 mod normaliser;
 mod panic_guard;
+mod prefetch;
 mod queued_record;
 mod rare_parts;
 mod reason;
