@@ -6,7 +6,8 @@
 //! evaluation. Each iteration opens a request span (simple processor, spans dropped), evaluates
 //! once inside it, and ends it; the Sentry hub and its span stay active for the whole run.
 //! `production_setup_in_span` is the same stack with log events behind `ExposureDedup`, as the
-//! README's production setup has them.
+//! README's production setup has them. The `_flag_with_metadata` pair evaluates a flag whose
+//! provider sends a set id, a version and a scope, as flagd does.
 //!
 //! Run (quietly, A/B on two commits back to back):
 //! `cargo bench --features full --bench full_stack -- --warm-up-time 2 --measurement-time 8`
@@ -81,15 +82,31 @@ impl Backends {
     }
 }
 
+/// The flag of every case but the `_flag_with_metadata` ones.
+const PLAIN_FLAG: &str = "new-checkout";
+/// A flag whose provider sends metadata with every evaluation, as flagd does (its set id and
+/// version, and a scope): records with rare parts, which sinks that queue records copy.
+const FLAG_WITH_METADATA: &str = "new-checkout-flagd";
+
 async fn client(hook: Option<TelemetryHook>) -> Client {
     let mut api = OpenFeature::default();
     api.set_provider(
-        FixtureProvider::new("bench").with_flag(
-            "new-checkout",
-            FixtureFlag::new(true)
-                .variant("on")
-                .reason(Some(EvaluationReason::TargetingMatch)),
-        ),
+        FixtureProvider::new("bench")
+            .with_flag(
+                PLAIN_FLAG,
+                FixtureFlag::new(true)
+                    .variant("on")
+                    .reason(Some(EvaluationReason::TargetingMatch)),
+            )
+            .with_flag(
+                FLAG_WITH_METADATA,
+                FixtureFlag::new(true)
+                    .variant("on")
+                    .reason(Some(EvaluationReason::TargetingMatch))
+                    .metadata("flagSetId", "checkout")
+                    .metadata("version", "v7")
+                    .metadata("scope", "web-storefront"),
+            ),
     )
     .await;
     let client = api.create_client();
@@ -115,24 +132,33 @@ fn full_stack(c: &mut Criterion) {
         Arc::new(Default::default()),
     ));
 
-    let cases: Vec<(&str, Option<TelemetryHook>)> = vec![
-        ("bare_in_span", None),
+    let cases: Vec<(&str, &str, Option<TelemetryHook>)> = vec![
+        ("bare_in_span", PLAIN_FLAG, None),
         (
             "every_backend_in_span",
+            PLAIN_FLAG,
             Some(backends.every_backend().build()),
         ),
         (
             "production_setup_in_span",
+            PLAIN_FLAG,
             Some(backends.production_setup().build()),
         ),
         (
             "every_backend_and_json_lines_in_span",
+            PLAIN_FLAG,
             Some(
                 backends
                     .every_backend()
                     .sink(JsonLinesSink::new(std::io::sink()))
                     .build(),
             ),
+        ),
+        ("bare_in_span_flag_with_metadata", FLAG_WITH_METADATA, None),
+        (
+            "every_backend_in_span_flag_with_metadata",
+            FLAG_WITH_METADATA,
+            Some(backends.every_backend().build()),
         ),
     ];
     Hub::run(hub, || {
@@ -141,17 +167,13 @@ fn full_stack(c: &mut Criterion) {
         let span = transaction.start_child("handler", "function");
         sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
         let mut group = c.benchmark_group("full_stack");
-        for (name, hook) in cases {
+        for (name, flag, hook) in cases {
             let client = runtime.block_on(client(hook));
             group.bench_function(name, |b| {
                 b.iter(|| {
                     app.in_span("request", |_| {
                         runtime.block_on(async {
-                            black_box(
-                                client
-                                    .get_bool_value("new-checkout", Some(&context), None)
-                                    .await,
-                            )
+                            black_box(client.get_bool_value(flag, Some(&context), None).await)
                         })
                     })
                 });
