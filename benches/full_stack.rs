@@ -7,7 +7,8 @@
 //! once inside it, and ends it; the Sentry hub and its span stay active for the whole run.
 //! `production_setup_in_span` is the same stack with log events behind `ExposureDedup`, as the
 //! README's production setup has them. The `_flag_with_metadata` pair evaluates a flag whose
-//! provider sends a set id, a version and a scope, as flagd does.
+//! provider sends a set id, a version and a scope, as flagd does; the `_string_flag` pair, a
+//! string flag.
 //!
 //! Run (quietly, A/B on two commits back to back):
 //! `cargo bench --features full --bench full_stack -- --warm-up-time 2 --measurement-time 8`
@@ -87,6 +88,30 @@ const PLAIN_FLAG: &str = "new-checkout";
 /// A flag whose provider sends metadata with every evaluation, as flagd does (its set id and
 /// version, and a scope): records with rare parts, which sinks that queue records copy.
 const FLAG_WITH_METADATA: &str = "new-checkout-flagd";
+/// A string flag (a multivariate experiment): its value is a text, which sinks that queue
+/// records copy.
+const STRING_FLAG: &str = "checkout-layout";
+
+/// Which flag a case evaluates, and how.
+#[derive(Clone, Copy)]
+enum Flag {
+    Bool(&'static str),
+    String(&'static str),
+}
+
+impl Flag {
+    /// One evaluation of the flag.
+    async fn evaluate(self, client: &Client, context: &EvaluationContext) {
+        match self {
+            Flag::Bool(key) => {
+                let _ = black_box(client.get_bool_value(key, Some(context), None).await);
+            }
+            Flag::String(key) => {
+                let _ = black_box(client.get_string_value(key, Some(context), None).await);
+            }
+        }
+    }
+}
 
 async fn client(hook: Option<TelemetryHook>) -> Client {
     let mut api = OpenFeature::default();
@@ -106,6 +131,12 @@ async fn client(hook: Option<TelemetryHook>) -> Client {
                     .metadata("flagSetId", "checkout")
                     .metadata("version", "v7")
                     .metadata("scope", "web-storefront"),
+            )
+            .with_flag(
+                STRING_FLAG,
+                FixtureFlag::new("two-column-treatment")
+                    .variant("two-column-treatment")
+                    .reason(Some(EvaluationReason::Split)),
             ),
     )
     .await;
@@ -132,21 +163,21 @@ fn full_stack(c: &mut Criterion) {
         Arc::new(Default::default()),
     ));
 
-    let cases: Vec<(&str, &str, Option<TelemetryHook>)> = vec![
-        ("bare_in_span", PLAIN_FLAG, None),
+    let cases: Vec<(&str, Flag, Option<TelemetryHook>)> = vec![
+        ("bare_in_span", Flag::Bool(PLAIN_FLAG), None),
         (
             "every_backend_in_span",
-            PLAIN_FLAG,
+            Flag::Bool(PLAIN_FLAG),
             Some(backends.every_backend().build()),
         ),
         (
             "production_setup_in_span",
-            PLAIN_FLAG,
+            Flag::Bool(PLAIN_FLAG),
             Some(backends.production_setup().build()),
         ),
         (
             "every_backend_and_json_lines_in_span",
-            PLAIN_FLAG,
+            Flag::Bool(PLAIN_FLAG),
             Some(
                 backends
                     .every_backend()
@@ -154,10 +185,20 @@ fn full_stack(c: &mut Criterion) {
                     .build(),
             ),
         ),
-        ("bare_in_span_flag_with_metadata", FLAG_WITH_METADATA, None),
+        (
+            "bare_in_span_flag_with_metadata",
+            Flag::Bool(FLAG_WITH_METADATA),
+            None,
+        ),
         (
             "every_backend_in_span_flag_with_metadata",
-            FLAG_WITH_METADATA,
+            Flag::Bool(FLAG_WITH_METADATA),
+            Some(backends.every_backend().build()),
+        ),
+        ("bare_in_span_string_flag", Flag::String(STRING_FLAG), None),
+        (
+            "every_backend_in_span_string_flag",
+            Flag::String(STRING_FLAG),
             Some(backends.every_backend().build()),
         ),
     ];
@@ -172,9 +213,7 @@ fn full_stack(c: &mut Criterion) {
             group.bench_function(name, |b| {
                 b.iter(|| {
                     app.in_span("request", |_| {
-                        runtime.block_on(async {
-                            black_box(client.get_bool_value(flag, Some(&context), None).await)
-                        })
+                        runtime.block_on(flag.evaluate(&client, &context));
                     })
                 });
             });
