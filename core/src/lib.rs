@@ -104,6 +104,7 @@ mod striped_counters;
 mod thread_number;
 mod timestamp;
 mod value_json;
+mod wall_clock;
 
 pub use attribute::{Attribute, AttributeSet};
 pub use background_worker::{BackgroundStats, BackgroundWorker, Drain};
