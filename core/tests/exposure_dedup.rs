@@ -156,6 +156,33 @@ async fn a_new_variant_version_or_context_passes_at_once() {
 }
 
 #[tokio::test]
+async fn one_flag_and_context_remember_eight_outcomes_and_a_ninth_evicts_the_oldest() {
+    // The outcomes of one flag for one context share a table bucket of eight entries (its
+    // line is prefetched early): the ninth variant takes the first one's entry, counted as an
+    // eviction, and the first variant passes again (an extra record, never a hidden one).
+    let s = setup(ContextIdPolicy::Keep, 1024).await;
+    let alice = user("alice");
+    for round in 1..=9 {
+        s.provider
+            .force_variant("checkout", &format!("variant-{round}"));
+        s.evaluate("checkout", &alice).await;
+        s.clock.advance(Duration::from_secs(10));
+    }
+    assert_eq!((s.stats().passed, s.stats().evicted), (9, 1));
+    for round in 3..=9 {
+        s.provider
+            .force_variant("checkout", &format!("variant-{round}"));
+        s.evaluate("checkout", &alice).await;
+    }
+    assert_eq!(s.stats().passed, 9, "the newest eight are remembered");
+    s.provider.force_variant("checkout", "variant-1");
+    s.evaluate("checkout", &alice).await;
+    let written = lines(&s);
+    assert_eq!(written.len(), 10);
+    assert_eq!(written[9]["variant"], "variant-1");
+}
+
+#[tokio::test]
 async fn contexts_stay_apart_when_the_output_omits_or_hashes_the_id() {
     for policy in [
         ContextIdPolicy::Omit,
