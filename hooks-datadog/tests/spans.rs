@@ -53,10 +53,18 @@ fn flag_tags_on_the_active_span() {
     let (provider, exporter) = tracing();
     let runtime = runtime();
     let client = client(&runtime, SpanTagsSink::new());
-    provider
-        .tracer("app")
-        .in_span("GET /cart", |_| evaluate_all(&client, &runtime));
+    // Two requests: the second finds every tag name in the thread's cache.
+    for request in ["GET /cart", "GET /cart again"] {
+        provider
+            .tracer("app")
+            .in_span(request, |_| evaluate_all(&client, &runtime));
+    }
     let spans = exporter.get_finished_spans().unwrap_or_default();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        attributes(&spans[0].attributes),
+        attributes(&spans[1].attributes)
+    );
     let tags = attributes(&spans[0].attributes);
     let expected: BTreeMap<String, String> = [
         ("feature_flags.new-checkout", "on".to_owned()),
