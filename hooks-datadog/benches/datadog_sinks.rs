@@ -1,6 +1,12 @@
 //! What the Datadog span sinks add to one flag evaluation, beside the bare evaluation in the
 //! same run; every case evaluates inside a fresh request span (simple processor, spans dropped).
 //!
+//! `span_tags_sink_alone/*` calls `SpanTagsSink::record` directly, without the SDK around it:
+//! each iteration tags one of 32 flags in a request span, and a new span starts every 32
+//! iterations (its start and end, a 32nd of them, are in the figure), so every tag is new to
+//! its span. Much less noisy than a whole evaluation in a fresh span, whose span alone moves
+//! the figure by ±40 ns between runs.
+//!
 //! Run: `cargo bench -p openfeature-hooks-datadog --bench datadog_sinks`
 //!
 //! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0): see BENCHMARKS.md, "Datadog".
@@ -9,10 +15,11 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, OpenFeature};
-use openfeature_hooks_core::{EvaluationSink, TelemetryHook};
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, TelemetryHook};
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks_testkit::{DropSpans, FixtureFlag, FixtureProvider};
-use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry::Context;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
@@ -69,5 +76,48 @@ fn sinks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sinks);
+/// Flags tagged per request span by `span_tags_sink_alone`.
+const FLAGS_PER_SPAN: usize = 32;
+
+fn span_tags_alone(c: &mut Criterion) {
+    let tracers = SdkTracerProvider::builder()
+        .with_simple_exporter(DropSpans)
+        .build();
+    let app = tracers.tracer("app");
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let keys: Vec<String> = (0..FLAGS_PER_SPAN).map(|i| format!("flag-{i}")).collect();
+    let records: Vec<EvaluationRecord<'_>> = keys
+        .iter()
+        .map(|key| {
+            let mut record = EvaluationRecord::new(key, FlagType::Bool, &context);
+            record.variant = Some("on");
+            record
+        })
+        .collect();
+    let sink = SpanTagsSink::new();
+    let mut group = c.benchmark_group("span_tags_sink_alone");
+    group.bench_function("new_tags", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            let mut left = iters;
+            while left > 0 {
+                let span = app.start("request");
+                let active = Context::current_with_span(span).attach();
+                for record in records
+                    .iter()
+                    .take(left.min(FLAGS_PER_SPAN as u64) as usize)
+                {
+                    sink.record(black_box(record));
+                }
+                // Ends the span: its start and end are a 32nd of each iteration's time.
+                drop(active);
+                left = left.saturating_sub(FLAGS_PER_SPAN as u64);
+            }
+            start.elapsed()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sinks, span_tags_alone);
 criterion_main!(benches);
