@@ -289,6 +289,60 @@ mod tests {
     }
 
     #[test]
+    fn records_captured_and_dropped_on_many_threads_keep_their_own_parts() {
+        // Four threads capture records of different shapes while another drops them (their
+        // parts going back to the pool and out again at once): each record read on the
+        // dropping thread must still say exactly what was captured.
+        let (send, receive) = std::sync::mpsc::sync_channel::<(String, usize, QueuedRecord)>(64);
+        let checker = std::thread::spawn(move || {
+            let empty = EvaluationContext::default();
+            let mut checked = 0;
+            for (expected, entries, queued) in receive {
+                let record = queued.record(&empty);
+                let id = record.context_id.map(|id| id.as_str().to_owned());
+                let owner = record
+                    .metadata
+                    .and_then(|m| m.values.get("owner"))
+                    .map(crate::metadata_text);
+                assert_eq!(id.as_deref(), Some(expected.as_str()));
+                assert_eq!(owner.as_deref(), Some(expected.as_str()));
+                assert_eq!(record.metadata.map(|m| m.values.len()), Some(entries));
+                checked += 1;
+            }
+            checked
+        });
+        let producers: Vec<_> = (0..4)
+            .map(|thread| {
+                let send = send.clone();
+                std::thread::spawn(move || {
+                    let context = EvaluationContext::default();
+                    for i in 0..5_000 {
+                        let id = format!("t{thread}-{i}-{}", "x".repeat(i % 40));
+                        let mut metadata = FlagMetadata::default().with_value("owner", id.as_str());
+                        if i % 3 == 0 {
+                            metadata = metadata.with_value("scope", "web");
+                        }
+                        let mut record =
+                            EvaluationRecord::new("checkout", FlagType::Bool, &context);
+                        record.context_id = Some(ContextId::Raw(&id));
+                        record.metadata = Some(&metadata);
+                        let queued = QueuedRecord::capture(&record);
+                        let entries = metadata.values.len();
+                        if send.send((id, entries, queued)).is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(send);
+        for producer in producers {
+            assert!(producer.join().is_ok());
+        }
+        assert_eq!(checker.join().ok(), Some(20_000));
+    }
+
+    #[test]
     fn a_queued_record_can_be_shared_between_threads() {
         fn shareable<T: Send + Sync>() {}
         shareable::<QueuedRecord>();
