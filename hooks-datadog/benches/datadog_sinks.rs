@@ -36,13 +36,18 @@ async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
     }
 }
 
+/// The tracer provider of the request spans: exported on the evaluating thread, then dropped.
+fn request_tracers() -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_simple_exporter(DropSpans)
+        .build()
+}
+
 fn sinks(c: &mut Criterion) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
     };
-    let tracers = SdkTracerProvider::builder()
-        .with_simple_exporter(DropSpans)
-        .build();
+    let tracers = request_tracers();
     let app = tracers.tracer("app");
     let context = EvaluationContext::default().with_targeting_key("user-42");
     let cases: Vec<(&str, Option<Box<dyn EvaluationSink>>)> = vec![
@@ -80,9 +85,7 @@ fn sinks(c: &mut Criterion) {
 const FLAGS_PER_SPAN: usize = 32;
 
 fn span_tags_alone(c: &mut Criterion) {
-    let tracers = SdkTracerProvider::builder()
-        .with_simple_exporter(DropSpans)
-        .build();
+    let tracers = request_tracers();
     let app = tracers.tracer("app");
     let context = EvaluationContext::default().with_targeting_key("user-42");
     let keys: Vec<String> = (0..FLAGS_PER_SPAN).map(|i| format!("flag-{i}")).collect();

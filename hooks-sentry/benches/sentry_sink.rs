@@ -64,18 +64,18 @@ fn sink(c: &mut Criterion) {
             });
         });
     };
-    Hub::run(hub_with_tracing, || {
-        let transaction =
-            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
-        let span = transaction.start_child("handler", "function");
-        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
-        // A full buffer, and the flag already recorded once (the steady state).
-        fill_buffer();
+    let evaluate_once = |client: &Client| {
         runtime.block_on(async {
-            let _ = with_sentry
+            let _ = client
                 .get_bool_value("new-checkout", Some(&context), None)
                 .await;
         });
+    };
+    Hub::run(hub_with_tracing, || {
+        let (transaction, span) = request();
+        // A full buffer, and the flag already recorded once (the steady state).
+        fill_buffer();
+        evaluate_once(&with_sentry);
 
         let cases = [
             ("bare", &bare),
@@ -90,13 +90,8 @@ fn sink(c: &mut Criterion) {
 
         // The other steady state: the flag is one of the span's 10 flag attributes, so every
         // evaluation updates it (the span's lock and a search of its attributes).
-        let span = transaction.start_child("handler", "function");
-        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
-        runtime.block_on(async {
-            let _ = with_sentry
-                .get_bool_value("new-checkout", Some(&context), None)
-                .await;
-        });
+        let span = handler_span(&transaction);
+        evaluate_once(&with_sentry);
         fill_buffer();
         bench("sentry_sink_full_buffer_flag_on_span", &with_sentry);
         span.finish();
@@ -104,16 +99,28 @@ fn sink(c: &mut Criterion) {
     });
     // The same steady state under a client whose tracing is disabled: the sink skips the span.
     Hub::run(hub_without_tracing, || {
-        let transaction =
-            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
-        let span = transaction.start_child("handler", "function");
-        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        let (transaction, span) = request();
         fill_buffer();
         bench("sentry_sink_full_buffer_tracing_disabled", &with_sentry);
         span.finish();
         transaction.finish();
     });
     group.finish();
+}
+
+/// A request's transaction, and a handler span under it made the current hub's active span.
+fn request() -> (sentry::Transaction, sentry::Span) {
+    let transaction =
+        sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+    let span = handler_span(&transaction);
+    (transaction, span)
+}
+
+/// A new handler span under `transaction`, made the current hub's active span.
+fn handler_span(transaction: &sentry::Transaction) -> sentry::Span {
+    let span = transaction.start_child("handler", "function");
+    sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+    span
 }
 
 /// Fills the current hub's buffer with 100 other flags: the steady state of a busy request.
