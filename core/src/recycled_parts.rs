@@ -59,13 +59,49 @@ pub(crate) fn take() -> Box<RareParts> {
 /// Returns `parts` for reuse, or frees it (the pool is full, or it keeps too much).
 pub(crate) fn give_back(mut parts: Box<RareParts>) {
     parts.release_metadata_map();
-    if parts.retained_bytes() <= MAX_RETAINED_BYTES {
+    if worth_keeping(&parts) {
         let _ = POOL.0.try_send(parts);
     }
+}
+
+/// Whether `parts` keeps few enough bytes of buffers to be pooled.
+fn worth_keeping(parts: &RareParts) -> bool {
+    parts.retained_bytes() <= MAX_RETAINED_BYTES
 }
 
 /// Boxes waiting for reuse now.
 #[cfg(test)]
 pub(crate) fn waiting() -> usize {
     POOL.1.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use open_feature::{EvaluationContext, FlagMetadata};
+
+    use super::*;
+    use crate::{ContextId, EvaluationRecord, FlagType};
+
+    #[test]
+    fn parts_holding_huge_texts_are_freed_not_pooled() {
+        let context = EvaluationContext::default();
+        let small = FlagMetadata::default().with_value("owner", "growth");
+        let huge_text = "é".repeat(10_000);
+        let huge = FlagMetadata::default().with_value("owner", huge_text.as_str());
+        let mut record = EvaluationRecord::new("checkout", FlagType::Bool, &context);
+        record.context_id = Some(ContextId::Raw("user-1"));
+        let mut parts = RareParts::default();
+        record.metadata = Some(&small);
+        parts.refill(&record, true);
+        assert!(worth_keeping(&parts));
+        // A huge value grows a buffer past the bound: such parts are not kept.
+        record.metadata = Some(&huge);
+        parts.refill(&record, true);
+        assert_eq!(parts.metadata(), Some(&huge));
+        assert!(!worth_keeping(&parts));
+        record.metadata = None;
+        record.context_id = Some(ContextId::Raw(&huge_text));
+        parts.refill(&record, true);
+        assert!(!worth_keeping(&parts), "the grown buffers stay counted");
+    }
 }
