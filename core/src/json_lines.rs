@@ -9,6 +9,7 @@ use open_feature::{EvaluationContext, EvaluationReason, FlagMetadataValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::background_worker::{BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain};
+use crate::json_object::JsonObject;
 use crate::timestamp::Rfc3339;
 use crate::{EvaluationRecord, EvaluationSink, JsonValue, QueuedRecord};
 
@@ -175,69 +176,68 @@ struct RecordLine<'r, 'a> {
 }
 
 impl RecordLine<'_, '_> {
+    /// Appends the record as one JSON object and a newline.
     fn write_to(&self, buffer: &mut Vec<u8>) {
         let start = buffer.len();
-        if serde_json::to_writer(&mut *buffer, self).is_err() {
+        if !self.write_object(buffer) {
             // Only a failing `Serialize` of ours could get here; write a line that says so.
             buffer.truncate(start);
             buffer.extend_from_slice(br#"{"error":"record not serialisable"}"#);
         }
         buffer.push(b'\n');
     }
-}
 
-impl Serialize for RecordLine<'_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+    fn write_object(&self, buffer: &mut Vec<u8>) -> bool {
         let r = self.record;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("time", &format_args!("{}", self.time))?;
-        map.serialize_entry("flag_key", r.flag_key)?;
-        map.serialize_entry("flag_type", r.flag_type.as_str())?;
+        let mut line = JsonObject::start(buffer);
+        line.plain_string("time", self.time.text().as_str());
+        line.string("flag_key", r.flag_key);
+        line.string("flag_type", r.flag_type.as_str());
         if let Some(value) = r.value {
-            map.serialize_entry("value", &JsonValue::new(value))?;
+            line.value("value", &JsonValue::new(value));
         }
         if let Some(variant) = r.variant {
-            map.serialize_entry("variant", variant)?;
+            line.string("variant", variant);
         }
         if let Some(reason) = &r.reason {
-            map.serialize_entry("reason", reason.as_str())?;
+            line.string("reason", reason.as_str());
         }
         if let Some(EvaluationReason::Other(raw)) = r.provider_reason {
-            map.serialize_entry("provider_reason", raw)?;
+            line.string("provider_reason", raw);
         }
         if let Some(failure) = r.failure {
-            map.serialize_entry("error_type", failure.error_type.as_str())?;
+            line.string("error_type", failure.error_type.as_str());
             if let Some(message) = failure.message {
-                map.serialize_entry("error_message", message)?;
+                line.string("error_message", message);
             }
         }
         if let Some(id) = &r.context_id {
-            map.serialize_entry("context_id", id.as_str())?;
+            line.string("context_id", id.as_str());
         }
         if let Some(provider) = r.provider_name {
-            map.serialize_entry("provider", provider)?;
+            line.string("provider", provider);
         }
         if let Some(client) = r.client_name {
-            map.serialize_entry("client", client)?;
+            line.string("client", client);
         }
         if let Some(set_id) = r.set_id {
-            map.serialize_entry("set_id", &MetadataJson(set_id))?;
+            line.value("set_id", &MetadataJson(set_id));
         }
         if let Some(version) = r.version {
-            map.serialize_entry("version", &MetadataJson(version))?;
+            line.value("version", &MetadataJson(version));
         }
         if let Some(metadata) = r.metadata {
             let mut entries: Vec<_> = metadata.values.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            map.serialize_entry("metadata", &MetadataMap(&entries))?;
+            line.value("metadata", &MetadataMap(&entries));
         }
         if let Some(rate) = r.sample_rate {
-            map.serialize_entry("sample_rate", &rate)?;
+            line.value("sample_rate", &rate);
         }
         if !r.custom_attributes.is_empty() {
-            map.serialize_entry("attributes", &CustomAttributesJson(r.custom_attributes))?;
+            line.value("attributes", &CustomAttributesJson(r.custom_attributes));
         }
-        map.end()
+        line.end()
     }
 }
 

@@ -28,21 +28,55 @@ impl Rfc3339 {
     }
 }
 
-impl fmt::Display for Rfc3339 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Rfc3339 {
+    /// The text, in a fixed-size buffer: what [`Display`](fmt::Display) writes, for writers
+    /// that copy bytes (the JSON-lines writer formats every record's time with it).
+    ///
+    /// Digits are written directly: `write!` with width specifiers took 134 ns of the JSON-lines
+    /// writer's ~300 ns a record (`perf`, 2026-11-29); this takes about 15.
+    pub fn text(&self) -> Rfc3339Text {
         // Times before 1970 are not produced by `now()`; they print as the epoch.
         let since_epoch = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
         let seconds = since_epoch.as_secs();
         let (days, second_of_day) = (seconds / 86_400, seconds % 86_400);
         let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            second_of_day / 3600,
-            second_of_day / 60 % 60,
-            second_of_day % 60,
-            since_epoch.subsec_micros(),
-        )
+        let mut text = *b"0000-00-00T00:00:00.000000Z";
+        // Years past 9999 (not produced by a real clock) keep their last four digits.
+        put_digits(&mut text[0..4], year);
+        put_digits(&mut text[5..7], month);
+        put_digits(&mut text[8..10], day);
+        put_digits(&mut text[11..13], second_of_day / 3600);
+        put_digits(&mut text[14..16], second_of_day / 60 % 60);
+        put_digits(&mut text[17..19], second_of_day % 60);
+        put_digits(&mut text[20..26], u64::from(since_epoch.subsec_micros()));
+        Rfc3339Text(text)
+    }
+}
+
+/// Writes the last `into.len()` decimal digits of `number` into `into`, zero-padded.
+fn put_digits(into: &mut [u8], mut number: u64) {
+    for digit in into.iter_mut().rev() {
+        // `number % 10` is below 10: the cast cannot truncate.
+        *digit = b'0' + (number % 10) as u8;
+        number /= 10;
+    }
+}
+
+/// The text of an [`Rfc3339`] time: 27 ASCII bytes, `2026-11-21T05:09:01.123456Z`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339Text([u8; 27]);
+
+impl Rfc3339Text {
+    /// The text as a string.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written into the buffer.
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01T00:00:00.000000Z")
+    }
+}
+
+impl fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -71,6 +105,37 @@ mod tests {
     fn at(seconds: u64, micros: u32) -> String {
         let time = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_micros(micros.into());
         Rfc3339::at(time).to_string()
+    }
+
+    /// The formatting `text` replaced, kept as its oracle.
+    fn formatted(seconds: u64, micros: u32) -> String {
+        let (days, second_of_day) = (seconds / 86_400, seconds % 86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+            second_of_day / 3600,
+            second_of_day / 60 % 60,
+            second_of_day % 60,
+        )
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_matches_the_formatted_text() {
+        // 1970 to 2370, one time a day, each at a different second and microsecond.
+        for day in 0..146_097_u64 {
+            let seconds = day * 86_400 + (day * 7_919) % 86_400;
+            let micros = u32::try_from((day * 104_729) % 1_000_000).unwrap_or(0);
+            assert_eq!(at(seconds, micros), formatted(seconds, micros), "day {day}");
+        }
+    }
+
+    #[test]
+    fn times_before_1970_print_as_the_epoch() {
+        let before = UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(
+            Rfc3339::at(before).to_string(),
+            "1970-01-01T00:00:00.000000Z"
+        );
     }
 
     #[test]
