@@ -144,3 +144,51 @@ fn write_errors_are_counted_not_raised() {
     assert!(sink.flush(FLUSH));
     assert_eq!(sink.write_errors(), 3);
 }
+
+/// Long exports rotate files: the sink writes through `tracing-appender`'s rolling appender
+/// (a real one, on disk) into its dated file, every line whole.
+#[tokio::test]
+async fn lines_go_to_a_rolling_file() {
+    let directory = std::env::temp_dir().join(format!(
+        "openfeature-hooks-rolling-{}-{}",
+        std::process::id(),
+        std::time::UNIX_EPOCH
+            .elapsed()
+            .map_or(0, |since| since.as_nanos())
+    ));
+    let appender = tracing_appender::rolling::daily(&directory, "flags.jsonl");
+    let sink = JsonLinesSink::new(appender);
+    let hook = TelemetryHook::builder().sink(sink.clone()).build();
+    let mut api = OpenFeature::default();
+    api.set_provider(support::provider()).await;
+    let client = api.create_client().with_hook(hook);
+    for _ in 0..100 {
+        let _ = client.get_string_value("color", None, None).await;
+    }
+    assert!(sink.flush(FLUSH), "the lines were written in time");
+
+    // One file a day, named by its date (two if the test ran across midnight UTC).
+    let mut names = Vec::new();
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&directory)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        names.push(name);
+    }
+    let _ = std::fs::remove_dir_all(&directory);
+    assert!(!names.is_empty() && names.len() <= 2, "{names:?}");
+    for name in &names {
+        let date = name.strip_prefix("flags.jsonl.").unwrap_or_default();
+        assert_eq!(date.len(), "2026-11-29".len(), "a dated file: {name}");
+    }
+    let lines: Vec<Json> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or(Json::Null))
+        .collect();
+    assert_eq!(lines.len(), 100);
+    assert!(lines.iter().all(|line| line["flag_key"] == "color"));
+}
