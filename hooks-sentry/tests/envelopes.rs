@@ -297,5 +297,22 @@ fn nothing_is_recorded_without_an_active_client() {
             assert_eq!(client.get_bool_value("a", None, None).await, Ok(true));
         });
     });
-    let _ = Value::Null;
+
+    // A hub whose client is unbound records nothing; once a client is bound again, it does.
+    let (hub, transport) = support::hub(true);
+    let sentry_client = hub.client();
+    hub.bind_client(None);
+    sentry::Hub::run(hub.clone(), || {
+        runtime.block_on(async {
+            let _ = client.get_bool_value("a", None, None).await;
+        });
+        hub.bind_client(sentry_client);
+        runtime.block_on(async {
+            let _ = client.get_bool_value("b", None, None).await;
+        });
+        sentry::capture_message("boom", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(events.len(), 1);
+    assert_eq!(flags(&events[0]), pairs(&[("b", json!(true))]));
 }
