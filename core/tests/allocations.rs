@@ -4,40 +4,15 @@
 //! id and flag metadata is captured for a background sink without allocating either, once the
 //! parts of an earlier record have been recycled.
 
-// A counting `GlobalAlloc` cannot be written without `unsafe`; it only delegates to `System`.
-#![allow(unsafe_code)]
-
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{
     ContextIdPolicy, EvaluationSink, JsonLinesSink, NoopSink, TelemetryHook,
 };
-use openfeature_hooks_testkit::DoNothingHook;
-
-struct CountingAllocator;
-
-thread_local! {
-    /// Allocations made by this thread: the tests of this file run side by side, and a
-    /// background sink's thread counts its own.
-    static THREAD_ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = THREAD_ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use openfeature_hooks_testkit::{CountingAllocator, DoNothingHook, thread_allocations};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -46,11 +21,11 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 async fn allocations(client: &Client, key: &str) -> usize {
     let context = EvaluationContext::default().with_targeting_key("user-1");
     let _ = client.get_bool_value(key, Some(&context), None).await; // warm-up
-    let before = THREAD_ALLOCATIONS.with(Cell::get);
+    let before = thread_allocations();
     for _ in 0..100 {
         let _ = client.get_bool_value(key, Some(&context), None).await;
     }
-    THREAD_ALLOCATIONS.with(Cell::get) - before
+    thread_allocations() - before
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -81,14 +56,14 @@ async fn telemetry_hook_allocates_less_than_a_do_nothing_hook() {
 }
 
 /// This thread's allocations during one evaluation of `key`, after `settle` ran (untimed).
-async fn thread_allocations(client: &Client, key: &str, settle: impl Fn()) -> usize {
+async fn settled_allocations(client: &Client, key: &str, settle: impl Fn()) -> usize {
     let context = EvaluationContext::default().with_targeting_key("user-1");
     let mut total = 0;
     for _ in 0..100 {
         settle();
-        let before = THREAD_ALLOCATIONS.with(Cell::get);
+        let before = thread_allocations();
         let _ = client.get_bool_value(key, Some(&context), None).await;
-        total += THREAD_ALLOCATIONS.with(Cell::get) - before;
+        total += thread_allocations() - before;
     }
     total
 }
@@ -110,9 +85,9 @@ async fn a_record_with_metadata_and_a_context_id_is_queued_without_allocating() 
     // pool: what a service whose writer keeps up sees.
     let written = || assert!(json.flush(Duration::from_secs(10)));
     // `bool-on` has a context id, a set id, a version and three metadata entries.
-    let _ = thread_allocations(&queued, "bool-on", written).await; // warm-up: the first box
-    let with_noop = thread_allocations(&noop, "bool-on", || {}).await;
-    let with_json = thread_allocations(&queued, "bool-on", written).await;
+    let _ = settled_allocations(&queued, "bool-on", written).await; // warm-up: the first box
+    let with_noop = settled_allocations(&noop, "bool-on", || {}).await;
+    let with_json = settled_allocations(&queued, "bool-on", written).await;
     assert_eq!(
         with_json, with_noop,
         "capturing the record for the JSON-lines writer allocated on the evaluating thread"

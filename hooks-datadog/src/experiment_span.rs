@@ -1,6 +1,7 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,7 +11,9 @@ use openfeature_hooks_core::{
     BackgroundStats, Drain, EvaluationRecord, EvaluationSink, FastBuildHasher, LazyWorker,
     SharedText, shared_text,
 };
-use opentelemetry::trace::{Span, SpanContext, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{
+    Span, SpanContext, SpanId, SpanKind, TraceContextExt, TraceId, TraceState, Tracer,
+};
 use opentelemetry::{Context, KeyValue};
 
 use crate::seen_once::SeenOnce;
@@ -131,11 +134,81 @@ struct QueuedSpan {
     /// The ids of the span active during the evaluation: the span's parent. Only its ids: a
     /// clone of the active `Context` would keep the parent span open, and a span ends when its
     /// last reference goes, here on the background thread.
-    parent: SpanContext,
+    parent: QueuedParent,
     flag_key: SharedText,
     value: Value,
     start: Option<SystemTime>,
     end: SystemTime,
+}
+
+/// The parent's ids as queued. A span context's trace state (the W3C `tracestate` a request
+/// brought in, which every local span of its trace inherits) is a list of owned strings:
+/// cloning it would allocate on the evaluation path for every span, and free on the background
+/// thread. So a span with a trace state is queued as its bare ids plus the state shared
+/// through a per-thread cache: one copy per span per thread, whatever the number of
+/// evaluations under it. Spans without one (the common case) are copied as they are.
+struct QueuedParent {
+    /// The parent's ids, with no trace state when `state` holds it.
+    ids: SpanContext,
+    state: Option<Arc<TraceState>>,
+}
+
+thread_local! {
+    /// The trace state of the span this thread queued a child of last: a span's context never
+    /// changes, so its trace and span id identify it.
+    static LAST_STATE: RefCell<Option<(TraceId, SpanId, Arc<TraceState>)>> =
+        const { RefCell::new(None) };
+}
+
+impl QueuedParent {
+    fn of(ids: &SpanContext) -> Self {
+        if *ids.trace_state() == TraceState::NONE {
+            return Self {
+                ids: ids.clone(),
+                state: None,
+            };
+        }
+        let state = LAST_STATE
+            .try_with(|last| {
+                let mut last = last.try_borrow_mut().ok()?;
+                if let Some((trace_id, span_id, state)) = last.as_ref()
+                    && *trace_id == ids.trace_id()
+                    && *span_id == ids.span_id()
+                {
+                    return Some(state.clone());
+                }
+                let state = Arc::new(ids.trace_state().clone());
+                *last = Some((ids.trace_id(), ids.span_id(), state.clone()));
+                Some(state)
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Arc::new(ids.trace_state().clone()));
+        Self {
+            ids: SpanContext::new(
+                ids.trace_id(),
+                ids.span_id(),
+                ids.trace_flags(),
+                ids.is_remote(),
+                TraceState::NONE,
+            ),
+            state: Some(state),
+        }
+    }
+
+    /// The parent's span context, trace state included (cloned here, on the background thread).
+    fn into_span_context(self) -> SpanContext {
+        match self.state {
+            None => self.ids,
+            Some(state) => SpanContext::new(
+                self.ids.trace_id(),
+                self.ids.span_id(),
+                self.ids.trace_flags(),
+                self.ids.is_remote(),
+                TraceState::clone(&state),
+            ),
+        }
+    }
 }
 
 /// The span's name and `experiment_id`: the flag key cut to [`MAX_TAG_LEN`] characters, copied
@@ -173,7 +246,7 @@ where
         builder
             .start_with_context(
                 self.tracer.as_ref(),
-                &Context::new().with_remote_span_context(queued.parent),
+                &Context::new().with_remote_span_context(queued.parent.into_span_context()),
             )
             .end_with_timestamp(queued.end);
     }
@@ -201,7 +274,7 @@ where
                     return None;
                 }
             }
-            Some(ids.clone())
+            Some(QueuedParent::of(ids))
         });
         let Some(parent) = parent else { return };
         self.worker.try_send(

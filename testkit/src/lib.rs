@@ -1,9 +1,10 @@
 //! Test support for the openfeature-hooks crates (not published): an in-memory provider with
-//! fixed flags, a sink that keeps owned copies of records, and an HTTP endpoint on loopback
-//! that records what real exporters send.
+//! fixed flags, a sink that keeps owned copies of records, an HTTP endpoint on loopback that
+//! records what real exporters send, and a global allocator that counts allocations per thread.
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod counting_allocator;
 mod do_nothing_hook;
 mod drop_exporters;
 mod fixture_provider;
@@ -11,6 +12,7 @@ mod http_receiver;
 mod recording_sink;
 mod shared_buffer;
 
+pub use counting_allocator::{CountingAllocator, thread_allocations};
 pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use drop_exporters::{DropLogs, DropSpans};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
