@@ -7,6 +7,10 @@
 //! its span. Much less noisy than a whole evaluation in a fresh span, whose span alone moves
 //! the figure by ±40 ns between runs.
 //!
+//! `datadog_incoming_trace_state/*` evaluates under request spans whose trace came in with a
+//! W3C trace state, ten evaluations a span: what queuing an experiment span costs when its
+//! parent's context holds owned strings.
+//!
 //! Run: `cargo bench -p openfeature-hooks-datadog --bench datadog_sinks`
 //!
 //! Results (2026-11-21, 2-core x86_64 VM, rustc 1.95.0): see BENCHMARKS.md, "Datadog".
@@ -19,7 +23,9 @@ use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, Telemet
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks_testkit::{DropSpans, FixtureFlag, FixtureProvider};
 use opentelemetry::Context;
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
+};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
@@ -122,5 +128,73 @@ fn span_tags_alone(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sinks, span_tags_alone);
+/// Evaluations per request span in `incoming_trace_state`.
+const EVALUATIONS_PER_SPAN: u64 = 10;
+
+/// A request from another service: a sampled remote parent whose W3C trace state every local
+/// span of the request inherits.
+fn incoming_request() -> Context {
+    let state = TraceState::from_key_value([("dd", "s:1;t.dm:-0"), ("other", "vendor-value")])
+        .unwrap_or_default();
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+        TraceFlags::SAMPLED,
+        true,
+        state,
+    ))
+}
+
+/// Experiment spans under request spans that carry a trace state: each iteration is one
+/// evaluation, and a new request span (a child of [`incoming_request`]) starts every
+/// [`EVALUATIONS_PER_SPAN`] evaluations, so a tenth of a span's start and end is in each
+/// figure, the bare evaluation's included.
+fn incoming_trace_state(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let tracers = request_tracers();
+    let app = tracers.tracer("app");
+    let incoming = incoming_request();
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let cases: Vec<(&str, Option<Box<dyn EvaluationSink>>)> = vec![
+        ("bare", None),
+        (
+            "experiment_span_every_evaluation",
+            Some(Box::new(
+                ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"))
+                    .with_volume(ExperimentSpanVolume::Every),
+            )),
+        ),
+    ];
+    let mut group = c.benchmark_group("datadog_incoming_trace_state");
+    for (name, sink) in cases {
+        let client = runtime.block_on(client(sink));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                let mut left = iters;
+                while left > 0 {
+                    let span = app.start_with_context("request", &incoming);
+                    let active = Context::current_with_span(span).attach();
+                    for _ in 0..left.min(EVALUATIONS_PER_SPAN) {
+                        let _ = runtime.block_on(async {
+                            black_box(
+                                client
+                                    .get_bool_value("new-checkout", Some(&context), None)
+                                    .await,
+                            )
+                        });
+                    }
+                    drop(active);
+                    left = left.saturating_sub(EVALUATIONS_PER_SPAN);
+                }
+                start.elapsed()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sinks, span_tags_alone, incoming_trace_state);
 criterion_main!(benches);
