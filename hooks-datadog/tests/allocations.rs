@@ -1,7 +1,8 @@
-//! An experiment span's capture allocates nothing on the evaluation path, even under a span
-//! whose trace carries a W3C trace state (which every local span of an incoming request
-//! inherits, and which is a list of owned strings). Counted with a counting global allocator,
-//! in a test binary of its own.
+//! An experiment span's capture allocates nothing on the evaluation path: not for a string
+//! flag's value, nor under a span whose trace carries a W3C trace state (which every local
+//! span of an incoming request inherits, and which is a list of owned strings). What the
+//! evaluating thread allocates and the background thread frees slows glibc's allocator for the
+//! whole evaluation. Counted with a counting global allocator, in a test binary of its own.
 
 mod support;
 
@@ -89,4 +90,47 @@ fn queuing_a_child_of_a_span_with_a_trace_state_allocates_nothing_per_evaluation
             Some("vendor-value")
         );
     }
+}
+
+#[test]
+fn queuing_a_child_for_a_string_flag_allocates_nothing_per_evaluation() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let runtime = runtime();
+    let sink =
+        ExperimentSpanSink::new(provider.tracer("x")).with_volume(ExperimentSpanVolume::Every);
+    let with_spans = client(&runtime, sink.clone());
+    let without = client(&runtime, NoopSink);
+    let count = |client: &open_feature::Client| {
+        provider.tracer("app").in_span("request", |_| {
+            runtime.block_on(async {
+                let _ = client.get_string_value("button-color", None, None).await;
+                let before = thread_allocations();
+                for _ in 0..100 {
+                    let _ = client.get_string_value("button-color", None, None).await;
+                }
+                thread_allocations() - before
+            })
+        })
+    };
+    let bare = count(&without);
+    let spans = count(&with_spans);
+    assert!(
+        spans <= bare + 5,
+        "100 experiment spans of a string flag: {spans} allocations, {bare} with a no-op sink"
+    );
+    assert!(sink.flush(Duration::from_secs(10)));
+    let values: Vec<String> = exporter
+        .get_finished_spans()
+        .unwrap_or_default()
+        .iter()
+        .filter(|span| span.name == "button-color")
+        .flat_map(|span| span.attributes.clone())
+        .filter(|kv| kv.key.as_str() == "experiment_value")
+        .map(|kv| kv.value.to_string())
+        .collect();
+    assert_eq!(values.len(), 101);
+    assert!(values.iter().all(|value| value == "green"), "{values:?}");
 }
