@@ -18,13 +18,13 @@ use crate::{
 /// Taking one is meant to be cheap on the evaluation path: the flag key, variant and provider
 /// name are interned texts found in one lookup ([`RecordTexts`]), well-known reasons are plain
 /// values, and scalar flag values are copied without allocating. What the common record lacks
-/// (a failure, a context id, metadata, custom attributes, a provider's own reason) goes in one
-/// box taken only when present, and string and structured values are cloned, so the common
-/// record is 216 bytes to move through a queue instead of 440. That box and its texts are
-/// recycled: dropping a `QueuedRecord` (on the background thread) returns them to a bounded
-/// process-wide pool, and the next capture refills them in place, so a record with a context
-/// id, a version or flag metadata is captured without allocating once the pool has a box of
-/// its shape (at most 1 024 boxes of at most 1 KiB of texts each are kept).
+/// (a string value, a failure, a context id, metadata, custom attributes, a provider's own
+/// reason) goes in one box taken only when present, and structured values are cloned, so the
+/// common record is 216 bytes to move through a queue instead of 440. That box and its texts
+/// are recycled: dropping a `QueuedRecord` (on the background thread) returns them to a bounded
+/// process-wide pool, and the next capture refills them in place, so a record with a string
+/// value, a context id, a version or flag metadata is captured without allocating once the
+/// pool has a box of its shape (at most 1 024 boxes of at most 1 KiB of texts each are kept).
 ///
 /// Not captured: the evaluation context (it can hold personal data and no sink writes it;
 /// [`QueuedRecord::record`] lends the one given to it), and
@@ -100,7 +100,11 @@ impl QueuedRecord {
             time,
             flag_key,
             flag_type: record.flag_type,
-            value: record.value.cloned(),
+            // A string value goes with the rare parts, whose buffers are recycled.
+            value: record
+                .value
+                .filter(|value| !matches!(value, Value::String(_)))
+                .cloned(),
             variant,
             reason: record.reason.as_ref().map(owned_reason),
             provider_name,
@@ -132,6 +136,9 @@ impl QueuedRecord {
         let Some(rest) = &self.rest else {
             return record;
         };
+        if let Some(value) = rest.string_value() {
+            record.value = Some(value);
+        }
         record.provider_reason = rest.provider_reason.as_ref();
         record.failure = rest
             .failure
@@ -264,9 +271,13 @@ mod tests {
             .with_value("scope", "web");
         let small = FlagMetadata::default().with_value("version", 7_i64);
         let version = FlagMetadataValue::String("v2".into());
+        let flag = Value::Bool(true);
         for round in 0..200 {
             let mut record = EvaluationRecord::new("checkout", FlagType::Bool, &context);
             let id = format!("user-{round}");
+            // Every third record is a string flag's, its value in the recycled parts.
+            let text = Value::String(format!("variant-{round}"));
+            record.value = Some(if round % 3 == 2 { &text } else { &flag });
             if round % 2 == 0 {
                 record.metadata = Some(&big);
                 record.context_id = Some(ContextId::Raw(&id));
@@ -281,9 +292,11 @@ mod tests {
             assert_eq!(again.metadata, record.metadata, "round {round}");
             assert_eq!(again.context_id, record.context_id, "round {round}");
             assert_eq!(again.version, record.version, "round {round}");
+            assert_eq!(again.value, record.value, "round {round}");
             let clone = queued.clone();
             drop(queued);
             assert_eq!(clone.record(&empty).metadata, record.metadata);
+            assert_eq!(clone.record(&empty).value, record.value);
         }
         assert!(recycled_parts::waiting() <= recycled_parts::POOL_CAPACITY);
     }

@@ -4,12 +4,13 @@
 
 use std::sync::OnceLock;
 
-use open_feature::{EvaluationReason, FlagMetadata, FlagMetadataValue};
+use open_feature::{EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
 
 use crate::{ContextId, CustomAttribute, ErrorType, EvaluationRecord, HashedContextId};
 
-/// The parts of a record that the common record lacks: a provider's own reason, a failure, a
-/// context id, the set id and version, the flag metadata and custom attributes.
+/// The parts of a record that the common record lacks: a string flag's value, a provider's own
+/// reason, a failure, a context id, the set id and version, the flag metadata and custom
+/// attributes.
 ///
 /// [`RareParts::refill`] overwrites every part, reusing the texts' buffers where a part of the
 /// same kind was there before. The flag metadata is kept as a list of entries, reused entry by
@@ -17,6 +18,11 @@ use crate::{ContextId, CustomAttribute, ErrorType, EvaluationRecord, HashedConte
 /// [`RareParts::metadata`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RareParts {
+    /// A string flag's value when `has_string_value`; otherwise a spare buffer or `None`. Kept
+    /// here rather than in the common record so that its buffer is refilled, not allocated on
+    /// the evaluation path and freed on the background thread.
+    string_value: Option<Value>,
+    has_string_value: bool,
     pub(crate) provider_reason: Option<EvaluationReason>,
     pub(crate) failure: Option<(ErrorType, Option<String>)>,
     pub(crate) context_id: Option<OwnedContextId>,
@@ -52,7 +58,8 @@ impl RareParts {
     /// Whether `record` has none of the rare parts (its flag metadata counted only when
     /// `with_metadata`).
     pub(crate) fn absent_from(record: &EvaluationRecord<'_>, with_metadata: bool) -> bool {
-        !matches!(record.provider_reason, Some(EvaluationReason::Other(_)))
+        !matches!(record.value, Some(Value::String(_)))
+            && !matches!(record.provider_reason, Some(EvaluationReason::Other(_)))
             && record.failure.is_none()
             && record.context_id.is_none()
             && record.set_id.is_none()
@@ -64,6 +71,14 @@ impl RareParts {
     /// Takes `record`'s rare parts (its flag metadata only when `with_metadata`), reusing the
     /// buffers already here.
     pub(crate) fn refill(&mut self, record: &EvaluationRecord<'_>, with_metadata: bool) {
+        self.has_string_value = false;
+        if let Some(Value::String(text)) = record.value {
+            match &mut self.string_value {
+                Some(Value::String(mine)) => refill_text(mine, text),
+                mine => *mine = Some(Value::String(text.clone())),
+            }
+            self.has_string_value = true;
+        }
         match record.provider_reason {
             // Only a provider's own reason text is ever written (`provider_reason`).
             Some(EvaluationReason::Other(text)) => match &mut self.provider_reason {
@@ -117,6 +132,11 @@ impl RareParts {
         }
     }
 
+    /// The string flag's value, when the record had one.
+    pub(crate) fn string_value(&self) -> Option<&Value> {
+        self.string_value.as_ref().filter(|_| self.has_string_value)
+    }
+
     /// The flag metadata, as a map (built on first use).
     pub(crate) fn metadata(&self) -> Option<&FlagMetadata> {
         self.has_metadata.then(|| {
@@ -159,7 +179,12 @@ impl RareParts {
             .iter()
             .map(|(key, value)| key.capacity() + value_bytes(value))
             .sum();
-        reason
+        let string_value = match &self.string_value {
+            Some(Value::String(text)) => text.capacity(),
+            _ => 0,
+        };
+        string_value
+            + reason
             + message
             + context_id
             + self.set_id.as_ref().map_or(0, value_bytes)

@@ -2,7 +2,7 @@
 //! evaluation through `TelemetryHook` allocates no more than one through a hook that does
 //! nothing (whose `async_trait` stages allocate a boxed future each). A record with a context
 //! id and flag metadata is captured for a background sink without allocating either, once the
-//! parts of an earlier record have been recycled.
+//! parts of an earlier record have been recycled; so is a string flag's value.
 
 mod support;
 
@@ -55,21 +55,28 @@ async fn telemetry_hook_allocates_less_than_a_do_nothing_hook() {
     }
 }
 
-/// This thread's allocations during one evaluation of `key`, after `settle` ran (untimed).
-async fn settled_allocations(client: &Client, key: &str, settle: impl Fn()) -> usize {
+/// This thread's allocations during 100 evaluations of `key`, each after `settle` ran
+/// (uncounted). `key` is a boolean flag, or a string flag when `string` is set.
+async fn settled_allocations(client: &Client, key: &str, string: bool, settle: impl Fn()) -> usize {
     let context = EvaluationContext::default().with_targeting_key("user-1");
     let mut total = 0;
     for _ in 0..100 {
         settle();
         let before = thread_allocations();
-        let _ = client.get_bool_value(key, Some(&context), None).await;
+        if string {
+            let _ = client.get_string_value(key, Some(&context), None).await;
+        } else {
+            let _ = client.get_bool_value(key, Some(&context), None).await;
+        }
         total += thread_allocations() - before;
     }
     total
 }
 
+/// Records whose parts live in the recycled boxes: one test, because the pool is the
+/// process's and the tests of this file run side by side.
 #[tokio::test(flavor = "current_thread")]
-async fn a_record_with_metadata_and_a_context_id_is_queued_without_allocating() {
+async fn records_with_rare_parts_are_queued_without_allocating() {
     let mut api = OpenFeature::default();
     api.set_provider(support::provider()).await;
     let json = JsonLinesSink::new(std::io::sink());
@@ -84,13 +91,17 @@ async fn a_record_with_metadata_and_a_context_id_is_queued_without_allocating() 
     // The writer drops each record before the next evaluation, so its parts are back in the
     // pool: what a service whose writer keeps up sees.
     let written = || assert!(json.flush(Duration::from_secs(10)));
-    // `bool-on` has a context id, a set id, a version and three metadata entries.
-    let _ = settled_allocations(&queued, "bool-on", written).await; // warm-up: the first box
-    let with_noop = settled_allocations(&noop, "bool-on", || {}).await;
-    let with_json = settled_allocations(&queued, "bool-on", written).await;
-    assert_eq!(
-        with_json, with_noop,
-        "capturing the record for the JSON-lines writer allocated on the evaluating thread"
-    );
+    // `bool-on` has a context id, a set id, a version and three metadata entries; `color`
+    // answers "blue", a `String` the SDK hands the hook.
+    for (key, string) in [("bool-on", false), ("color", true)] {
+        let _ = settled_allocations(&queued, key, string, written).await; // warm-up: a box
+        let with_noop = settled_allocations(&noop, key, string, || {}).await;
+        let with_json = settled_allocations(&queued, key, string, written).await;
+        assert_eq!(
+            with_json, with_noop,
+            "{key}: capturing the record for the JSON-lines writer allocated on the evaluating \
+             thread"
+        );
+    }
     assert_eq!(json.stats().dropped, 0);
 }
