@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature, StructValue, Value};
 use openfeature_hooks::datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks::sentry::SentrySink;
@@ -91,12 +91,16 @@ const FLAG_WITH_METADATA: &str = "new-checkout-flagd";
 /// A string flag (a multivariate experiment): its value is a text, which sinks that queue
 /// records copy.
 const STRING_FLAG: &str = "checkout-layout";
+/// An object flag (a configuration): its value is a structure of texts and numbers, which sinks
+/// that queue records copy.
+const STRUCT_FLAG: &str = "checkout-config";
 
 /// Which flag a case evaluates, and how.
 #[derive(Clone, Copy)]
 enum Flag {
     Bool(&'static str),
     String(&'static str),
+    Struct(&'static str),
 }
 
 impl Flag {
@@ -108,6 +112,13 @@ impl Flag {
             }
             Flag::String(key) => {
                 let _ = black_box(client.get_string_value(key, Some(context), None).await);
+            }
+            Flag::Struct(key) => {
+                let _ = black_box(
+                    client
+                        .get_struct_value::<StructValue>(key, Some(context), None)
+                        .await,
+                );
             }
         }
     }
@@ -137,6 +148,17 @@ async fn client(hook: Option<TelemetryHook>) -> Client {
                 FixtureFlag::new("two-column-treatment")
                     .variant("two-column-treatment")
                     .reason(Some(EvaluationReason::Split)),
+            )
+            .with_flag(
+                STRUCT_FLAG,
+                FixtureFlag::new(Value::Struct(
+                    StructValue::default()
+                        .with_field("layout", "two-column")
+                        .with_field("columns", 2_i64)
+                        .with_field("banner", "holiday-sale"),
+                ))
+                .variant("holiday")
+                .reason(Some(EvaluationReason::TargetingMatch)),
             ),
     )
     .await;
@@ -193,6 +215,12 @@ fn full_stack(c: &mut Criterion) {
         (
             "every_backend_in_span_flag_with_metadata",
             Flag::Bool(FLAG_WITH_METADATA),
+            Some(backends.every_backend().build()),
+        ),
+        ("bare_in_span_struct_flag", Flag::Struct(STRUCT_FLAG), None),
+        (
+            "every_backend_in_span_struct_flag",
+            Flag::Struct(STRUCT_FLAG),
             Some(backends.every_backend().build()),
         ),
         ("bare_in_span_string_flag", Flag::String(STRING_FLAG), None),

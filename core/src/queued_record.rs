@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use open_feature::{EvaluationContext, Value};
 
-use crate::rare_parts::{OwnedContextId, RareParts};
+use crate::rare_parts::{OwnedContextId, RareParts, owns_memory};
 use crate::recycled_parts;
 use crate::shared_text::interned_text;
 use crate::{
@@ -18,13 +18,15 @@ use crate::{
 /// Taking one is meant to be cheap on the evaluation path: the flag key, variant and provider
 /// name are interned texts found in one lookup ([`RecordTexts`]), well-known reasons are plain
 /// values, and scalar flag values are copied without allocating. What the common record lacks
-/// (a string value, a failure, a context id, metadata, custom attributes, a provider's own
-/// reason) goes in one box taken only when present, and structured values are cloned, so the
-/// common record is 216 bytes to move through a queue instead of 440. That box and its texts
-/// are recycled: dropping a `QueuedRecord` (on the background thread) returns them to a bounded
-/// process-wide pool, and the next capture refills them in place, so a record with a string
-/// value, a context id, a version or flag metadata is captured without allocating once the
-/// pool has a box of its shape (at most 1 024 boxes of at most 1 KiB of texts each are kept).
+/// (a string, structured or list value, a failure, a context id, metadata, custom attributes, a
+/// provider's own reason) goes in one box taken only when present, so the common record is 216
+/// bytes to move through a queue instead of 440. That box and its texts are recycled: dropping a
+/// `QueuedRecord` (on the background thread) returns them to a bounded process-wide pool, and
+/// the next capture refills them in place, so a record with a string value, a context id, a
+/// version or flag metadata is captured without allocating once the pool has a box of its
+/// shape (at most 1 024 boxes of at most 1 KiB of texts each are kept). A structured or list
+/// value is copied, and the copy freed by the capture that next takes its box, so what the
+/// evaluation path allocates is never freed on the background thread.
 ///
 /// Not captured: the evaluation context (it can hold personal data and no sink writes it;
 /// [`QueuedRecord::record`] lends the one given to it), and
@@ -100,11 +102,8 @@ impl QueuedRecord {
             time,
             flag_key,
             flag_type: record.flag_type,
-            // A string value goes with the rare parts, whose buffers are recycled.
-            value: record
-                .value
-                .filter(|value| !matches!(value, Value::String(_)))
-                .cloned(),
+            // A value that owns memory goes with the rare parts, which are recycled.
+            value: record.value.filter(|value| !owns_memory(value)).cloned(),
             variant,
             reason: record.reason.as_ref().map(owned_reason),
             provider_name,
@@ -136,7 +135,7 @@ impl QueuedRecord {
         let Some(rest) = &self.rest else {
             return record;
         };
-        if let Some(value) = rest.string_value() {
+        if let Some(value) = rest.owned_value() {
             record.value = Some(value);
         }
         record.provider_reason = rest.provider_reason.as_ref();

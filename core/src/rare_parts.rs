@@ -8,7 +8,7 @@ use open_feature::{EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
 
 use crate::{ContextId, CustomAttribute, ErrorType, EvaluationRecord, HashedContextId};
 
-/// The parts of a record that the common record lacks: a string flag's value, a provider's own
+/// The parts of a record that the common record lacks: a value that owns memory, a provider's own
 /// reason, a failure, a context id, the set id and version, the flag metadata and custom
 /// attributes.
 ///
@@ -18,11 +18,13 @@ use crate::{ContextId, CustomAttribute, ErrorType, EvaluationRecord, HashedConte
 /// [`RareParts::metadata`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RareParts {
-    /// A string flag's value when `has_string_value`; otherwise a spare buffer or `None`. Kept
-    /// here rather than in the common record so that its buffer is refilled, not allocated on
-    /// the evaluation path and freed on the background thread.
-    string_value: Option<Value>,
-    has_string_value: bool,
+    /// A value that owns memory (a string, a structure, a list) when `has_owned_value`;
+    /// otherwise a spare or `None`. Kept here rather than in the common record so that it is
+    /// never freed on the background thread: a string's buffer is refilled in place, and a
+    /// structure or list replaced on the evaluation path by the next record that takes these
+    /// parts, where the old one is freed by a thread that evaluates, as it was allocated.
+    owned_value: Option<Value>,
+    has_owned_value: bool,
     pub(crate) provider_reason: Option<EvaluationReason>,
     pub(crate) failure: Option<(ErrorType, Option<String>)>,
     pub(crate) context_id: Option<OwnedContextId>,
@@ -58,7 +60,7 @@ impl RareParts {
     /// Whether `record` has none of the rare parts (its flag metadata counted only when
     /// `with_metadata`).
     pub(crate) fn absent_from(record: &EvaluationRecord<'_>, with_metadata: bool) -> bool {
-        !matches!(record.value, Some(Value::String(_)))
+        !record.value.is_some_and(owns_memory)
             && !matches!(record.provider_reason, Some(EvaluationReason::Other(_)))
             && record.failure.is_none()
             && record.context_id.is_none()
@@ -71,13 +73,13 @@ impl RareParts {
     /// Takes `record`'s rare parts (its flag metadata only when `with_metadata`), reusing the
     /// buffers already here.
     pub(crate) fn refill(&mut self, record: &EvaluationRecord<'_>, with_metadata: bool) {
-        self.has_string_value = false;
-        if let Some(Value::String(text)) = record.value {
-            match &mut self.string_value {
-                Some(Value::String(mine)) => refill_text(mine, text),
-                mine => *mine = Some(Value::String(text.clone())),
+        self.has_owned_value = false;
+        if let Some(value) = record.value.filter(|value| owns_memory(value)) {
+            match (&mut self.owned_value, value) {
+                (Some(Value::String(mine)), Value::String(text)) => refill_text(mine, text),
+                (mine, value) => *mine = Some(value.clone()),
             }
-            self.has_string_value = true;
+            self.has_owned_value = true;
         }
         match record.provider_reason {
             // Only a provider's own reason text is ever written (`provider_reason`).
@@ -132,9 +134,9 @@ impl RareParts {
         }
     }
 
-    /// The string flag's value, when the record had one.
-    pub(crate) fn string_value(&self) -> Option<&Value> {
-        self.string_value.as_ref().filter(|_| self.has_string_value)
+    /// The record's value, when it owns memory (see [`owns_memory`]).
+    pub(crate) fn owned_value(&self) -> Option<&Value> {
+        self.owned_value.as_ref().filter(|_| self.has_owned_value)
     }
 
     /// The flag metadata, as a map (built on first use).
@@ -179,11 +181,7 @@ impl RareParts {
             .iter()
             .map(|(key, value)| key.capacity() + value_bytes(value))
             .sum();
-        let string_value = match &self.string_value {
-            Some(Value::String(text)) => text.capacity(),
-            _ => 0,
-        };
-        string_value
+        self.owned_value.as_ref().map_or(0, value_bytes_held)
             + reason
             + message
             + context_id
@@ -192,6 +190,31 @@ impl RareParts {
             + entries
             + self.metadata_entries.capacity() * size_of::<(String, FlagMetadataValue)>()
             + self.custom_attributes.capacity() * size_of::<CustomAttribute>()
+    }
+}
+
+/// Whether `value` holds memory of its own: a string, a structure or a list. Such values are
+/// captured with the rare parts; booleans and numbers are copied in the common record.
+pub(crate) fn owns_memory(value: &Value) -> bool {
+    matches!(value, Value::String(_) | Value::Struct(_) | Value::Array(_))
+}
+
+/// Bytes `value` holds on the heap, roughly (texts' capacities and each collection's slots).
+fn value_bytes_held(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.capacity(),
+        Value::Array(items) => {
+            items.capacity() * size_of::<Value>()
+                + items.iter().map(value_bytes_held).sum::<usize>()
+        }
+        Value::Struct(structure) => structure
+            .fields
+            .iter()
+            .map(|(key, value)| {
+                size_of::<(String, Value)>() + key.capacity() + value_bytes_held(value)
+            })
+            .sum(),
+        Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
     }
 }
 
@@ -233,6 +256,41 @@ mod tests {
 
     use super::*;
     use crate::{EvaluationFailure, FlagType};
+
+    #[test]
+    fn values_that_own_memory_stay_with_the_parts_until_the_next_refill() {
+        use open_feature::StructValue;
+
+        let context = EvaluationContext::default();
+        let structure = Value::Struct(
+            StructValue::default()
+                .with_field("layout", "two-column")
+                .with_field("columns", 2_i64),
+        );
+        let text = Value::String("treatment".into());
+        let list = Value::Array(vec![Value::Int(1), Value::String("x".into())]);
+        let flag = Value::Bool(true);
+        let mut parts = RareParts::default();
+        for value in [&structure, &text, &flag, &list, &text, &structure] {
+            let mut record = EvaluationRecord::new("layout", FlagType::Struct, &context);
+            record.value = Some(value);
+            assert_eq!(RareParts::absent_from(&record, true), !owns_memory(value));
+            parts.refill(&record, true);
+            let lent = parts.owned_value();
+            assert_eq!(lent, owns_memory(value).then_some(value));
+        }
+        // A record without such a value leaves the last one as a spare, counted in what the
+        // parts keep, so that a large one is not pooled (it is freed where it is dropped).
+        let record = EvaluationRecord::new("plain", FlagType::Bool, &context);
+        parts.refill(&record, true);
+        assert_eq!(parts.owned_value(), None);
+        assert!(parts.retained_bytes() >= "two-column".len() + "layout".len());
+        let huge = Value::String("x".repeat(4096));
+        let mut record = EvaluationRecord::new("huge", FlagType::String, &context);
+        record.value = Some(&huge);
+        parts.refill(&record, true);
+        assert!(parts.retained_bytes() >= 4096);
+    }
 
     #[test]
     fn a_refill_replaces_every_part_and_keeps_nothing_of_the_last_record() {
