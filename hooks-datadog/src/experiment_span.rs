@@ -17,7 +17,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 
 use crate::seen_once::SeenOnce;
-use crate::tag_text::{MAX_TAG_LEN, owned_tag_text, truncate, truncated};
+use crate::tag_text::{MAX_TAG_LEN, owned_tag_text, tag_text, truncate, truncated};
 
 /// The operation name Datadog's change tracking looks for.
 pub const EXPERIMENT_OPERATION: &str = "experiments.IsEnabled";
@@ -145,8 +145,8 @@ struct QueuedSpan {
 /// short): a clone of the `String` would be allocated on the evaluation path and freed on the
 /// background thread, the hand-over that makes glibc's allocator slow for every allocation of
 /// the evaluating thread (`perf`, every backend over a string flag: ~380 ns of `_int_malloc`
-/// and `_int_free` an evaluation). Other values are copied (booleans and numbers without
-/// allocating).
+/// and `_int_free` an evaluation). A structure or list is queued as its tag text, and
+/// booleans and numbers are copied.
 enum QueuedValue {
     Text(SharedText),
     Other(Value),
@@ -156,6 +156,9 @@ impl QueuedValue {
     fn of(value: &Value) -> Self {
         match value {
             Value::String(text) => Self::Text(shared_text(text)),
+            // Its tag text, formatted here: a copy of the structure would be several
+            // allocations freed on the background thread; the text is interned when short.
+            Value::Struct(_) | Value::Array(_) => Self::Text(shared_text(&tag_text(value))),
             other => Self::Other(other.clone()),
         }
     }
