@@ -21,11 +21,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, TelemetryHook};
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
-use openfeature_hooks_testkit::{DropSpans, FixtureFlag, FixtureProvider};
-use opentelemetry::Context;
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
+use openfeature_hooks_testkit::{
+    DropSpans, FixtureFlag, FixtureProvider, remote_parent_with_trace_state,
 };
+use opentelemetry::Context;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
@@ -131,22 +131,8 @@ fn span_tags_alone(c: &mut Criterion) {
 /// Evaluations per request span in `incoming_trace_state`.
 const EVALUATIONS_PER_SPAN: u64 = 10;
 
-/// A request from another service: a sampled remote parent whose W3C trace state every local
-/// span of the request inherits.
-fn incoming_request() -> Context {
-    let state = TraceState::from_key_value([("dd", "s:1;t.dm:-0"), ("other", "vendor-value")])
-        .unwrap_or_default();
-    Context::new().with_remote_span_context(SpanContext::new(
-        TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
-        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
-        TraceFlags::SAMPLED,
-        true,
-        state,
-    ))
-}
-
 /// Experiment spans under request spans that carry a trace state: each iteration is one
-/// evaluation, and a new request span (a child of [`incoming_request`]) starts every
+/// evaluation, and a new request span (a child of `remote_parent_with_trace_state`) starts every
 /// [`EVALUATIONS_PER_SPAN`] evaluations, so a tenth of a span's start and end is in each
 /// figure, the bare evaluation's included.
 fn incoming_trace_state(c: &mut Criterion) {
@@ -155,7 +141,7 @@ fn incoming_trace_state(c: &mut Criterion) {
     };
     let tracers = request_tracers();
     let app = tracers.tracer("app");
-    let incoming = incoming_request();
+    let incoming = remote_parent_with_trace_state();
     let context = EvaluationContext::default().with_targeting_key("user-42");
     let cases: Vec<(&str, Option<Box<dyn EvaluationSink>>)> = vec![
         ("bare", None),

@@ -10,60 +10,95 @@ use std::time::Duration;
 
 use openfeature_hooks_core::NoopSink;
 use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume};
-use openfeature_hooks_testkit::{CountingAllocator, thread_allocations};
-use opentelemetry::Context;
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
+use openfeature_hooks_testkit::{
+    CountingAllocator, remote_parent_with_trace_state, thread_allocations,
 };
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use opentelemetry::Context;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use support::{client, runtime};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// A remote parent as a request from another service brings it: sampled, with a trace state.
-fn incoming_request() -> Context {
-    let state = TraceState::from_key_value([("dd", "s:2;t.dm:-4"), ("other", "vendor-value")])
-        .unwrap_or_default();
-    Context::new().with_remote_span_context(SpanContext::new(
-        TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
-        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
-        TraceFlags::SAMPLED,
-        true,
-        state,
-    ))
+/// Experiment spans on every evaluation, exported to memory, and two clients: one with the
+/// experiment span sink, one with a no-op sink.
+struct Fixture {
+    provider: SdkTracerProvider,
+    exporter: InMemorySpanExporter,
+    runtime: tokio::runtime::Runtime,
+    sink: ExperimentSpanSink<opentelemetry_sdk::trace::SdkTracer>,
+    with_spans: open_feature::Client,
+    without: open_feature::Client,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let runtime = runtime();
+        let sink =
+            ExperimentSpanSink::new(provider.tracer("x")).with_volume(ExperimentSpanVolume::Every);
+        let with_spans = client(&runtime, sink.clone());
+        let without = client(&runtime, NoopSink);
+        Self {
+            provider,
+            exporter,
+            runtime,
+            sink,
+            with_spans,
+            without,
+        }
+    }
+
+    /// This thread's allocations over 100 evaluations of `key` (after one to warm up: it
+    /// starts the background thread and fills the per-thread caches), with the sink and with
+    /// the no-op sink, under the active span.
+    fn allocations(&self, key: &str, string: bool) -> (usize, usize) {
+        let count = |client: &open_feature::Client| {
+            self.runtime.block_on(async {
+                let evaluate = || async {
+                    if string {
+                        let _ = client.get_string_value(key, None, None).await;
+                    } else {
+                        let _ = client.get_bool_value(key, None, None).await;
+                    }
+                };
+                evaluate().await;
+                let before = thread_allocations();
+                for _ in 0..100 {
+                    evaluate().await;
+                }
+                thread_allocations() - before
+            })
+        };
+        (count(&self.with_spans), count(&self.without))
+    }
+
+    /// The experiment spans of `key`, once the sink has ended them.
+    fn spans_of(&self, key: &str) -> Vec<SpanData> {
+        assert!(self.sink.flush(Duration::from_secs(10)));
+        self.exporter
+            .get_finished_spans()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|span| span.name == key)
+            .collect()
+    }
 }
 
 #[test]
 fn queuing_a_child_of_a_span_with_a_trace_state_allocates_nothing_per_evaluation() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let runtime = runtime();
-    let sink =
-        ExperimentSpanSink::new(provider.tracer("x")).with_volume(ExperimentSpanVolume::Every);
-    let with_spans = client(&runtime, sink.clone());
-    let without = client(&runtime, NoopSink);
-
+    let fixture = Fixture::new();
     // The request's local span inherits the incoming trace state.
-    let request = provider
+    let request = fixture
+        .provider
         .tracer("app")
-        .start_with_context("request", &incoming_request());
+        .start_with_context("request", &remote_parent_with_trace_state());
     let guard = Context::current_with_span(request).attach();
-    let count = |client: &open_feature::Client| {
-        runtime.block_on(async {
-            // Warm-up: starts the background thread, fills the per-thread caches.
-            let _ = client.get_bool_value("new-checkout", None, None).await;
-            let before = thread_allocations();
-            for _ in 0..100 {
-                let _ = client.get_bool_value("new-checkout", None, None).await;
-            }
-            thread_allocations() - before
-        })
-    };
-    let bare = count(&without);
-    let spans = count(&with_spans);
+    let (spans, bare) = fixture.allocations("new-checkout", false);
     drop(guard);
     assert!(
         spans <= bare + 5,
@@ -72,61 +107,29 @@ fn queuing_a_child_of_a_span_with_a_trace_state_allocates_nothing_per_evaluation
     );
 
     // The children still carry the trace state, copied on the background thread.
-    assert!(sink.flush(Duration::from_secs(10)));
-    let children: Vec<_> = exporter
-        .get_finished_spans()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|span| span.name == "new-checkout")
-        .collect();
+    let children = fixture.spans_of("new-checkout");
     assert_eq!(children.len(), 101);
     for child in &children {
-        assert_eq!(
-            child.span_context.trace_state().get("dd"),
-            Some("s:2;t.dm:-4")
-        );
-        assert_eq!(
-            child.span_context.trace_state().get("other"),
-            Some("vendor-value")
-        );
+        let state = child.span_context.trace_state();
+        assert_eq!(state.get("dd"), Some("s:2;t.dm:-4"));
+        assert_eq!(state.get("other"), Some("vendor-value"));
     }
 }
 
 #[test]
 fn queuing_a_child_for_a_string_flag_allocates_nothing_per_evaluation() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let runtime = runtime();
-    let sink =
-        ExperimentSpanSink::new(provider.tracer("x")).with_volume(ExperimentSpanVolume::Every);
-    let with_spans = client(&runtime, sink.clone());
-    let without = client(&runtime, NoopSink);
-    let count = |client: &open_feature::Client| {
-        provider.tracer("app").in_span("request", |_| {
-            runtime.block_on(async {
-                let _ = client.get_string_value("button-color", None, None).await;
-                let before = thread_allocations();
-                for _ in 0..100 {
-                    let _ = client.get_string_value("button-color", None, None).await;
-                }
-                thread_allocations() - before
-            })
-        })
-    };
-    let bare = count(&without);
-    let spans = count(&with_spans);
+    let fixture = Fixture::new();
+    let (spans, bare) = fixture
+        .provider
+        .tracer("app")
+        .in_span("request", |_| fixture.allocations("button-color", true));
     assert!(
         spans <= bare + 5,
         "100 experiment spans of a string flag: {spans} allocations, {bare} with a no-op sink"
     );
-    assert!(sink.flush(Duration::from_secs(10)));
-    let values: Vec<String> = exporter
-        .get_finished_spans()
-        .unwrap_or_default()
+    let values: Vec<String> = fixture
+        .spans_of("button-color")
         .iter()
-        .filter(|span| span.name == "button-color")
         .flat_map(|span| span.attributes.clone())
         .filter(|kv| kv.key.as_str() == "experiment_value")
         .map(|kv| kv.value.to_string())

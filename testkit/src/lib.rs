@@ -10,6 +10,7 @@ mod drop_exporters;
 mod fixture_provider;
 mod http_receiver;
 mod recording_sink;
+mod remote_parent;
 mod shared_buffer;
 
 pub use counting_allocator::{CountingAllocator, thread_allocations};
@@ -18,4 +19,5 @@ pub use drop_exporters::{DropLogs, DropSpans};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
+pub use remote_parent::remote_parent_with_trace_state;
 pub use shared_buffer::SharedBuffer;
