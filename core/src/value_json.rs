@@ -25,12 +25,19 @@ pub const DEPTH_LIMIT_MARKER: &str = "[depth limit]";
 pub struct JsonValue<'a> {
     value: &'a Value,
     depth: usize,
+    /// Characters of output that matter (see [`JsonValue::to_json_prefix`]); `usize::MAX`
+    /// for all of it.
+    budget: usize,
 }
 
 impl<'a> JsonValue<'a> {
     /// Wraps a value.
     pub fn new(value: &'a Value) -> Self {
-        Self { value, depth: 0 }
+        Self {
+            value,
+            depth: 0,
+            budget: usize::MAX,
+        }
     }
 
     /// The value as compact JSON text.
@@ -38,10 +45,49 @@ impl<'a> JsonValue<'a> {
         serde_json::to_string(self).unwrap_or_else(|_| String::from("null"))
     }
 
+    /// The first `max_chars` characters of [`to_json_string`](Self::to_json_string), without
+    /// writing the rest: what backends with a length limit (Datadog's 200-character tag
+    /// values) keep of a value. Strings and keys are cut to `max_chars` characters before they
+    /// are escaped, lists to `max_chars` items and structures to the `max_chars / 4 + 1`
+    /// smallest keys (a field takes at least five characters with its comma), so a value of a
+    /// megabyte costs about what its first characters cost.
+    ///
+    /// ```
+    /// use open_feature::{StructValue, Value};
+    /// use openfeature_hooks_core::JsonValue;
+    ///
+    /// let value = Value::Struct(StructValue::default().with_field("layout", "two-column"));
+    /// assert_eq!(JsonValue::new(&value).to_json_prefix(12), r#"{"layout":"t"#);
+    /// assert_eq!(JsonValue::new(&value).to_json_prefix(100), r#"{"layout":"two-column"}"#);
+    /// ```
+    pub fn to_json_prefix(&self, max_chars: usize) -> String {
+        let budgeted = Self {
+            budget: max_chars,
+            ..*self
+        };
+        let mut text = budgeted.to_json_string();
+        if let Some((end, _)) = text.char_indices().nth(max_chars) {
+            text.truncate(end);
+        }
+        text
+    }
+
     fn nested(&self, value: &'a Value) -> Self {
         Self {
             value,
             depth: self.depth + 1,
+            budget: self.budget,
+        }
+    }
+
+    /// `text`, cut to the budget.
+    fn cut<'t>(&self, text: &'t str) -> &'t str {
+        if text.len() <= self.budget {
+            return text;
+        }
+        match text.char_indices().nth(self.budget) {
+            Some((end, _)) => &text[..end],
+            None => text,
         }
     }
 }
@@ -53,21 +99,22 @@ impl Serialize for JsonValue<'_> {
             Value::Int(number) => serializer.serialize_i64(*number),
             Value::Float(number) if number.is_finite() => serializer.serialize_f64(*number),
             Value::Float(_) => serializer.serialize_unit(),
-            Value::String(text) => serializer.serialize_str(text),
+            Value::String(text) => serializer.serialize_str(self.cut(text)),
             Value::Array(_) | Value::Struct(_) if self.depth >= MAX_VALUE_DEPTH => {
                 serializer.serialize_str(DEPTH_LIMIT_MARKER)
             }
             Value::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
+                for item in items.iter().take(self.budget) {
                     seq.serialize_element(&self.nested(item))?;
                 }
                 seq.end()
             }
             Value::Struct(fields) => {
                 let mut map = serializer.serialize_map(Some(fields.fields.len()))?;
-                for (key, value) in sorted_fields(fields) {
-                    map.serialize_entry(key, &self.nested(value))?;
+                let shown = (self.budget / 4).saturating_add(1);
+                for (key, value) in sorted_fields(fields, shown) {
+                    map.serialize_entry(self.cut(key), &self.nested(value))?;
                 }
                 map.end()
             }
@@ -75,8 +122,14 @@ impl Serialize for JsonValue<'_> {
     }
 }
 
-fn sorted_fields(fields: &StructValue) -> Vec<(&String, &Value)> {
+/// The `shown` fields with the smallest keys, sorted by key.
+fn sorted_fields(fields: &StructValue, shown: usize) -> Vec<(&String, &Value)> {
     let mut sorted: Vec<_> = fields.fields.iter().collect();
+    if shown < sorted.len() {
+        // Only the smallest keys are written: select them, then sort just those.
+        sorted.select_nth_unstable_by(shown, |a, b| a.0.cmp(b.0));
+        sorted.truncate(shown);
+    }
     sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
     sorted
 }
@@ -87,6 +140,37 @@ mod tests {
 
     fn json(value: &Value) -> String {
         JsonValue::new(value).to_json_string()
+    }
+
+    #[test]
+    fn a_prefix_is_the_start_of_the_whole_text() {
+        let fields = (0..10_000).fold(StructValue::default(), |object, i| {
+            object.with_field(
+                format!("clé-{:05}", (i * 7_919) % 10_000),
+                format!("valeur-ü-{i}"),
+            )
+        });
+        let escapes = "\"\\\u{1}\n".repeat(5_000);
+        let values = [
+            Value::Struct(fields),
+            Value::String(escapes.clone()),
+            Value::Struct(StructValue::default().with_field(escapes.clone(), 1_i64)),
+            Value::Array((0..10_000).map(Value::Int).collect()),
+            Value::Array(vec![
+                Value::String("x".repeat(300)),
+                Value::Struct(StructValue::default().with_field("ü".repeat(300), "y")),
+            ]),
+            Value::Bool(true),
+            Value::Float(f64::NAN),
+            Value::Struct(StructValue::default()),
+        ];
+        for value in &values {
+            let whole = json(value);
+            for max in [0, 1, 2, 3, 5, 7, 13, 200, 1_000] {
+                let expected: String = whole.chars().take(max).collect();
+                assert_eq!(JsonValue::new(value).to_json_prefix(max), expected, "{max}");
+            }
+        }
     }
 
     #[test]

@@ -18,9 +18,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, OpenFeature};
+use open_feature::{Client, EvaluationContext, OpenFeature, StructValue, Value};
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, TelemetryHook};
-use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
+use openfeature_hooks_datadog::{
+    ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink, tag_value,
+};
 use openfeature_hooks_testkit::{
     DropSpans, FixtureFlag, FixtureProvider, remote_parent_with_trace_state,
 };
@@ -182,5 +184,33 @@ fn incoming_trace_state(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sinks, span_tags_alone, incoming_trace_state);
+/// The tag text of an object flag's value (what span tags and experiment spans carry, cut to
+/// 200 characters): a small configuration, one of 10 000 fields, and one whose single field
+/// is a megabyte of text.
+fn object_tag_text(c: &mut Criterion) {
+    let object = |fields: usize| {
+        Value::Struct((0..fields).fold(StructValue::default(), |object, i| {
+            object.with_field(format!("field-{i:05}"), format!("value-{i}"))
+        }))
+    };
+    let (small, large) = (object(3), object(10_000));
+    let long_text = Value::Struct(StructValue::default().with_field("blob", "x".repeat(1 << 20)));
+    let mut group = c.benchmark_group("object_tag_text");
+    group.bench_function("three_fields", |b| b.iter(|| tag_value(black_box(&small))));
+    group.bench_function("ten_thousand_fields", |b| {
+        b.iter(|| tag_value(black_box(&large)))
+    });
+    group.bench_function("one_field_of_a_megabyte", |b| {
+        b.iter(|| tag_value(black_box(&long_text)))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    sinks,
+    span_tags_alone,
+    incoming_trace_state,
+    object_tag_text
+);
 criterion_main!(benches);

@@ -43,10 +43,8 @@ pub(crate) fn tag_text(value: &Value) -> Cow<'_, str> {
         Value::String(text) => truncated(text, MAX_TAG_LEN),
         Value::Bool(flag) => Cow::Borrowed(bool_text(*flag)),
         Value::Int(number) => Cow::Owned(number.to_string()),
-        other => match truncated(&JsonValue::new(other).to_json_string(), MAX_TAG_LEN) {
-            Cow::Borrowed(text) => Cow::Owned(text.to_owned()),
-            Cow::Owned(text) => Cow::Owned(text),
-        },
+        // Only the first 200 characters are written: a huge structure costs what they cost.
+        other => Cow::Owned(JsonValue::new(other).to_json_prefix(MAX_TAG_LEN)),
     }
 }
 
