@@ -42,7 +42,9 @@ impl RecordedValues {
 pub(crate) fn any_result(value: &Value) -> Json {
     match value {
         Value::Array(_) | Value::Struct(_) => {
-            let text = JsonValue::new(value).to_json_string();
+            // One character past the limit tells whether the whole text fits, without writing
+            // the rest of a large value.
+            let text = JsonValue::new(value).to_json_prefix(MAX_RESULT_LEN + 1);
             if text.chars().count() <= MAX_RESULT_LEN {
                 serde_json::from_str(&text).unwrap_or(Json::Null)
             } else {
@@ -124,5 +126,11 @@ mod tests {
                 .count()
                 <= MAX_RESULT_LEN
         );
+        assert!(text.starts_with("[0,1,2,3,4"), "{text}");
+        // `{"a":"…"}` is 8 characters around the text: at the limit it stays JSON, one more
+        // and it becomes text.
+        let at = |n: usize| Value::Struct(StructValue::default().with_field("a", "x".repeat(n)));
+        assert!(any_result(&at(MAX_RESULT_LEN - 8)).is_object());
+        assert!(any_result(&at(MAX_RESULT_LEN - 7)).is_string());
     }
 }
