@@ -26,9 +26,7 @@ impl Rfc3339 {
     pub fn at(time: SystemTime) -> Self {
         Self(time)
     }
-}
 
-impl Rfc3339 {
     /// The text, in a fixed-size buffer: what [`Display`](fmt::Display) writes, for writers
     /// that copy bytes (the JSON-lines writer formats every record's time with it).
     ///

@@ -66,9 +66,7 @@ impl<'a> JsonValue<'a> {
             ..*self
         };
         let mut text = budgeted.to_json_string();
-        if let Some((end, _)) = text.char_indices().nth(max_chars) {
-            text.truncate(end);
-        }
+        text.truncate(first_chars(&text, max_chars).len());
         text
     }
 
@@ -82,13 +80,18 @@ impl<'a> JsonValue<'a> {
 
     /// `text`, cut to the budget.
     fn cut<'t>(&self, text: &'t str) -> &'t str {
-        if text.len() <= self.budget {
-            return text;
-        }
-        match text.char_indices().nth(self.budget) {
-            Some((end, _)) => &text[..end],
-            None => text,
-        }
+        first_chars(text, self.budget)
+    }
+}
+
+/// The first `max` characters of `text` (all of it when it has no more).
+fn first_chars(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
     }
 }
 

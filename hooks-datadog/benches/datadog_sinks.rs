@@ -44,6 +44,14 @@ async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
     }
 }
 
+/// An experiment span on every evaluation, through `tracers`.
+fn experiment_spans_every_evaluation(tracers: &SdkTracerProvider) -> Box<dyn EvaluationSink> {
+    Box::new(
+        ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"))
+            .with_volume(ExperimentSpanVolume::Every),
+    )
+}
+
 /// The tracer provider of the request spans: exported on the evaluating thread, then dropped.
 fn request_tracers() -> SdkTracerProvider {
     SdkTracerProvider::builder()
@@ -63,10 +71,7 @@ fn sinks(c: &mut Criterion) {
         ("span_tags_in_span", Some(Box::new(SpanTagsSink::new()))),
         (
             "experiment_span_every_evaluation_in_span",
-            Some(Box::new(
-                ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"))
-                    .with_volume(ExperimentSpanVolume::Every),
-            )),
+            Some(experiment_spans_every_evaluation(&tracers)),
         ),
     ];
     let mut group = c.benchmark_group("datadog");
@@ -149,10 +154,7 @@ fn incoming_trace_state(c: &mut Criterion) {
         ("bare", None),
         (
             "experiment_span_every_evaluation",
-            Some(Box::new(
-                ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"))
-                    .with_volume(ExperimentSpanVolume::Every),
-            )),
+            Some(experiment_spans_every_evaluation(&tracers)),
         ),
     ];
     let mut group = c.benchmark_group("datadog_incoming_trace_state");

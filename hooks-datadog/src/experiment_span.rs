@@ -216,13 +216,7 @@ impl QueuedParent {
             .flatten()
             .unwrap_or_else(|| Arc::new(ids.trace_state().clone()));
         Self {
-            ids: SpanContext::new(
-                ids.trace_id(),
-                ids.span_id(),
-                ids.trace_flags(),
-                ids.is_remote(),
-                TraceState::NONE,
-            ),
+            ids: with_trace_state(ids, TraceState::NONE),
             state: Some(state),
         }
     }
@@ -231,15 +225,20 @@ impl QueuedParent {
     fn into_span_context(self) -> SpanContext {
         match self.state {
             None => self.ids,
-            Some(state) => SpanContext::new(
-                self.ids.trace_id(),
-                self.ids.span_id(),
-                self.ids.trace_flags(),
-                self.ids.is_remote(),
-                TraceState::clone(&state),
-            ),
+            Some(state) => with_trace_state(&self.ids, TraceState::clone(&state)),
         }
     }
+}
+
+/// `ids` with `state` for trace state.
+fn with_trace_state(ids: &SpanContext, state: TraceState) -> SpanContext {
+    SpanContext::new(
+        ids.trace_id(),
+        ids.span_id(),
+        ids.trace_flags(),
+        ids.is_remote(),
+        state,
+    )
 }
 
 /// The span's name and `experiment_id`: the flag key cut to [`MAX_TAG_LEN`] characters, copied
