@@ -10,8 +10,8 @@ use crate::hook::{AttributesCallback, FlagFilter, HookInner};
 use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
 use crate::{
-    Attribute, ContextIdPolicy, CustomAttribute, EvaluationRecord, EvaluationSink, Reason,
-    ReasonTable, TelemetryHook,
+    Attribute, ContextIdPolicy, CustomAttribute, EvaluationQueue, EvaluationRecord, EvaluationSink,
+    MAX_QUEUED_SINKS, QueuedPart, Reason, ReasonTable, TelemetryHook,
 };
 
 /// Configures a [`TelemetryHook`]: its sinks, and the options every sink shares.
@@ -102,10 +102,12 @@ impl TelemetryHookBuilder {
     /// Builds the hook.
     pub fn build(self) -> TelemetryHook {
         let needs_start = self.sinks.iter().any(|sink| sink.needs_start());
+        let (sinks, queue) = queue_the_queued(self.sinks);
         TelemetryHook::from_inner(HookInner {
             starts: needs_start.then(StartTimes::default),
             normaliser: self.normaliser,
-            sinks: self.sinks.into_boxed_slice(),
+            sinks: sinks.into_boxed_slice(),
+            queue,
             flag_filter: self.flag_filter,
             custom_attributes: self.custom_attributes,
             marks: AfterMarks::default(),
@@ -114,6 +116,32 @@ impl TelemetryHookBuilder {
             sink_guard: PanicGuard::new("an evaluation sink"),
         })
     }
+}
+
+/// Splits the sinks the hook calls from the queued sinks it serves through one queue (see
+/// [`QueuedSink`](crate::QueuedSink)); past [`MAX_QUEUED_SINKS`], sinks keep their own queue.
+fn queue_the_queued(
+    sinks: Vec<Box<dyn EvaluationSink>>,
+) -> (Vec<Box<dyn EvaluationSink>>, Option<EvaluationQueue>) {
+    let mut called = Vec::with_capacity(sinks.len());
+    let mut queued: Vec<QueuedPart> = Vec::new();
+    for sink in sinks {
+        match sink.queued() {
+            Some(part) if queued.len() < MAX_QUEUED_SINKS => queued.push(part),
+            _ => called.push(sink),
+        }
+    }
+    if queued.is_empty() {
+        return (called, None);
+    }
+    let queue = EvaluationQueue::new(
+        "openfeature-hook",
+        queued.iter().map(|part| part.sink.clone()).collect(),
+    );
+    for part in &queued {
+        part.membership.joined(&queue);
+    }
+    (called, Some(queue))
 }
 
 impl std::fmt::Debug for TelemetryHookBuilder {

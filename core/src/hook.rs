@@ -15,8 +15,8 @@ use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
 use crate::stage_future::done;
 use crate::{
-    CustomAttribute, EvaluationEnd, EvaluationRecord, EvaluationSink, EvaluationStarted,
-    TelemetryHookBuilder,
+    BackgroundStats, CustomAttribute, EvaluationEnd, EvaluationQueue, EvaluationRecord,
+    EvaluationSink, EvaluationStarted, TelemetryHookBuilder,
 };
 
 pub(crate) type FlagFilter = dyn Fn(&str) -> bool + Send + Sync;
@@ -59,7 +59,10 @@ pub struct TelemetryHook {
 
 pub(crate) struct HookInner {
     pub(crate) normaliser: Normaliser,
+    /// The sinks the hook calls; the queued ones are in `queue`.
     pub(crate) sinks: Box<[Box<dyn EvaluationSink>]>,
+    /// One queue for the sinks that work in the background (see [`crate::QueuedSink`]).
+    pub(crate) queue: Option<EvaluationQueue>,
     pub(crate) flag_filter: Option<Box<FlagFilter>>,
     pub(crate) custom_attributes: Option<Box<AttributesCallback>>,
     pub(crate) marks: AfterMarks,
@@ -82,6 +85,9 @@ pub struct HookStats {
     pub unmarked_evaluations: u64,
     /// Evaluation starts that could not be tracked (bounds reached); normally zero.
     pub untracked_starts: u64,
+    /// The counters of the hook's queue for its queued sinks (see [`crate::QueuedSink`]):
+    /// evaluations queued, dropped because it was full, handled; zeros without such sinks.
+    pub queue: BackgroundStats,
 }
 
 impl TelemetryHook {
@@ -104,7 +110,24 @@ impl TelemetryHook {
             sink_panics: inner.sink_guard.panics(),
             unmarked_evaluations: inner.marks.unmarked() as u64,
             untracked_starts: inner.starts.as_ref().map_or(0, StartTimes::untracked),
+            queue: inner
+                .queue
+                .as_ref()
+                .map(EvaluationQueue::stats)
+                .unwrap_or_default(),
         }
+    }
+
+    /// Waits until every evaluation the hook queued for its queued sinks before this call is
+    /// handled, at most `timeout`; `false` on timeout. `true` at once without such sinks. Not
+    /// for the evaluation path. The sinks' exporters may still hold what they were given:
+    /// flush their providers too before reading an exporter.
+    #[must_use = "false means the queue was not handled in time"]
+    pub fn flush(&self, timeout: std::time::Duration) -> bool {
+        self.inner
+            .queue
+            .as_ref()
+            .is_none_or(|queue| queue.flush(timeout))
     }
 }
 
@@ -112,6 +135,10 @@ impl std::fmt::Debug for TelemetryHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelemetryHook")
             .field("sinks", &self.inner.sinks.len())
+            .field(
+                "queued_sinks",
+                &self.inner.queue.as_ref().map_or(0, EvaluationQueue::sinks),
+            )
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -138,6 +165,9 @@ impl HookInner {
         }
         for sink in &self.sinks {
             self.sink_guard.run(|| sink.record(&record));
+        }
+        if let Some(queue) = &self.queue {
+            self.sink_guard.run(|| queue.offer(&record));
         }
     }
 

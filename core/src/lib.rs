@@ -42,6 +42,8 @@
 //!   written on a background thread.
 //! - For work that can leave the evaluation path: [`QueuedRecord`] (a record captured cheaply,
 //!   with its moment) and [`BackgroundWorker`] (a bounded queue, drops counted, one thread).
+//!   Sinks that implement [`QueuedSink`] share one [`EvaluationQueue`] per hook: each
+//!   evaluation is captured and queued once for all of them.
 //! - [`JsonValue`]: flag values as depth-limited JSON, for sinks that write values as text.
 //! - Volume control, as wrappers any sink can take (see the README's "Production setup"):
 //!   [`ExposureDedup`] passes each exposure (flag, context, variant, version, set id) once per
@@ -64,7 +66,9 @@
 //!
 //! # Crate feature flags
 //!
-//! This crate has no optional features.
+//! - `opentelemetry` (off by default): [`QueuedSink`]s can ask for the span active during the
+//!   evaluation ([`QueuedNeeds::parent_span`]), read through OpenTelemetry's context. The
+//!   OpenTelemetry and Datadog backends turn it on.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -77,6 +81,7 @@ mod context_fingerprint;
 mod context_id;
 mod distinct_count;
 mod error_type;
+mod evaluation_queue;
 mod evaluation_start;
 mod exposure_dedup;
 mod exposure_key;
@@ -89,8 +94,12 @@ mod json_object;
 mod lazy_worker;
 mod normaliser;
 mod panic_guard;
+#[cfg(feature = "opentelemetry")]
+mod parent_span;
 mod prefetch;
+mod queued_evaluation;
 mod queued_record;
+mod queued_sink;
 mod rare_parts;
 mod reason;
 mod record;
@@ -117,6 +126,7 @@ pub use context_id::{
 };
 pub use distinct_count::DistinctCounter;
 pub use error_type::{ErrorType, EvaluationFailure};
+pub use evaluation_queue::{EvaluationQueue, MAX_QUEUED_SINKS, QueueMembership, QueuedPart};
 pub use evaluation_start::{
     EvaluationEnd, EvaluationStart, EvaluationStarted, MAX_START_AGE, START_SLOTS,
 };
@@ -129,7 +139,9 @@ pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
 pub use lazy_worker::LazyWorker;
+pub use queued_evaluation::QueuedEvaluation;
 pub use queued_record::QueuedRecord;
+pub use queued_sink::{PendingEvaluation, QueuedNeeds, QueuedSink};
 pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
 pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
 pub use record_texts::RecordTexts;

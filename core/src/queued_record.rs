@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use open_feature::{EvaluationContext, Value};
 
-use crate::rare_parts::{OwnedContextId, RareParts, owns_memory};
+use crate::rare_parts::{OwnedContextId, RareParts};
 use crate::recycled_parts;
 use crate::shared_text::interned_text;
 use crate::{
@@ -17,10 +17,10 @@ use crate::{
 ///
 /// Taking one is meant to be cheap on the evaluation path: the flag key, variant and provider
 /// name are interned texts found in one lookup ([`RecordTexts`]), well-known reasons are plain
-/// values, and scalar flag values are copied without allocating. What the common record lacks
-/// (a string, structured or list value, a failure, a context id, metadata, custom attributes, a
-/// provider's own reason) goes in one box taken only when present, so the common record is 216
-/// bytes to move through a queue instead of 440. That box and its texts are recycled: dropping a
+/// values, and a boolean value is one byte (lent back from a constant). What the common record
+/// lacks (any other value, a failure, a context id, metadata, custom attributes, a provider's
+/// own reason) goes in one box taken only when present, so the common record is 160 bytes to
+/// move through a queue instead of 440. That box and its texts are recycled: dropping a
 /// `QueuedRecord` (on the background thread) returns them to a bounded process-wide pool, and
 /// the next capture refills them in place, so a record with a string value, a context id, a
 /// version or flag metadata is captured without allocating once the pool has a box of its
@@ -53,7 +53,8 @@ pub struct QueuedRecord {
     time: SystemTime,
     flag_key: SharedText,
     flag_type: FlagType,
-    value: Option<Value>,
+    /// A boolean value; any other is in `rest` (see `in_rare_parts`).
+    bool_value: Option<bool>,
     variant: Option<SharedText>,
     reason: Option<Reason<'static>>,
     provider_name: Option<SharedText>,
@@ -64,6 +65,10 @@ pub struct QueuedRecord {
     /// What the common record lacks, in one allocation when present.
     rest: Option<Box<RareParts>>,
 }
+
+/// The values a boolean flag's record lends.
+static TRUE: Value = Value::Bool(true);
+static FALSE: Value = Value::Bool(false);
 
 impl QueuedRecord {
     /// Captures `record`, stamped with [its time](EvaluationRecord::time) (call it during the
@@ -102,8 +107,11 @@ impl QueuedRecord {
             time,
             flag_key,
             flag_type: record.flag_type,
-            // A value that owns memory goes with the rare parts, which are recycled.
-            value: record.value.filter(|value| !owns_memory(value)).cloned(),
+            // Any other value goes with the rare parts, which are recycled.
+            bool_value: match record.value {
+                Some(Value::Bool(flag)) => Some(*flag),
+                _ => None,
+            },
             variant,
             reason: record.reason.as_ref().map(owned_reason),
             provider_name,
@@ -117,6 +125,12 @@ impl QueuedRecord {
         }
     }
 
+    /// The flag key as captured: interned when short, so that a background thread can keep it
+    /// as long as it likes without copying it.
+    pub fn flag_key_text(&self) -> &SharedText {
+        &self.flag_key
+    }
+
     /// When the evaluation was captured (its moment, not the background thread's).
     pub fn time(&self) -> SystemTime {
         self.time
@@ -126,7 +140,9 @@ impl QueuedRecord {
     /// evaluation's context (which is not captured; pass an empty one).
     pub fn record<'a>(&'a self, evaluation_context: &'a EvaluationContext) -> EvaluationRecord<'a> {
         let mut record = EvaluationRecord::new(&self.flag_key, self.flag_type, evaluation_context);
-        record.value = self.value.as_ref();
+        record.value = self
+            .bool_value
+            .map(|flag| if flag { &TRUE } else { &FALSE });
         record.variant = self.variant.as_deref();
         record.reason = self.reason.clone();
         record.provider_name = self.provider_name.as_deref();

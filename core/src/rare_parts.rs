@@ -18,8 +18,8 @@ use crate::{ContextId, CustomAttribute, ErrorType, EvaluationRecord, HashedConte
 /// [`RareParts::metadata`].
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RareParts {
-    /// A value that owns memory (a string, a structure, a list) when `has_owned_value`;
-    /// otherwise a spare or `None`. Kept here rather than in the common record so that it is
+    /// The record's value when it is not a boolean (see [`in_rare_parts`]) and
+    /// `has_owned_value`; otherwise a spare or `None`. Kept here rather than in the common record so that it is
     /// never freed on the background thread: a string's buffer is refilled in place, and a
     /// structure or list replaced on the evaluation path by the next record that takes these
     /// parts, where the old one is freed by a thread that evaluates, as it was allocated.
@@ -60,7 +60,7 @@ impl RareParts {
     /// Whether `record` has none of the rare parts (its flag metadata counted only when
     /// `with_metadata`).
     pub(crate) fn absent_from(record: &EvaluationRecord<'_>, with_metadata: bool) -> bool {
-        !record.value.is_some_and(owns_memory)
+        !record.value.is_some_and(in_rare_parts)
             && !matches!(record.provider_reason, Some(EvaluationReason::Other(_)))
             && record.failure.is_none()
             && record.context_id.is_none()
@@ -74,7 +74,7 @@ impl RareParts {
     /// buffers already here.
     pub(crate) fn refill(&mut self, record: &EvaluationRecord<'_>, with_metadata: bool) {
         self.has_owned_value = false;
-        if let Some(value) = record.value.filter(|value| owns_memory(value)) {
+        if let Some(value) = record.value.filter(|value| in_rare_parts(value)) {
             match (&mut self.owned_value, value) {
                 (Some(Value::String(mine)), Value::String(text)) => refill_text(mine, text),
                 (mine, value) => *mine = Some(value.clone()),
@@ -134,7 +134,7 @@ impl RareParts {
         }
     }
 
-    /// The record's value, when it owns memory (see [`owns_memory`]).
+    /// The record's value, when it is kept here (see [`in_rare_parts`]).
     pub(crate) fn owned_value(&self) -> Option<&Value> {
         self.owned_value.as_ref().filter(|_| self.has_owned_value)
     }
@@ -193,10 +193,13 @@ impl RareParts {
     }
 }
 
-/// Whether `value` holds memory of its own: a string, a structure or a list. Such values are
-/// captured with the rare parts; booleans and numbers are copied in the common record.
-pub(crate) fn owns_memory(value: &Value) -> bool {
-    matches!(value, Value::String(_) | Value::Struct(_) | Value::Array(_))
+/// Whether `value` is captured with the rare parts: every value but a boolean, which the
+/// common record lends from a constant. A `Value` takes 56 bytes, and every byte of a queued
+/// record is written into a queue slot that the other core read last; so the common record
+/// keeps one byte for the most common flags instead (`queued_record`). Strings keep their
+/// buffer here, refilled in place; numbers cost the box, recycled like the rest.
+pub(crate) fn in_rare_parts(value: &Value) -> bool {
+    !matches!(value, Value::Bool(_))
 }
 
 /// Bytes `value` holds on the heap, roughly (texts' capacities and each collection's slots).
@@ -274,10 +277,10 @@ mod tests {
         for value in [&structure, &text, &flag, &list, &text, &structure] {
             let mut record = EvaluationRecord::new("layout", FlagType::Struct, &context);
             record.value = Some(value);
-            assert_eq!(RareParts::absent_from(&record, true), !owns_memory(value));
+            assert_eq!(RareParts::absent_from(&record, true), !in_rare_parts(value));
             parts.refill(&record, true);
             let lent = parts.owned_value();
-            assert_eq!(lent, owns_memory(value).then_some(value));
+            assert_eq!(lent, in_rare_parts(value).then_some(value));
         }
         // A record without such a value leaves the last one as a spare, counted in what the
         // parts keep, so that a large one is not pooled (it is freed where it is dropped).

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{EvaluationRecord, EvaluationStarted};
+use crate::{EvaluationRecord, EvaluationStarted, QueuedPart};
 
 /// Receives every evaluation record of a [`TelemetryHook`](crate::TelemetryHook).
 ///
@@ -23,6 +23,15 @@ pub trait EvaluationSink: Send + Sync + 'static {
     /// Called from the `before` stage, for sinks that [need starts](Self::needs_start): an
     /// evaluation of a recorded flag begins (request and in-flight counters).
     fn started(&self, _evaluation: &EvaluationStarted<'_>) {}
+
+    /// For a sink whose work waits for a background thread: its [`QueuedSink`](crate::QueuedSink)
+    /// half. Asked once, when the hook is built; a hook then never calls
+    /// [`record`](Self::record) on this sink, but captures each evaluation once for all such
+    /// sinks and queues it once on the hook's [`EvaluationQueue`](crate::EvaluationQueue).
+    /// `None` (the default): the hook calls `record`.
+    fn queued(&self) -> Option<QueuedPart> {
+        None
+    }
 }
 
 impl<S: EvaluationSink + ?Sized> EvaluationSink for Arc<S> {
@@ -37,6 +46,10 @@ impl<S: EvaluationSink + ?Sized> EvaluationSink for Arc<S> {
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
         (**self).started(evaluation);
     }
+
+    fn queued(&self) -> Option<QueuedPart> {
+        (**self).queued()
+    }
 }
 
 impl<S: EvaluationSink + ?Sized> EvaluationSink for Box<S> {
@@ -50,6 +63,10 @@ impl<S: EvaluationSink + ?Sized> EvaluationSink for Box<S> {
 
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
         (**self).started(evaluation);
+    }
+
+    fn queued(&self) -> Option<QueuedPart> {
+        (**self).queued()
     }
 }
 
