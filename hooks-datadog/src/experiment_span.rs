@@ -1,23 +1,22 @@
 //! Trace-based enrichment: an `experiments.IsEnabled` child span per evaluation.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use open_feature::Value;
+use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, Drain, EvaluationRecord, EvaluationSink, FastBuildHasher, LazyWorker,
-    SharedText, shared_text,
+    BackgroundStats, EvaluationRecord, EvaluationSink, FastBuildHasher, PendingEvaluation,
+    QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink, SharedText,
+    shared_text,
 };
-use opentelemetry::trace::{
-    Span, SpanContext, SpanId, SpanKind, TraceContextExt, TraceId, TraceState, Tracer,
-};
+use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
 use crate::seen_once::SeenOnce;
-use crate::tag_text::{MAX_TAG_LEN, owned_tag_text, tag_text, truncate, truncated};
+use crate::tag_text::{MAX_TAG_LEN, static_tag_text, truncate, truncated};
 
 /// The operation name Datadog's change tracking looks for.
 pub const EXPERIMENT_OPERATION: &str = "experiments.IsEnabled";
@@ -44,14 +43,19 @@ pub enum ExperimentSpanVolume {
 /// # Off the evaluation path
 ///
 /// The span is not bound to a live span: it needs its parent's ids and the evaluation's start
-/// and end, nothing else. So the evaluation captures those into a bounded queue, and a
-/// background thread (`openfeature-experiment-spans`) builds the span under that parent with
-/// the evaluation's own start and end times, and ends it (its processor then exports). It may
-/// do so after the parent span has ended; the child still carries its parent's trace and span
-/// id and its own times. When the queue is full the span is dropped and counted
-/// ([`ExperimentSpanSink::stats`]); size it with [`ExperimentSpanSink::with_queue_capacity`].
-/// [`ExperimentSpanSink::flush`] waits (bounded) until every span queued before it is ended:
-/// call it before the tracer provider's `force_flush` or `shutdown`. Dropping the last clone
+/// and end, nothing else. So the evaluation only decides whether it gets a span, and the hook
+/// captures those with the record into a bounded queue; a background thread builds the span
+/// under that parent with the evaluation's own start and end times, and ends it (its processor
+/// then exports). It may do so after the parent span has ended; the child still carries its
+/// parent's trace and span id (and trace state) and its own times. Built into a hook, the sink
+/// shares the hook's one queue and thread (`openfeature-hook`) with its other queued sinks, so
+/// each evaluation is captured and queued once for all of them
+/// ([`QueuedSink`](openfeature_hooks_core::QueuedSink)); used on its own it has a queue and
+/// thread of its own (`openfeature-experiment-spans`). When the queue is full the span is
+/// dropped and counted ([`ExperimentSpanSink::stats`]); size it with
+/// [`ExperimentSpanSink::with_queue_capacity`]. [`ExperimentSpanSink::flush`] waits (bounded)
+/// until every span queued before it is ended: call it before the tracer provider's
+/// `force_flush` or `shutdown`. Dropping the last clone of the sink and of the hooks holding it
 /// ends what is queued and stops the thread, waiting at most
 /// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
 ///
@@ -59,8 +63,11 @@ pub enum ExperimentSpanVolume {
 pub struct ExperimentSpanSink<T> {
     tracer: Arc<T>,
     volume: ExperimentSpanVolume,
+    capacity: usize,
     seen: Arc<SeenOnce>,
-    worker: LazyWorker<QueuedSpan>,
+    /// The background half, made again by every option so that it holds the final ones.
+    starter: Arc<SpanStarter<T>>,
+    membership: QueueMembership,
 }
 
 impl<T> Clone for ExperimentSpanSink<T> {
@@ -68,8 +75,10 @@ impl<T> Clone for ExperimentSpanSink<T> {
         Self {
             tracer: self.tracer.clone(),
             volume: self.volume,
+            capacity: self.capacity,
             seen: self.seen.clone(),
-            worker: self.worker.clone(),
+            starter: self.starter.clone(),
+            membership: self.membership.clone(),
         }
     }
 }
@@ -78,7 +87,7 @@ impl<T> std::fmt::Debug for ExperimentSpanSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExperimentSpanSink")
             .field("volume", &self.volume)
-            .field("queue_capacity", &self.worker.capacity())
+            .field("queue_capacity", &self.capacity)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -87,11 +96,20 @@ impl<T> std::fmt::Debug for ExperimentSpanSink<T> {
 impl<T: Tracer> ExperimentSpanSink<T> {
     /// Creates the spans with `tracer`, once per flag per trace.
     pub fn new(tracer: T) -> Self {
+        let tracer = Arc::new(tracer);
+        let seen = Arc::new(SeenOnce::new());
         Self {
-            tracer: Arc::new(tracer),
+            starter: Arc::new(SpanStarter {
+                tracer: tracer.clone(),
+                volume: ExperimentSpanVolume::default(),
+                seen: seen.clone(),
+                capacity: DEFAULT_QUEUE_CAPACITY,
+            }),
+            seen,
+            tracer,
             volume: ExperimentSpanVolume::default(),
-            seen: Arc::new(SeenOnce::new()),
-            worker: LazyWorker::new("openfeature-experiment-spans"),
+            capacity: DEFAULT_QUEUE_CAPACITY,
+            membership: QueueMembership::new(),
         }
     }
 
@@ -99,17 +117,28 @@ impl<T: Tracer> ExperimentSpanSink<T> {
     #[must_use]
     pub fn with_volume(mut self, volume: ExperimentSpanVolume) -> Self {
         self.volume = volume;
-        self
+        self.remade()
     }
 
     /// How many spans may wait for the background thread (default
-    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, spans are dropped and counted. Set it before the
-    /// first evaluation.
-    ///
-    /// [`DEFAULT_QUEUE_CAPACITY`]: openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY
+    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, spans are dropped and counted. On a hook's
+    /// queue, shared with its other queued sinks, the queue takes the largest capacity they
+    /// ask for. Set it before the first evaluation.
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.worker = self.worker.with_capacity(capacity);
+        self.capacity = capacity;
+        self.remade()
+    }
+
+    /// The sink with a background half and queues of its own, holding the current options.
+    fn remade(mut self) -> Self {
+        self.starter = Arc::new(SpanStarter {
+            tracer: self.tracer.clone(),
+            volume: self.volume,
+            seen: self.seen.clone(),
+            capacity: self.capacity,
+        });
+        self.membership = QueueMembership::new();
         self
     }
 }
@@ -120,152 +149,70 @@ impl<T> ExperimentSpanSink<T> {
     /// the tracer provider too before reading an exporter.
     #[must_use = "false means the spans were not all ended in time"]
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.worker.flush(timeout)
+        self.membership.flush(timeout)
     }
 
-    /// The queue's counters: spans dropped because it was full, spans ended.
+    /// The counters of the queue the spans wait in: dropped because it was full, handled. On
+    /// a hook's queue they count every evaluation queued for any of its queued sinks.
     pub fn stats(&self) -> BackgroundStats {
-        self.worker.stats()
+        self.membership.stats(self.capacity)
     }
-}
-
-/// What the evaluation path hands the background thread.
-struct QueuedSpan {
-    /// The ids of the span active during the evaluation: the span's parent. Only its ids: a
-    /// clone of the active `Context` would keep the parent span open, and a span ends when its
-    /// last reference goes, here on the background thread.
-    parent: QueuedParent,
-    flag_key: SharedText,
-    value: QueuedValue,
-    start: Option<SystemTime>,
-    end: SystemTime,
-}
-
-/// The flag's value as queued. A string value is shared as a [`SharedText`] (interned when
-/// short): a clone of the `String` would be allocated on the evaluation path and freed on the
-/// background thread, the hand-over that makes glibc's allocator slow for every allocation of
-/// the evaluating thread (`perf`, every backend over a string flag: ~380 ns of `_int_malloc`
-/// and `_int_free` an evaluation). A structure or list is queued as its tag text, and
-/// booleans and numbers are copied.
-enum QueuedValue {
-    Text(SharedText),
-    Other(Value),
-}
-
-impl QueuedValue {
-    fn of(value: &Value) -> Self {
-        match value {
-            Value::String(text) => Self::Text(shared_text(text)),
-            // Its tag text, formatted here: a copy of the structure would be several
-            // allocations freed on the background thread; the text is interned when short.
-            Value::Struct(_) | Value::Array(_) => Self::Text(shared_text(&tag_text(value))),
-            other => Self::Other(other.clone()),
-        }
-    }
-
-    /// The `experiment_value` tag's text, cut to [`MAX_TAG_LEN`] characters.
-    fn into_tag_text(self) -> Cow<'static, str> {
-        match self {
-            Self::Text(text) => shared_tag_text(&text),
-            Self::Other(value) => owned_tag_text(value),
-        }
-    }
-}
-
-/// The parent's ids as queued. A span context's trace state (the W3C `tracestate` a request
-/// brought in, which every local span of its trace inherits) is a list of owned strings:
-/// cloning it would allocate on the evaluation path for every span, and free on the background
-/// thread. So a span with a trace state is queued as its bare ids plus the state shared
-/// through a per-thread cache: one copy per span per thread, whatever the number of
-/// evaluations under it. Spans without one (the common case) are copied as they are.
-struct QueuedParent {
-    /// The parent's ids, with no trace state when `state` holds it.
-    ids: SpanContext,
-    state: Option<Arc<TraceState>>,
-}
-
-thread_local! {
-    /// The trace state of the span this thread queued a child of last: a span's context never
-    /// changes, so its trace and span id identify it.
-    static LAST_STATE: RefCell<Option<(TraceId, SpanId, Arc<TraceState>)>> =
-        const { RefCell::new(None) };
-}
-
-impl QueuedParent {
-    fn of(ids: &SpanContext) -> Self {
-        if *ids.trace_state() == TraceState::NONE {
-            return Self {
-                ids: ids.clone(),
-                state: None,
-            };
-        }
-        let state = LAST_STATE
-            .try_with(|last| {
-                let mut last = last.try_borrow_mut().ok()?;
-                if let Some((trace_id, span_id, state)) = last.as_ref()
-                    && *trace_id == ids.trace_id()
-                    && *span_id == ids.span_id()
-                {
-                    return Some(state.clone());
-                }
-                let state = Arc::new(ids.trace_state().clone());
-                *last = Some((ids.trace_id(), ids.span_id(), state.clone()));
-                Some(state)
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| Arc::new(ids.trace_state().clone()));
-        Self {
-            ids: with_trace_state(ids, TraceState::NONE),
-            state: Some(state),
-        }
-    }
-
-    /// The parent's span context, trace state included (cloned here, on the background thread).
-    fn into_span_context(self) -> SpanContext {
-        match self.state {
-            None => self.ids,
-            Some(state) => with_trace_state(&self.ids, TraceState::clone(&state)),
-        }
-    }
-}
-
-/// `ids` with `state` for trace state.
-fn with_trace_state(ids: &SpanContext, state: TraceState) -> SpanContext {
-    SpanContext::new(
-        ids.trace_id(),
-        ids.span_id(),
-        ids.trace_flags(),
-        ids.is_remote(),
-        state,
-    )
 }
 
 /// The span's name and `experiment_id`: the flag key cut to [`MAX_TAG_LEN`] characters, copied
 /// only when the key is not interned (an interned key lives as long as the process).
 fn experiment_id(flag_key: &SharedText) -> Cow<'static, str> {
-    shared_tag_text(flag_key)
+    static_text(flag_key)
+}
+
+/// The `experiment_value` tag: a string value is interned like flag keys (one lookup, no copy
+/// for the usual short variants' values), anything else formatted.
+fn experiment_value(value: &Value) -> Cow<'static, str> {
+    match value {
+        Value::String(text) => static_text(&shared_text(text)),
+        other => static_tag_text(other),
+    }
 }
 
 /// `text` cut to [`MAX_TAG_LEN`] characters, copied only when it is not interned.
-fn shared_tag_text(text: &SharedText) -> Cow<'static, str> {
+fn static_text(text: &SharedText) -> Cow<'static, str> {
     match text {
         SharedText::Interned(text) => truncated(text, MAX_TAG_LEN),
         SharedText::Counted(text) => Cow::Owned(truncate(text, MAX_TAG_LEN)),
     }
 }
 
-/// The background side: builds and ends each span.
+/// The background half: decides on the evaluation path, builds and ends each span on the
+/// queue's thread.
 struct SpanStarter<T> {
     tracer: Arc<T>,
+    volume: ExperimentSpanVolume,
+    seen: Arc<SeenOnce>,
+    capacity: usize,
 }
 
-impl<T> Drain<QueuedSpan> for SpanStarter<T>
+impl<T> QueuedSink for SpanStarter<T>
 where
     T: Tracer + Send + Sync + 'static,
 {
-    fn handle(&mut self, queued: QueuedSpan) {
-        let id = experiment_id(&queued.flag_key);
+    fn accepts(&self, record: &EvaluationRecord<'_>, pending: &PendingEvaluation) -> bool {
+        if record.is_failure() || record.value.is_none() {
+            return false;
+        }
+        let Some((trace_id, _, _)) = pending.parent_span_ids() else {
+            return false;
+        };
+        self.volume == ExperimentSpanVolume::Every
+            || self
+                .seen
+                .first(FastBuildHasher::default().hash_one((trace_id.to_bytes(), record.flag_key)))
+    }
+
+    fn handle(&self, record: &EvaluationRecord<'_>, evaluation: &QueuedEvaluation) {
+        let (Some(parent), Some(value)) = (evaluation.parent_span(), record.value) else {
+            return;
+        };
+        let id = experiment_id(evaluation.queued_record().flag_key_text());
         let mut builder = self
             .tracer
             .span_builder(id.clone())
@@ -273,17 +220,29 @@ where
             .with_attributes([
                 KeyValue::new("operation.name", EXPERIMENT_OPERATION),
                 KeyValue::new("experiment_id", id),
-                KeyValue::new("experiment_value", queued.value.into_tag_text()),
+                KeyValue::new("experiment_value", experiment_value(value)),
             ]);
-        if let Some(start) = queued.start {
+        if let Some(start) = evaluation.start_time() {
             builder = builder.with_start_time(start);
         }
         builder
             .start_with_context(
                 self.tracer.as_ref(),
-                &Context::new().with_remote_span_context(queued.parent.into_span_context()),
+                &Context::new().with_remote_span_context(parent),
             )
-            .end_with_timestamp(queued.end);
+            .end_with_timestamp(evaluation.time());
+    }
+
+    fn needs(&self) -> QueuedNeeds {
+        QueuedNeeds::default().parent_span().start()
+    }
+
+    fn queue_capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn thread_name(&self) -> &'static str {
+        "openfeature-experiment-spans"
     }
 }
 
@@ -292,41 +251,18 @@ where
     T: Tracer + Send + Sync + 'static,
 {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        if record.is_failure() {
-            return;
-        }
-        let Some(value) = record.value else { return };
-        let parent = Context::map_current(|context| {
-            let span = context.span();
-            let ids = span.span_context();
-            if !ids.is_valid() {
-                return None;
-            }
-            if self.volume == ExperimentSpanVolume::OncePerFlagPerTrace {
-                let pair = FastBuildHasher::default()
-                    .hash_one((ids.trace_id().to_bytes(), record.flag_key));
-                if !self.seen.first(pair) {
-                    return None;
-                }
-            }
-            Some(QueuedParent::of(ids))
-        });
-        let Some(parent) = parent else { return };
-        self.worker.try_send(
-            QueuedSpan {
-                parent,
-                flag_key: shared_text(record.flag_key),
-                value: QueuedValue::of(value),
-                start: record.started.map(|start| start.time),
-                end: record.time(),
-            },
-            || SpanStarter {
-                tracer: self.tracer.clone(),
-            },
-        );
+        let starter: Arc<dyn QueuedSink> = self.starter.clone();
+        self.membership.offer(&starter, record);
     }
 
     fn needs_start(&self) -> bool {
         true
+    }
+
+    fn queued(&self) -> Option<QueuedPart> {
+        Some(QueuedPart {
+            sink: self.starter.clone(),
+            membership: self.membership.clone(),
+        })
     }
 }

@@ -48,17 +48,11 @@ pub(crate) fn tag_text(value: &Value) -> Cow<'_, str> {
     }
 }
 
-/// [`tag_text`] of a value the caller owns, as text that outlives it: a boolean's text is a
-/// constant and a string is cut in place, so neither is copied.
-pub(crate) fn owned_tag_text(value: Value) -> Cow<'static, str> {
+/// [`tag_text`] as text that outlives the value: a boolean's text is a constant, not copied.
+pub(crate) fn static_tag_text(value: &Value) -> Cow<'static, str> {
     match value {
-        Value::Bool(flag) => Cow::Borrowed(bool_text(flag)),
-        Value::String(mut text) => {
-            let kept = truncated(&text, MAX_TAG_LEN).len();
-            text.truncate(kept);
-            Cow::Owned(text)
-        }
-        other => Cow::Owned(tag_text(&other).into_owned()),
+        Value::Bool(flag) => Cow::Borrowed(bool_text(*flag)),
+        other => Cow::Owned(tag_text(other).into_owned()),
     }
 }
 
@@ -86,7 +80,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_owned_value_gives_the_same_text_as_a_borrowed_one() {
+    fn a_static_text_is_the_same_as_a_borrowed_one() {
         let values = [
             Value::Bool(true),
             Value::Bool(false),
@@ -99,7 +93,7 @@ mod tests {
         ];
         for value in values {
             let borrowed = tag_text(&value).into_owned();
-            assert_eq!(owned_tag_text(value), borrowed);
+            assert_eq!(static_tag_text(&value), borrowed);
         }
     }
 

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use open_feature::EvaluationContext;
+use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, Drain, EvaluationRecord, EvaluationSink, LazyWorker, QueuedRecord, RecordTexts,
+    BackgroundStats, EvaluationRecord, EvaluationSink, PendingEvaluation, QueueMembership,
+    QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink, RecordTexts,
 };
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
-use opentelemetry::trace::{SpanId, TraceContextExt, TraceFlags, TraceId};
-use opentelemetry::{Context, InstrumentationScope, Key, StringValue};
+use opentelemetry::{InstrumentationScope, Key, StringValue};
 
 use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
 use crate::attributes::{AttributeWriter, Body, write_attributes};
@@ -31,15 +31,20 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 ///
 /// # Off the evaluation path
 ///
-/// The evaluation asks `event_enabled`, reads the active span's ids and the time, and
-/// captures the record ([`QueuedRecord`]) into a bounded queue; a background thread
-/// (`openfeature-log-events`) builds the log record, sets that time and trace context on it
-/// explicitly, and emits it to the logger (whose processor then exports: a batch processor in
-/// production). When the queue is full the event is dropped and counted
+/// The evaluation asks `event_enabled`, and the hook captures the record
+/// ([`QueuedRecord`](openfeature_hooks_core::QueuedRecord)), its time and the active span's
+/// ids into a bounded queue; a background thread builds the log record, sets that time and
+/// trace context on it explicitly, and emits it to the logger (whose processor then exports:
+/// a batch processor in production). Built into a hook, the sink shares the hook's one queue
+/// and thread (`openfeature-hook`) with its other queued sinks, so each evaluation is captured
+/// and queued once for all of them ([`QueuedSink`]); used on its own (behind a wrapper such as
+/// `ExposureDedup`, or called directly) it has a queue and thread of its own
+/// (`openfeature-log-events`). When the queue is full the event is dropped and counted
 /// ([`LogEventSink::stats`]); size it with [`LogEventSink::with_queue_capacity`] for bursts.
 /// [`LogEventSink::flush`] waits (bounded) until everything queued before it is emitted: call
 /// it, then the provider's `force_flush`, before reading an exporter. Dropping the last clone
-/// emits what is queued and stops the thread, waiting at most
+/// of the sink and of the hooks holding it emits what is queued and stops the thread, waiting
+/// at most
 /// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.
@@ -62,8 +67,10 @@ pub struct LogEventSink<L: Logger> {
     logger: Arc<L>,
     naming: AttributeNaming,
     mutator: Option<Arc<EventMutator<L::LogRecord>>>,
-    /// Started by the first record, so that the options above are final by then.
-    worker: LazyWorker<QueuedEvent>,
+    capacity: usize,
+    /// The background half, made again by every option so that it holds the final ones.
+    emitter: Arc<EventEmitter<L>>,
+    membership: QueueMembership,
 }
 
 impl<L: Logger> Clone for LogEventSink<L> {
@@ -72,7 +79,9 @@ impl<L: Logger> Clone for LogEventSink<L> {
             logger: self.logger.clone(),
             naming: self.naming,
             mutator: self.mutator.clone(),
-            worker: self.worker.clone(),
+            capacity: self.capacity,
+            emitter: self.emitter.clone(),
+            membership: self.membership.clone(),
         }
     }
 }
@@ -80,11 +89,19 @@ impl<L: Logger> Clone for LogEventSink<L> {
 impl<L: Logger> LogEventSink<L> {
     /// Emits through `logger`.
     pub fn new(logger: L) -> Self {
+        let logger = Arc::new(logger);
         Self {
-            logger: Arc::new(logger),
+            emitter: Arc::new(EventEmitter {
+                logger: logger.clone(),
+                naming: AttributeNaming::default(),
+                mutator: None,
+                capacity: DEFAULT_QUEUE_CAPACITY,
+            }),
+            logger,
             naming: AttributeNaming::default(),
             mutator: None,
-            worker: LazyWorker::new("openfeature-log-events"),
+            capacity: DEFAULT_QUEUE_CAPACITY,
+            membership: QueueMembership::new(),
         }
     }
 
@@ -103,18 +120,17 @@ impl<L: Logger> LogEventSink<L> {
     #[must_use]
     pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
         self.naming = naming;
-        self
+        self.remade()
     }
 
     /// How many events may wait for the background thread (default
-    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, events are dropped and counted. Set it before
-    /// the first evaluation.
-    ///
-    /// [`DEFAULT_QUEUE_CAPACITY`]: openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY
+    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, events are dropped and counted. On a hook's
+    /// queue, shared with its other queued sinks, the queue takes the largest capacity they
+    /// ask for. Set it before the first evaluation.
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.worker = self.worker.with_capacity(capacity);
-        self
+        self.capacity = capacity;
+        self.remade()
     }
 
     /// Changes each event just before it is emitted (add, replace or drop attributes, set the
@@ -130,6 +146,18 @@ impl<L: Logger> LogEventSink<L> {
         mutator: impl Fn(&mut L::LogRecord, &EvaluationRecord<'_>) + Send + Sync + 'static,
     ) -> Self {
         self.mutator = Some(Arc::new(mutator));
+        self.remade()
+    }
+
+    /// The sink with a background half and queues of its own, holding the current options.
+    fn remade(mut self) -> Self {
+        self.emitter = Arc::new(EventEmitter {
+            logger: self.logger.clone(),
+            naming: self.naming,
+            mutator: self.mutator.clone(),
+            capacity: self.capacity,
+        });
+        self.membership = QueueMembership::new();
         self
     }
 
@@ -138,49 +166,47 @@ impl<L: Logger> LogEventSink<L> {
     /// still hold them: flush the provider too before reading an exporter.
     #[must_use = "false means the events were not all emitted in time"]
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.worker.flush(timeout)
+        self.membership.flush(timeout)
     }
 
-    /// The queue's counters: events dropped because it was full, events emitted.
+    /// The counters of the queue the events wait in: dropped because it was full, handled.
+    /// On a hook's queue they count every evaluation queued for any of its queued sinks.
     pub fn stats(&self) -> BackgroundStats {
-        self.worker.stats()
+        self.membership.stats(self.capacity)
     }
 }
 
-/// What the evaluation path hands the background thread.
-struct QueuedEvent {
-    record: QueuedRecord,
-    /// The trace context of the span active during the evaluation.
-    trace: Option<(TraceId, SpanId, TraceFlags)>,
-}
-
-/// The background side: builds each log record and emits it.
+/// The background half: decides on the evaluation path, builds and emits each log record on
+/// the queue's thread.
 struct EventEmitter<L: Logger> {
     logger: Arc<L>,
     naming: AttributeNaming,
     mutator: Option<Arc<EventMutator<L::LogRecord>>>,
-    /// The empty context records are lent (the evaluation's is not captured).
-    context: EvaluationContext,
+    capacity: usize,
 }
 
-impl<L> Drain<QueuedEvent> for EventEmitter<L>
+impl<L> QueuedSink for EventEmitter<L>
 where
     L: Logger + Send + Sync + 'static,
     L::LogRecord: 'static,
 {
-    fn handle(&mut self, event: QueuedEvent) {
-        let record = event.record.record(&self.context);
+    fn accepts(&self, _record: &EvaluationRecord<'_>, _pending: &PendingEvaluation) -> bool {
+        self.logger
+            .event_enabled(Severity::Info, LOG_TARGET, Some(EVENT_NAME))
+    }
+
+    fn handle(&self, record: &EvaluationRecord<'_>, evaluation: &QueuedEvaluation) {
         let mut log = self.logger.create_log_record();
         log.set_event_name(EVENT_NAME);
-        log.set_timestamp(event.record.time());
+        log.set_timestamp(evaluation.time());
         log.set_severity_number(Severity::Info);
         log.set_severity_text("INFO");
-        if let Some((trace_id, span_id, flags)) = event.trace {
+        if let Some((trace_id, span_id, flags)) = evaluation.parent_span_ids() {
             log.set_trace_context(trace_id, span_id, Some(flags));
         }
         write_attributes(
-            &record,
-            RecordTexts::of(&record),
+            record,
+            RecordTexts::of(record),
             self.naming,
             Body::Available,
             &mut LogAttributes(&mut log),
@@ -193,11 +219,23 @@ where
             )));
         }
         if let Some(mutator) = &self.mutator {
-            // A panic here leaves `handle` before the event is emitted; the worker contains
+            // A panic here leaves `handle` before the event is emitted; the queue contains
             // it (counted in `stats().panics`, logged once).
-            mutator(&mut log, &record);
+            mutator(&mut log, record);
         }
         self.logger.emit(log);
+    }
+
+    fn needs(&self) -> QueuedNeeds {
+        QueuedNeeds::default().parent_span()
+    }
+
+    fn queue_capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn thread_name(&self) -> &'static str {
+        "openfeature-log-events"
     }
 }
 
@@ -219,31 +257,15 @@ where
     L::LogRecord: 'static,
 {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        if !self
-            .logger
-            .event_enabled(Severity::Info, LOG_TARGET, Some(EVENT_NAME))
-        {
-            return;
-        }
-        let trace = Context::map_current(|cx| {
-            cx.has_active_span().then(|| {
-                let span = cx.span();
-                let ids = span.span_context();
-                (ids.trace_id(), ids.span_id(), ids.trace_flags())
-            })
-        });
-        self.worker.try_send(
-            QueuedEvent {
-                record: QueuedRecord::capture_without_metadata(record),
-                trace,
-            },
-            || EventEmitter {
-                logger: self.logger.clone(),
-                naming: self.naming,
-                mutator: self.mutator.clone(),
-                context: EvaluationContext::default(),
-            },
-        );
+        let emitter: Arc<dyn QueuedSink> = self.emitter.clone();
+        self.membership.offer(&emitter, record);
+    }
+
+    fn queued(&self) -> Option<QueuedPart> {
+        Some(QueuedPart {
+            sink: self.emitter.clone(),
+            membership: self.membership.clone(),
+        })
     }
 }
 
