@@ -81,6 +81,21 @@ pub struct BackgroundStats {
     pub capacity: usize,
 }
 
+impl BackgroundStats {
+    /// The counters of two queues added up, for a sink whose items wait in both; the capacity
+    /// is the larger.
+    #[must_use]
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            queued: self.queued + other.queued,
+            dropped: self.dropped + other.dropped,
+            handled: self.handled + other.handled,
+            panics: self.panics + other.panics,
+            capacity: self.capacity.max(other.capacity),
+        }
+    }
+}
+
 enum Message<T> {
     Item(T),
     Flush(Sender<()>),

@@ -102,11 +102,12 @@ impl TelemetryHookBuilder {
     /// Builds the hook.
     pub fn build(self) -> TelemetryHook {
         let needs_start = self.sinks.iter().any(|sink| sink.needs_start());
-        let (sinks, queue) = queue_the_queued(self.sinks);
+        let (sinks, called, queue) = queue_the_queued(self.sinks);
         TelemetryHook::from_inner(HookInner {
             starts: needs_start.then(StartTimes::default),
             normaliser: self.normaliser,
             sinks: sinks.into_boxed_slice(),
+            called,
             queue,
             flag_filter: self.flag_filter,
             custom_attributes: self.custom_attributes,
@@ -118,21 +119,28 @@ impl TelemetryHookBuilder {
     }
 }
 
-/// Splits the sinks the hook calls from the queued sinks it serves through one queue (see
-/// [`QueuedSink`](crate::QueuedSink)); past [`MAX_QUEUED_SINKS`], sinks keep their own queue.
+/// Orders the sinks the hook calls before the queued sinks it serves through one queue (see
+/// [`QueuedSink`](crate::QueuedSink)), and counts the former; past [`MAX_QUEUED_SINKS`], sinks
+/// keep their own queue.
 fn queue_the_queued(
     sinks: Vec<Box<dyn EvaluationSink>>,
-) -> (Vec<Box<dyn EvaluationSink>>, Option<EvaluationQueue>) {
+) -> (Vec<Box<dyn EvaluationSink>>, usize, Option<EvaluationQueue>) {
     let mut called = Vec::with_capacity(sinks.len());
+    let mut members = Vec::new();
     let mut queued: Vec<QueuedPart> = Vec::new();
     for sink in sinks {
         match sink.queued() {
-            Some(part) if queued.len() < MAX_QUEUED_SINKS => queued.push(part),
+            Some(part) if queued.len() < MAX_QUEUED_SINKS => {
+                queued.push(part);
+                members.push(sink);
+            }
             _ => called.push(sink),
         }
     }
+    let count = called.len();
+    called.extend(members);
     if queued.is_empty() {
-        return (called, None);
+        return (called, count, None);
     }
     let queue = EvaluationQueue::new(
         "openfeature-hook",
@@ -141,7 +149,7 @@ fn queue_the_queued(
     for part in &queued {
         part.membership.joined(&queue);
     }
-    (called, Some(queue))
+    (called, count, Some(queue))
 }
 
 impl std::fmt::Debug for TelemetryHookBuilder {

@@ -265,7 +265,7 @@ impl QueueMembership {
     /// `default_capacity` when it is on none yet.
     pub fn stats(&self, default_capacity: usize) -> BackgroundStats {
         let queues = self.queues();
-        let mut total = BackgroundStats {
+        let none = BackgroundStats {
             capacity: if queues.is_empty() {
                 default_capacity
             } else {
@@ -273,14 +273,10 @@ impl QueueMembership {
             },
             ..BackgroundStats::default()
         };
-        for stats in queues.iter().map(EvaluationQueue::stats) {
-            total.queued += stats.queued;
-            total.dropped += stats.dropped;
-            total.handled += stats.handled;
-            total.panics += stats.panics;
-            total.capacity = total.capacity.max(stats.capacity);
-        }
-        total
+        queues
+            .iter()
+            .map(EvaluationQueue::stats)
+            .fold(none, BackgroundStats::plus)
     }
 }
 

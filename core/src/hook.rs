@@ -59,8 +59,10 @@ pub struct TelemetryHook {
 
 pub(crate) struct HookInner {
     pub(crate) normaliser: Normaliser,
-    /// The sinks the hook calls; the queued ones are in `queue`.
+    /// Every sink, those the hook calls `record` on first (`called` of them), then the queued
+    /// ones, which `queue` serves (all are told of starts).
     pub(crate) sinks: Box<[Box<dyn EvaluationSink>]>,
+    pub(crate) called: usize,
     /// One queue for the sinks that work in the background (see [`crate::QueuedSink`]).
     pub(crate) queue: Option<EvaluationQueue>,
     pub(crate) flag_filter: Option<Box<FlagFilter>>,
@@ -134,7 +136,7 @@ impl TelemetryHook {
 impl std::fmt::Debug for TelemetryHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TelemetryHook")
-            .field("sinks", &self.inner.sinks.len())
+            .field("sinks", &self.inner.called)
             .field(
                 "queued_sinks",
                 &self.inner.queue.as_ref().map_or(0, EvaluationQueue::sinks),
@@ -163,7 +165,7 @@ impl HookInner {
                 .unwrap_or_default();
             record.custom_attributes = &extra;
         }
-        for sink in &self.sinks {
+        for sink in &self.sinks[..self.called] {
             self.sink_guard.run(|| sink.record(&record));
         }
         if let Some(queue) = &self.queue {

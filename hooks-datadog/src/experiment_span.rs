@@ -202,10 +202,11 @@ where
         let Some((trace_id, _, _)) = pending.parent_span_ids() else {
             return false;
         };
-        self.volume == ExperimentSpanVolume::Every
-            || self
-                .seen
+        let first_in_trace = || {
+            self.seen
                 .first(FastBuildHasher::default().hash_one((trace_id.to_bytes(), record.flag_key)))
+        };
+        self.volume == ExperimentSpanVolume::Every || first_in_trace()
     }
 
     fn handle(&self, record: &EvaluationRecord<'_>, evaluation: &QueuedEvaluation) {
