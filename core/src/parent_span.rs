@@ -9,6 +9,9 @@ use std::sync::Arc;
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
+/// A span's trace id, span id and flags: what a log record's trace context takes.
+pub type ParentSpanIds = (TraceId, SpanId, TraceFlags);
+
 /// The ids of the span active during an evaluation, as queued: 40 bytes, where a
 /// `SpanContext` takes 64 (every byte of a queued item is written into a queue slot the other
 /// core read last). Only its ids: a clone of the active `Context` would keep the span open,
@@ -61,7 +64,7 @@ impl ParentSpan {
     }
 
     /// The span's trace id, span id and flags.
-    pub(crate) fn ids(&self) -> (TraceId, SpanId, TraceFlags) {
+    pub(crate) fn ids(&self) -> ParentSpanIds {
         (TraceId::from_bytes(self.trace_id), self.span_id, self.flags)
     }
 

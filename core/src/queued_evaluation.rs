@@ -49,15 +49,9 @@ impl QueuedEvaluation {
             .map(crate::parent_span::ParentSpan::span_context)
     }
 
-    /// The same span's trace id, span id and flags, without cloning its trace state.
+    /// The same span's ids, without cloning its trace state.
     #[cfg(feature = "opentelemetry")]
-    pub fn parent_span_ids(
-        &self,
-    ) -> Option<(
-        opentelemetry::trace::TraceId,
-        opentelemetry::trace::SpanId,
-        opentelemetry::trace::TraceFlags,
-    )> {
+    pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
         self.parent
             .as_ref()
             .map(crate::parent_span::ParentSpan::ids)

@@ -112,13 +112,7 @@ impl PendingEvaluation {
     /// valid ids and a sink of the queue [needs it](QueuedNeeds::parent_span)
     /// ([`QueuedEvaluation::parent_span`] has its whole context).
     #[cfg(feature = "opentelemetry")]
-    pub fn parent_span_ids(
-        &self,
-    ) -> Option<(
-        opentelemetry::trace::TraceId,
-        opentelemetry::trace::SpanId,
-        opentelemetry::trace::TraceFlags,
-    )> {
+    pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
         self.parent
             .as_ref()
             .map(crate::parent_span::ParentSpan::ids)
