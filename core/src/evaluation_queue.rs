@@ -1,6 +1,6 @@
 //! One bounded queue and one thread for every [`QueuedSink`] of a hook.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use open_feature::EvaluationContext;
@@ -22,6 +22,11 @@ pub const MAX_QUEUED_SINKS: usize = 64;
 /// (see [`BackgroundWorker`](crate::BackgroundWorker) for the bounds).
 #[derive(Clone)]
 pub struct EvaluationQueue {
+    parts: Arc<QueueParts>,
+}
+
+/// What clones of a queue share; the thread stops when the last of them goes.
+struct QueueParts {
     members: Arc<Members>,
     worker: LazyWorker<QueuedEvaluation>,
 }
@@ -55,7 +60,7 @@ impl EvaluationQueue {
             .unwrap_or(1);
         let mut sinks = sinks;
         sinks.truncate(MAX_QUEUED_SINKS);
-        Self {
+        let parts = QueueParts {
             members: Arc::new(Members {
                 sinks: sinks.into_boxed_slice(),
                 metadata,
@@ -65,13 +70,16 @@ impl EvaluationQueue {
                 guard: PanicGuard::new("a queued sink's background work"),
             }),
             worker: LazyWorker::new(name).with_capacity(capacity),
+        };
+        Self {
+            parts: Arc::new(parts),
         }
     }
 
     /// Offers `record` to every sink; when any accepts, captures it once and queues it without
     /// waiting (dropped and counted when the queue is full).
     pub fn offer(&self, record: &EvaluationRecord<'_>) {
-        let members = &*self.members;
+        let members = &*self.parts.members;
         let pending = self.pending();
         let mut accepted_by = 0_u64;
         for (index, sink) in members.sinks.iter().enumerate() {
@@ -89,7 +97,7 @@ impl EvaluationQueue {
         #[cfg(feature = "opentelemetry")]
         {
             PendingEvaluation {
-                parent: if self.members.parent_span {
+                parent: if self.parts.members.parent_span {
                     crate::parent_span::ParentSpan::current()
                 } else {
                     None
@@ -101,7 +109,7 @@ impl EvaluationQueue {
     }
 
     fn send(&self, record: &EvaluationRecord<'_>, pending: PendingEvaluation, accepted_by: u64) {
-        let members = &*self.members;
+        let members = &*self.parts.members;
         let queued = if accepted_by & members.metadata != 0 {
             QueuedRecord::capture(record)
         } else {
@@ -114,7 +122,7 @@ impl EvaluationQueue {
         };
         #[cfg(not(feature = "opentelemetry"))]
         let _ = pending;
-        self.worker.try_send(
+        self.parts.worker.try_send(
             QueuedEvaluation {
                 record: queued,
                 start,
@@ -123,7 +131,7 @@ impl EvaluationQueue {
                 accepted_by,
             },
             || QueueDrain {
-                members: self.members.clone(),
+                members: self.parts.members.clone(),
                 context: EvaluationContext::default(),
             },
         );
@@ -133,19 +141,19 @@ impl EvaluationQueue {
     /// [idle](QueuedSink::idle), at most `timeout`; `false` on timeout. Not for the evaluation
     /// path.
     pub fn flush(&self, timeout: Duration) -> bool {
-        self.worker.flush(timeout)
+        self.parts.worker.flush(timeout)
     }
 
     /// The queue's counters; `panics` counts those of every sink's background work.
     pub fn stats(&self) -> BackgroundStats {
-        let mut stats = self.worker.stats();
-        stats.panics += self.members.guard.panics();
+        let mut stats = self.parts.worker.stats();
+        stats.panics += self.parts.members.guard.panics();
         stats
     }
 
     /// How many sinks the queue serves.
     pub fn sinks(&self) -> usize {
-        self.members.sinks.len()
+        self.parts.members.sinks.len()
     }
 }
 
@@ -203,8 +211,8 @@ impl std::fmt::Debug for QueuedPart {
 }
 
 /// The queues a queued sink (and its clones) is on: the queue of each hook it was built into,
-/// and its own, made by its first evaluation outside a hook (in a wrapper, or called
-/// directly). A sink keeps one in an `Arc`-shared field and reports its
+/// while that hook lives, and its own, made by its first evaluation outside a hook (in a
+/// wrapper, or called directly). A sink keeps one in an `Arc`-shared field and reports its
 /// [`flush`](Self::flush) and [`stats`](Self::stats) as its own.
 #[derive(Clone, Default)]
 pub struct QueueMembership(Arc<MembershipInner>);
@@ -212,8 +220,11 @@ pub struct QueueMembership(Arc<MembershipInner>);
 #[derive(Default)]
 struct MembershipInner {
     own: OnceLock<EvaluationQueue>,
-    /// Read only by `flush` and `stats`, never on the evaluation path.
-    hooks: Mutex<Vec<EvaluationQueue>>,
+    /// The queues of the hooks the sink was built into, while those hooks live: a sink does
+    /// not keep a dropped hook's queue (and thread) alive, and hooks built and dropped again
+    /// and again leave nothing behind. Read only by `flush`, `stats` and `joined`, never on
+    /// the evaluation path.
+    hooks: Mutex<Vec<Weak<QueueParts>>>,
 }
 
 impl QueueMembership {
@@ -234,22 +245,18 @@ impl QueueMembership {
     }
 
     pub(crate) fn joined(&self, queue: &EvaluationQueue) {
-        self.0
-            .hooks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(queue.clone());
+        let mut hooks = self.0.hooks.lock().unwrap_or_else(PoisonError::into_inner);
+        hooks.retain(|hook| hook.strong_count() > 0);
+        hooks.push(Arc::downgrade(&queue.parts));
     }
 
     fn queues(&self) -> Vec<EvaluationQueue> {
         let hooks = self.0.hooks.lock().unwrap_or_else(PoisonError::into_inner);
-        self.0
-            .own
-            .get()
-            .into_iter()
-            .chain(hooks.iter())
-            .cloned()
-            .collect()
+        let live = hooks
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|parts| EvaluationQueue { parts });
+        self.0.own.get().cloned().into_iter().chain(live).collect()
     }
 
     /// Flushes every queue the sink is on, at most `timeout` in all; `false` on timeout.

@@ -55,8 +55,9 @@ pub enum ExperimentSpanVolume {
 /// dropped and counted ([`ExperimentSpanSink::stats`]); size it with
 /// [`ExperimentSpanSink::with_queue_capacity`]. [`ExperimentSpanSink::flush`] waits (bounded)
 /// until every span queued before it is ended: call it before the tracer provider's
-/// `force_flush` or `shutdown`. Dropping the last clone of the sink and of the hooks holding it
-/// ends what is queued and stops the thread, waiting at most
+/// `force_flush` or `shutdown`. Dropping the last clone of a hook ends what its queue holds and
+/// stops its thread (the sink does not keep a dropped hook's queue), and dropping the sink's
+/// last clone does the same for its own queue, each waiting at most
 /// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.

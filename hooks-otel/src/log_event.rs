@@ -43,8 +43,9 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 /// ([`LogEventSink::stats`]); size it with [`LogEventSink::with_queue_capacity`] for bursts.
 /// [`LogEventSink::flush`] waits (bounded) until everything queued before it is emitted: call
 /// it, then the provider's `force_flush`, before reading an exporter. Dropping the last clone
-/// of the sink and of the hooks holding it emits what is queued and stops the thread, waiting
-/// at most
+/// of a hook emits what its queue holds and stops its thread (the sink does not keep a dropped
+/// hook's queue), and dropping the sink's last clone does the same for its own queue, each
+/// waiting at most
 /// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.

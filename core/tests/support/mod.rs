@@ -2,7 +2,14 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use open_feature::{EvaluationErrorCode, EvaluationReason, StructValue, Value};
+use openfeature_hooks_core::{
+    EvaluationRecord, EvaluationSink, PendingEvaluation, QueueMembership, QueuedEvaluation,
+    QueuedPart, QueuedSink,
+};
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook};
 
 /// The misbehaving hook of the lifecycle tests.
@@ -62,4 +69,46 @@ pub fn provider() -> FixtureProvider {
                 Some("unexpected token at 1:7"),
             ),
         )
+}
+
+/// A queued sink that accepts every evaluation and only counts those reaching the queue's
+/// thread.
+#[derive(Clone, Default)]
+pub struct QueuedNoop {
+    half: Arc<CountHandled>,
+    membership: QueueMembership,
+}
+
+#[derive(Default)]
+struct CountHandled(AtomicUsize);
+
+impl QueuedSink for CountHandled {
+    fn accepts(&self, _record: &EvaluationRecord<'_>, _pending: &PendingEvaluation) -> bool {
+        true
+    }
+
+    fn handle(&self, _record: &EvaluationRecord<'_>, _evaluation: &QueuedEvaluation) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl QueuedNoop {
+    /// Evaluations handled on a queue's thread.
+    pub fn handled(&self) -> usize {
+        self.half.0.load(Ordering::Relaxed)
+    }
+}
+
+impl EvaluationSink for QueuedNoop {
+    fn record(&self, record: &EvaluationRecord<'_>) {
+        let half: Arc<dyn QueuedSink> = self.half.clone();
+        self.membership.offer(&half, record);
+    }
+
+    fn queued(&self) -> Option<QueuedPart> {
+        Some(QueuedPart {
+            sink: self.half.clone(),
+            membership: self.membership.clone(),
+        })
+    }
 }
