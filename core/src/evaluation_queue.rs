@@ -38,7 +38,11 @@ struct Members {
     start: u64,
     #[cfg(feature = "opentelemetry")]
     parent_span: bool,
+    /// Panics in the sinks' background work.
     guard: PanicGuard,
+    /// Panics in the sinks' `accepts` (a user's logger, say): that sink declines, the others
+    /// still get the evaluation.
+    accepts_guard: PanicGuard,
 }
 
 impl EvaluationQueue {
@@ -68,6 +72,7 @@ impl EvaluationQueue {
                 #[cfg(feature = "opentelemetry")]
                 parent_span: needs.parent_span,
                 guard: PanicGuard::new("a queued sink's background work"),
+                accepts_guard: PanicGuard::new("a queued sink's `accepts`"),
             }),
             worker: LazyWorker::new(name).with_capacity(capacity),
         };
@@ -83,7 +88,11 @@ impl EvaluationQueue {
         let pending = self.pending();
         let mut accepted_by = 0_u64;
         for (index, sink) in members.sinks.iter().enumerate() {
-            if sink.accepts(record, &pending) {
+            let accepted = members
+                .accepts_guard
+                .run(|| sink.accepts(record, &pending))
+                .unwrap_or(false);
+            if accepted {
                 accepted_by |= 1 << index;
             }
         }
@@ -144,10 +153,12 @@ impl EvaluationQueue {
         self.parts.worker.flush(timeout)
     }
 
-    /// The queue's counters; `panics` counts those of every sink's background work.
+    /// The queue's counters; `panics` counts those of every sink's `accepts` and background
+    /// work.
     pub fn stats(&self) -> BackgroundStats {
         let mut stats = self.parts.worker.stats();
-        stats.panics += self.parts.members.guard.panics();
+        let members = &self.parts.members;
+        stats.panics += members.guard.panics() + members.accepts_guard.panics();
         stats
     }
 
@@ -389,6 +400,31 @@ mod tests {
         );
         assert!(queue.flush(Duration::from_secs(10)));
         assert_eq!(without.seen(), [("b".to_owned(), false)]);
+    }
+
+    /// Accepts nothing: panics instead.
+    struct PanicsInAccepts;
+
+    impl QueuedSink for PanicsInAccepts {
+        fn accepts(&self, record: &EvaluationRecord<'_>, _pending: &PendingEvaluation) -> bool {
+            panic!("accepts fails on {}", record.flag_key)
+        }
+
+        fn handle(&self, _record: &EvaluationRecord<'_>, _evaluation: &QueuedEvaluation) {}
+    }
+
+    #[test]
+    fn a_sink_that_panics_in_accepts_leaves_the_others_their_evaluations() {
+        let other = Prefix::new("", QueuedNeeds::default());
+        let queue =
+            EvaluationQueue::new("test-queue", vec![Arc::new(PanicsInAccepts), other.clone()]);
+        for key in ["a", "b", "c"] {
+            offer(&queue, key, &FlagMetadata::default());
+        }
+        assert!(queue.flush(Duration::from_secs(10)));
+        assert_eq!(other.seen().len(), 3);
+        let stats = queue.stats();
+        assert_eq!((stats.handled, stats.panics), (3, 3));
     }
 
     #[test]

@@ -22,7 +22,9 @@ use crate::{EvaluationRecord, QueuedEvaluation};
 /// [`stats`](crate::EvaluationQueue::stats)).
 pub trait QueuedSink: Send + Sync + 'static {
     /// On the evaluation path: whether to queue `record` for this sink. Keep it cheap and
-    /// non-blocking, like [`EvaluationSink::record`](crate::EvaluationSink::record).
+    /// non-blocking, like [`EvaluationSink::record`](crate::EvaluationSink::record), which a
+    /// hook does not call on a queued sink. A panic here is contained and counted in the
+    /// queue's stats: this sink declines, the others still get the evaluation.
     fn accepts(&self, record: &EvaluationRecord<'_>, pending: &PendingEvaluation) -> bool;
 
     /// On the queue's thread: the work for one accepted evaluation. `record` is the captured
