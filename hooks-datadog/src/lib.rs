@@ -42,6 +42,7 @@ mod experiment_span;
 mod flag_change;
 mod flag_tag;
 mod seen_once;
+mod span_tag_key;
 mod span_tags;
 mod tag_text;
 

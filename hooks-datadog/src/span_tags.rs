@@ -5,13 +5,14 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 
 use openfeature_hooks_core::{
-    EvaluationRecord, EvaluationSink, FastBuildHasher, SharedText, shared_text,
+    EvaluationRecord, EvaluationSink, FastBuildHasher, RecordTexts, SharedText, shared_text,
 };
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, Key, KeyValue, StringValue};
 
 use crate::flag_tag::served;
 use crate::seen_once::{MAX_REMEMBERED, SeenOnce};
+use crate::span_tag_key;
 use crate::tag_text::tag_name_part;
 
 /// The prefix of flag tags on spans, as Datadog RUM names them.
@@ -56,6 +57,24 @@ thread_local! {
     static TAG_NAME: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
+/// The tag name of `flag_key` with `suffix`: `feature_flags.<key><suffix>`, cut and cleaned to
+/// Datadog's rules, interned when short.
+pub(crate) fn tag_key(flag_key: &str, suffix: &str) -> Key {
+    let name = tag_name_part(flag_key);
+    let key = TAG_NAME.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        buffer.push_str(SPAN_TAG_PREFIX);
+        buffer.push_str(&name);
+        buffer.push_str(suffix);
+        shared_text(&buffer)
+    });
+    match key {
+        SharedText::Interned(key) => Key::from_static_str(key),
+        SharedText::Counted(key) => Key::from(key),
+    }
+}
+
 impl EvaluationSink for SpanTagsSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         Context::map_current(|context| {
@@ -81,23 +100,24 @@ impl EvaluationSink for SpanTagsSink {
             if !RECENTLY_SET.first(tag) {
                 return;
             }
-            let name = tag_name_part(record.flag_key);
-            let key = TAG_NAME.with(|buffer| {
-                let mut buffer = buffer.borrow_mut();
-                buffer.clear();
-                buffer.push_str(SPAN_TAG_PREFIX);
-                buffer.push_str(&name);
-                buffer.push_str(suffix);
-                shared_text(&buffer)
-            });
-            let key = match key {
-                SharedText::Interned(key) => Key::from_static_str(key),
-                SharedText::Counted(key) => Key::from(key),
+            let texts = RecordTexts::of(record);
+            let key = match texts {
+                Some(texts) => span_tag_key::tag_name(texts.flag_key, !suffix.is_empty(), || {
+                    tag_key(texts.flag_key, suffix)
+                }),
+                None => tag_key(record.flag_key, suffix),
             };
-            let value = match shared_text(&value) {
+            let known_value = match (suffix.is_empty(), texts) {
+                (true, Some(texts)) => span_tag_key::served_text(record, &texts),
+                (true, None) => None,
+                (false, _) => record
+                    .error_type()
+                    .map(|error| StringValue::from(error.as_str())),
+            };
+            let value = known_value.unwrap_or_else(|| match shared_text(&value) {
                 SharedText::Interned(value) => StringValue::from(value),
                 SharedText::Counted(value) => StringValue::from(value),
-            };
+            });
             span.set_attribute(KeyValue::new(key, value));
         });
     }
