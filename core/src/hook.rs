@@ -155,6 +155,10 @@ impl HookInner {
         }
     }
 
+    // Inlined into `after` and `error`: called, it took its record by a ~300-byte `memcpy`
+    // once the queue's offer joined it (`perf`, `otel_sinks` metrics: 29 ns of `memcpy` an
+    // evaluation, 12 ns before the queue and again with this).
+    #[inline]
     fn emit(&self, context: &HookContext<'_>, record: EvaluationRecord<'_>) {
         let extra: Vec<CustomAttribute>;
         let mut record = record;
