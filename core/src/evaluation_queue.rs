@@ -244,14 +244,18 @@ impl QueueMembership {
         Self::default()
     }
 
-    /// Offers `record` to `sink` on the sink's own queue, made (thread
-    /// [`QueuedSink::thread_name`]) on first use: for the sink's
+    /// Offers `record` to the sink's own queue, made on first use for the sink `sink` gives
+    /// (thread [`QueuedSink::thread_name`]): for the sink's
     /// [`EvaluationSink::record`](crate::EvaluationSink::record), when it is reached outside
-    /// a hook's queue.
-    pub fn offer(&self, sink: &Arc<dyn QueuedSink>, record: &EvaluationRecord<'_>) {
+    /// a hook's queue. `sink` runs only the first time, so that no evaluation pays for a
+    /// clone of the sink's `Arc`.
+    pub fn offer(&self, sink: impl FnOnce() -> Arc<dyn QueuedSink>, record: &EvaluationRecord<'_>) {
         self.0
             .own
-            .get_or_init(|| EvaluationQueue::new(sink.thread_name(), vec![sink.clone()]))
+            .get_or_init(|| {
+                let sink = sink();
+                EvaluationQueue::new(sink.thread_name(), vec![sink])
+            })
             .offer(record);
     }
 
@@ -440,7 +444,7 @@ mod tests {
         let context = EvaluationContext::default();
         for key in ["x", "y"] {
             membership.offer(
-                &as_queued,
+                || as_queued.clone(),
                 &EvaluationRecord::new(key, FlagType::Bool, &context),
             );
         }

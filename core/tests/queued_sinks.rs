@@ -72,8 +72,7 @@ impl CountingSink {
 impl EvaluationSink for CountingSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         self.seen.recorded.fetch_add(1, Ordering::Relaxed);
-        let half: Arc<dyn QueuedSink> = self.half.clone();
-        self.membership.offer(&half, record);
+        self.membership.offer(|| self.half.clone(), record);
     }
 
     fn needs_start(&self) -> bool {

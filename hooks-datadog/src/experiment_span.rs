@@ -253,8 +253,7 @@ where
     T: Tracer + Send + Sync + 'static,
 {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let starter: Arc<dyn QueuedSink> = self.starter.clone();
-        self.membership.offer(&starter, record);
+        self.membership.offer(|| self.starter.clone(), record);
     }
 
     fn needs_start(&self) -> bool {

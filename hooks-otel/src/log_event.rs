@@ -258,8 +258,7 @@ where
     L::LogRecord: 'static,
 {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let emitter: Arc<dyn QueuedSink> = self.emitter.clone();
-        self.membership.offer(&emitter, record);
+        self.membership.offer(|| self.emitter.clone(), record);
     }
 
     fn queued(&self) -> Option<QueuedPart> {

@@ -101,8 +101,7 @@ impl QueuedNoop {
 
 impl EvaluationSink for QueuedNoop {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        let half: Arc<dyn QueuedSink> = self.half.clone();
-        self.membership.offer(&half, record);
+        self.membership.offer(|| self.half.clone(), record);
     }
 
     fn queued(&self) -> Option<QueuedPart> {
