@@ -84,9 +84,10 @@ impl EvaluationSink for SpanTagsSink {
             if !(span.span_context().is_sampled() || span.is_recording()) {
                 return;
             }
-            let (suffix, value) = match (served(record), record.error_type()) {
-                (Some(value), _) => ("", value),
-                (None, Some(error)) => (".error", Cow::Borrowed(error.as_str())),
+            // A failure's tag value is its error type's constant text.
+            let (suffix, value, error) = match (served(record), record.error_type()) {
+                (Some(value), _) => ("", value, None),
+                (None, Some(error)) => (".error", Cow::Borrowed(error.as_str()), Some(error)),
                 (None, None) => return,
             };
             let ids = span.span_context();
@@ -107,12 +108,10 @@ impl EvaluationSink for SpanTagsSink {
                 }),
                 None => tag_key(record.flag_key, suffix),
             };
-            let known_value = match (suffix.is_empty(), texts) {
-                (true, Some(texts)) => span_tag_key::served_text(record, &texts),
-                (true, None) => None,
-                (false, _) => record
-                    .error_type()
-                    .map(|error| StringValue::from(error.as_str())),
+            let known_value = match (error, texts) {
+                (Some(error), _) => Some(StringValue::from(error.as_str())),
+                (None, Some(texts)) => span_tag_key::served_text(record, &texts),
+                (None, None) => None,
             };
             let value = known_value.unwrap_or_else(|| match shared_text(&value) {
                 SharedText::Interned(value) => StringValue::from(value),
