@@ -9,12 +9,20 @@
 //!   + TelemetryHook, no-op sink               +102 ns  (+92 ns in an A/B, same code)
 //!   + TelemetryHook, JSON lines to io::sink   +498 ns; +137 to +168 ns once formatting and
 //!     writing left the evaluation path (A/B of 2026-11-28, BENCHMARKS.md, issue 15)
+//!
+//! `json_lines_writer/lines_written` measures the other half of that sink: records handed to
+//! it and waited for until its thread has formatted and written them all, per line. On a
+//! machine with few cores that thread's time is taken from the evaluations' too.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
-use openfeature_hooks_core::{JsonLinesSink, NoopSink, TelemetryHook};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature, Value};
+use openfeature_hooks_core::{
+    EvaluationRecord, EvaluationSink, FlagType, JsonLinesSink, NoopSink, Reason, TelemetryHook,
+};
 use openfeature_hooks_testkit::{DoNothingHook, FixtureFlag, FixtureProvider};
 
 /// The evaluations compared in one run.
@@ -93,5 +101,64 @@ fn evaluation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluation);
+/// Lines per measured batch: well under the sink's queue, so none is dropped.
+const LINES_PER_BATCH: u64 = 2048;
+
+/// The CPU time the process has used so far, on every thread: what the writer thread spends
+/// counts, however its work overlaps the sending thread's.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // one call into the C library, see SAFETY
+fn process_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call, and
+    // CLOCK_PROCESS_CPUTIME_ID is supported by every Linux kernel this builds for.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &raw mut now) };
+    if status != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// JSON lines end to end: records handed to the sink and waited for until its thread has
+/// formatted and written them all. `lines_written` is the wall-clock time a line, bound by the
+/// slower of the two threads; `cpu_per_line` is the CPU time of the whole process a line
+/// (both threads, and the wake-ups between them).
+fn json_lines_writer(c: &mut Criterion) {
+    let context = EvaluationContext::default();
+    let mut record = EvaluationRecord::new("new-checkout", FlagType::Bool, &context);
+    record.value = Some(&Value::Bool(true));
+    record.variant = Some("on");
+    record.reason = Some(Reason::TargetingMatch);
+    record.provider_name = Some("bench");
+    let sink = JsonLinesSink::with_queue_capacity(std::io::sink(), 4 * LINES_PER_BATCH as usize);
+    let write_batch = || {
+        for _ in 0..LINES_PER_BATCH {
+            sink.record(black_box(&record));
+        }
+        assert!(sink.flush(Duration::from_secs(10)));
+    };
+    let mut group = c.benchmark_group("json_lines_writer");
+    group.throughput(Throughput::Elements(LINES_PER_BATCH));
+    group.bench_function("lines_written", |b| b.iter(write_batch));
+    #[cfg(target_os = "linux")]
+    group.bench_function("cpu_per_line", |b| {
+        b.iter_custom(|batches| {
+            let start = process_cpu_time();
+            for _ in 0..batches {
+                write_batch();
+            }
+            process_cpu_time().saturating_sub(start)
+        });
+    });
+    group.finish();
+    assert_eq!(sink.stats().dropped, 0, "the bench measured dropped lines");
+}
+
+criterion_group!(benches, evaluation, json_lines_writer);
 criterion_main!(benches);

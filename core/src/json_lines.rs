@@ -10,7 +10,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::background_worker::{BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain};
 use crate::json_object::JsonObject;
-use crate::timestamp::Rfc3339;
+use crate::timestamp::{Rfc3339Text, Rfc3339Writer};
 use crate::{EvaluationRecord, EvaluationSink, JsonValue, QueuedRecord};
 
 /// The worker writes its lines in one `write_all` once this many bytes are waiting, or when
@@ -79,6 +79,7 @@ impl JsonLinesSink {
             lines: 0,
             write_errors: write_errors.clone(),
             context: EvaluationContext::default(),
+            times: Rfc3339Writer::default(),
         };
         Self {
             worker: BackgroundWorker::start("openfeature-json-lines", capacity, drain),
@@ -128,6 +129,8 @@ struct LineWriter<W> {
     write_errors: Arc<AtomicU64>,
     /// The empty context records are lent (the evaluation's is not captured).
     context: EvaluationContext,
+    /// Formats the records' times.
+    times: Rfc3339Writer,
 }
 
 impl<W: Write> LineWriter<W> {
@@ -154,7 +157,7 @@ impl<W: Write> LineWriter<W> {
 impl<W: Write + Send + 'static> Drain<QueuedRecord> for LineWriter<W> {
     fn handle(&mut self, queued: QueuedRecord) {
         let line = RecordLine {
-            time: Rfc3339::at(queued.time()),
+            time: self.times.text(queued.time()),
             record: &queued.record(&self.context),
         };
         line.write_to(&mut self.buffer);
@@ -171,7 +174,7 @@ impl<W: Write + Send + 'static> Drain<QueuedRecord> for LineWriter<W> {
 }
 
 struct RecordLine<'r, 'a> {
-    time: Rfc3339,
+    time: Rfc3339Text,
     record: &'r EvaluationRecord<'a>,
 }
 
@@ -190,7 +193,7 @@ impl RecordLine<'_, '_> {
     fn write_object(&self, buffer: &mut Vec<u8>) -> bool {
         let r = self.record;
         let mut line = JsonObject::start(buffer);
-        line.plain_string("time", self.time.text().as_str());
+        line.plain_string("time", self.time.as_str());
         line.string("flag_key", r.flag_key);
         line.string("flag_type", r.flag_type.as_str());
         if let Some(value) = r.value {

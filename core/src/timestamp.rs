@@ -33,21 +33,74 @@ impl Rfc3339 {
     /// Digits are written directly: `write!` with width specifiers took 134 ns of the JSON-lines
     /// writer's ~300 ns a record (`perf`, 2026-11-29); this takes about 15.
     pub fn text(&self) -> Rfc3339Text {
-        // Times before 1970 are not produced by `now()`; they print as the epoch.
-        let since_epoch = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let seconds = since_epoch.as_secs();
-        let (days, second_of_day) = (seconds / 86_400, seconds % 86_400);
-        let (year, month, day) = civil_from_days(days);
-        let mut text = *b"0000-00-00T00:00:00.000000Z";
-        // Years past 9999 (not produced by a real clock) keep their last four digits.
-        put_digits(&mut text[0..4], year);
-        put_digits(&mut text[5..7], month);
-        put_digits(&mut text[8..10], day);
-        put_digits(&mut text[11..13], second_of_day / 3600);
-        put_digits(&mut text[14..16], second_of_day / 60 % 60);
-        put_digits(&mut text[17..19], second_of_day % 60);
-        put_digits(&mut text[20..26], u64::from(since_epoch.subsec_micros()));
+        let (seconds, micros) = self.since_epoch();
+        let mut text = TEMPLATE;
+        put_seconds(&mut text, seconds);
+        put_digits(&mut text[MICROS], u64::from(micros));
         Rfc3339Text(text)
+    }
+
+    /// Whole seconds and microseconds since the epoch; times before 1970 (not produced by
+    /// `now()`) print as the epoch.
+    fn since_epoch(&self) -> (u64, u32) {
+        let since_epoch = self.0.duration_since(UNIX_EPOCH).unwrap_or_default();
+        (since_epoch.as_secs(), since_epoch.subsec_micros())
+    }
+}
+
+const TEMPLATE: [u8; 27] = *b"0000-00-00T00:00:00.000000Z";
+/// Where the date and time up to the second are in the text.
+const UP_TO_SECONDS: std::ops::Range<usize> = 0..19;
+const MICROS: std::ops::Range<usize> = 20..26;
+
+/// Writes the date and time to the second of `seconds` since the epoch into `text`.
+fn put_seconds(text: &mut [u8; 27], seconds: u64) {
+    let (days, second_of_day) = (seconds / 86_400, seconds % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    // Years past 9999 (not produced by a real clock) keep their last four digits.
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], month);
+    put_digits(&mut text[8..10], day);
+    put_digits(&mut text[11..13], second_of_day / 3600);
+    put_digits(&mut text[14..16], second_of_day / 60 % 60);
+    put_digits(&mut text[17..19], second_of_day % 60);
+}
+
+/// [`Rfc3339::text`] for a writer that formats many times in a row, most of them within the
+/// same second: the date and time up to the second are kept from the last call and only the
+/// microseconds written when the second has not changed.
+///
+/// Why: the JSON-lines writer thread formats every record's time, and the date's divisions took
+/// a fifth of its time; on a machine with two cores that thread's work slows the evaluations
+/// too (BENCHMARKS.md, "The JSON-lines writer's own time").
+#[derive(Debug)]
+pub(crate) struct Rfc3339Writer {
+    /// The second of `text` (`u64::MAX` before the first call).
+    second: u64,
+    text: [u8; 27],
+}
+
+impl Default for Rfc3339Writer {
+    fn default() -> Self {
+        Self {
+            second: u64::MAX,
+            text: TEMPLATE,
+        }
+    }
+}
+
+impl Rfc3339Writer {
+    /// The text of `time`, as [`Rfc3339::text`] writes it.
+    pub(crate) fn text(&mut self, time: SystemTime) -> Rfc3339Text {
+        let (seconds, micros) = Rfc3339::at(time).since_epoch();
+        if seconds != self.second {
+            let mut fresh = TEMPLATE;
+            put_seconds(&mut fresh, seconds);
+            self.text[UP_TO_SECONDS].copy_from_slice(&fresh[UP_TO_SECONDS]);
+            self.second = seconds;
+        }
+        put_digits(&mut self.text[MICROS], u64::from(micros));
+        Rfc3339Text(self.text)
     }
 }
 
@@ -99,6 +152,31 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn the_writer_writes_what_text_writes_in_any_order() {
+        let mut writer = Rfc3339Writer::default();
+        // Same second, the next second, back in time, a new day, the epoch and before it.
+        for (seconds, micros) in [
+            (1_764_400_000, 1),
+            (1_764_400_000, 999_999),
+            (1_764_400_001, 0),
+            (1_764_399_999, 500_000),
+            (1_764_460_800, 42),
+            (0, 0),
+            (951_827_696, 7),
+            (951_827_696, 8),
+        ] {
+            let time = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_micros(micros);
+            assert_eq!(
+                writer.text(time),
+                Rfc3339::at(time).text(),
+                "{seconds}.{micros}"
+            );
+        }
+        let before = UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(writer.text(before).as_str(), "1970-01-01T00:00:00.000000Z");
+    }
 
     fn at(seconds: u64, micros: u32) -> String {
         let time = UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_micros(micros.into());
