@@ -11,8 +11,9 @@
 //!     writing left the evaluation path (A/B of 2026-11-28, BENCHMARKS.md, issue 15)
 //!
 //! `json_lines_writer/lines_written` measures the other half of that sink: records handed to
-//! it and waited for until its thread has formatted and written them all, per line. On a
-//! machine with few cores that thread's time is taken from the evaluations' too.
+//! it and waited for until its thread has formatted and written them all, per line, in wall
+//! time and in the CPU time of every thread of the process: work off the evaluation path is
+//! still paid.
 
 use std::hint::black_box;
 

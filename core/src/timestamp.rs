@@ -71,8 +71,8 @@ fn put_seconds(text: &mut [u8; 27], seconds: u64) {
 /// microseconds written when the second has not changed.
 ///
 /// Why: the JSON-lines writer thread formats every record's time, and the date's divisions took
-/// a fifth of its time; on a machine with two cores that thread's work slows the evaluations
-/// too (BENCHMARKS.md, "The JSON-lines writer's own time").
+/// a fifth of its time: CPU the process spends on every evaluation (BENCHMARKS.md, "The
+/// JSON-lines writer's own time").
 #[derive(Debug)]
 pub(crate) struct Rfc3339Writer {
     /// The second of `text` (`u64::MAX` before the first call).
