@@ -6,7 +6,9 @@
 //! evaluation. Each iteration opens a request span (simple processor, spans dropped), evaluates
 //! once inside it, and ends it; the Sentry hub and its span stay active for the whole run.
 //! `production_setup_in_span` is the same stack with log events behind `ExposureDedup`, as the
-//! README's production setup has them. The `_flag_with_metadata` pair evaluates a flag whose
+//! README's production setup has them; `every_backend_sentry_spans_off_in_span` leaves Sentry's
+//! spans alone (`SentrySink::with_spans(false)`), whose active span costs a scope copy to read.
+//! The `_flag_with_metadata` pair evaluates a flag whose
 //! provider sends a set id, a version and a scope, as flagd does; the `_string_flag` pair, a
 //! string flag.
 //!
@@ -68,13 +70,31 @@ impl Backends {
         self.stack(ExposureDedup::new(LogEventSink::from_provider(&self.logs)))
     }
 
+    /// Every backend, but Sentry's flags stay off its spans (`SentrySink::with_spans(false)`):
+    /// reading Sentry's active span is the costliest step of the stack (BENCHMARKS.md).
+    fn every_backend_sentry_spans_off(&self) -> TelemetryHookBuilder {
+        self.stack_with(
+            LogEventSink::from_provider(&self.logs),
+            SentrySink::new().with_spans(false),
+        )
+    }
+
     /// Every backend, with `log_events` as the log-event sink.
     fn stack(&self, log_events: impl EvaluationSink) -> TelemetryHookBuilder {
+        self.stack_with(log_events, SentrySink::new())
+    }
+
+    /// Every backend, with `log_events` and `sentry` as those backends' sinks.
+    fn stack_with(
+        &self,
+        log_events: impl EvaluationSink,
+        sentry: SentrySink,
+    ) -> TelemetryHookBuilder {
         TelemetryHook::builder()
             .sink(log_events)
             .sink(MetricsSink::from_provider(&self.meters))
             .sink(SpanEventSink::new())
-            .sink(SentrySink::new())
+            .sink(sentry)
             .sink(SpanTagsSink::new())
             .sink(
                 ExperimentSpanSink::new(self.traces.tracer("openfeature-hooks"))
@@ -196,6 +216,11 @@ fn full_stack(c: &mut Criterion) {
             "production_setup_in_span",
             Flag::Bool(PLAIN_FLAG),
             Some(backends.production_setup().build()),
+        ),
+        (
+            "every_backend_sentry_spans_off_in_span",
+            Flag::Bool(PLAIN_FLAG),
+            Some(backends.every_backend_sentry_spans_off().build()),
         ),
         (
             "every_backend_and_json_lines_in_span",
