@@ -5,7 +5,10 @@
 //! ```sh
 //! cargo run --release --example cpu_per_evaluation --features full
 //! CPU_EVALUATIONS=4000000 cargo run --release --example cpu_per_evaluation --features full
+//! CPU_SENTRY_SPANS=off cargo run --release --example cpu_per_evaluation --features full
 //! ```
+//!
+//! `CPU_SENTRY_SPANS=off` leaves Sentry's spans alone (`SentrySink::with_spans(false)`).
 //!
 //! Each phase builds the stack of `benches/full_stack.rs` (log events through a batch
 //! processor, metrics, span events, Sentry with an active span, Datadog span tags and an
@@ -86,6 +89,13 @@ fn phase(
         .traces_sample_rate(1.0);
     options.transport = Some(Arc::new(Arc::new(DropEnvelopes)));
     let sentry_client = Arc::new(sentry::Client::from(options));
+    // Each request's hub starts from the process's, as sentry-tower and `Hub::new_from_top`
+    // make them: their scopes share the process scope's parts until a request changes them.
+    let process_hub = Arc::new(sentry::Hub::new(
+        Some(sentry_client.clone()),
+        Arc::new(Default::default()),
+    ));
+    let sentry_spans = std::env::var("CPU_SENTRY_SPANS").map_or(true, |v| v != "off");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -106,7 +116,7 @@ fn phase(
                 .sink(LogEventSink::from_provider(&logs))
                 .sink(MetricsSink::from_provider(&meters))
                 .sink(SpanEventSink::new())
-                .sink(SentrySink::new())
+                .sink(SentrySink::new().with_spans(sentry_spans))
                 .sink(SpanTagsSink::new())
                 .sink(
                     ExperimentSpanSink::new(traces.tracer("openfeature-hooks"))
@@ -126,10 +136,7 @@ fn phase(
         .map(|_| {
             let client = client.clone();
             let tracer = tracer.clone();
-            let hub = Arc::new(sentry::Hub::new(
-                Some(sentry_client.clone()),
-                Arc::new(Default::default()),
-            ));
+            let hub = Arc::new(sentry::Hub::new_from_top(&process_hub));
             runtime.spawn(
                 async move {
                     let transaction = sentry::start_transaction(sentry::TransactionContext::new(
