@@ -62,11 +62,8 @@ pub enum ExperimentSpanVolume {
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.
 pub struct ExperimentSpanSink<T> {
-    tracer: Arc<T>,
-    volume: ExperimentSpanVolume,
-    capacity: usize,
-    seen: Arc<SeenOnce>,
-    /// The background half, made again by every option so that it holds the final ones.
+    /// The background half, which holds the options: made again by every option, so that a
+    /// half already given to a hook or a queue keeps the options it was given with.
     starter: Arc<SpanStarter<T>>,
     membership: QueueMembership,
 }
@@ -74,10 +71,6 @@ pub struct ExperimentSpanSink<T> {
 impl<T> Clone for ExperimentSpanSink<T> {
     fn clone(&self) -> Self {
         Self {
-            tracer: self.tracer.clone(),
-            volume: self.volume,
-            capacity: self.capacity,
-            seen: self.seen.clone(),
             starter: self.starter.clone(),
             membership: self.membership.clone(),
         }
@@ -87,8 +80,8 @@ impl<T> Clone for ExperimentSpanSink<T> {
 impl<T> std::fmt::Debug for ExperimentSpanSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExperimentSpanSink")
-            .field("volume", &self.volume)
-            .field("queue_capacity", &self.capacity)
+            .field("volume", &self.starter.volume)
+            .field("queue_capacity", &self.starter.capacity)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -97,28 +90,21 @@ impl<T> std::fmt::Debug for ExperimentSpanSink<T> {
 impl<T: Tracer> ExperimentSpanSink<T> {
     /// Creates the spans with `tracer`, once per flag per trace.
     pub fn new(tracer: T) -> Self {
-        let tracer = Arc::new(tracer);
-        let seen = Arc::new(SeenOnce::new());
         Self {
             starter: Arc::new(SpanStarter {
-                tracer: tracer.clone(),
+                tracer: Arc::new(tracer),
                 volume: ExperimentSpanVolume::default(),
-                seen: seen.clone(),
+                seen: Arc::new(SeenOnce::new()),
                 capacity: DEFAULT_QUEUE_CAPACITY,
             }),
-            seen,
-            tracer,
-            volume: ExperimentSpanVolume::default(),
-            capacity: DEFAULT_QUEUE_CAPACITY,
             membership: QueueMembership::new(),
         }
     }
 
     /// How often to create the span.
     #[must_use]
-    pub fn with_volume(mut self, volume: ExperimentSpanVolume) -> Self {
-        self.volume = volume;
-        self.remade()
+    pub fn with_volume(self, volume: ExperimentSpanVolume) -> Self {
+        self.remade(|starter| starter.volume = volume)
     }
 
     /// How many spans may wait for the background thread (default
@@ -126,21 +112,23 @@ impl<T: Tracer> ExperimentSpanSink<T> {
     /// queue, shared with its other queued sinks, the queue takes the largest capacity they
     /// ask for. Set it before the first evaluation.
     #[must_use]
-    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity;
-        self.remade()
+    pub fn with_queue_capacity(self, capacity: usize) -> Self {
+        self.remade(|starter| starter.capacity = capacity)
     }
 
-    /// The sink with a background half and queues of its own, holding the current options.
-    fn remade(mut self) -> Self {
-        self.starter = Arc::new(SpanStarter {
-            tracer: self.tracer.clone(),
-            volume: self.volume,
-            seen: self.seen.clone(),
-            capacity: self.capacity,
-        });
-        self.membership = QueueMembership::new();
-        self
+    /// The sink with `change` made to a new background half, and no queue yet.
+    fn remade(self, change: impl FnOnce(&mut SpanStarter<T>)) -> Self {
+        let mut starter = SpanStarter {
+            tracer: self.starter.tracer.clone(),
+            volume: self.starter.volume,
+            seen: self.starter.seen.clone(),
+            capacity: self.starter.capacity,
+        };
+        change(&mut starter);
+        Self {
+            starter: Arc::new(starter),
+            membership: QueueMembership::new(),
+        }
     }
 }
 
@@ -156,7 +144,7 @@ impl<T> ExperimentSpanSink<T> {
     /// The counters of the queue the spans wait in: dropped because it was full, handled. On
     /// a hook's queue they count every evaluation queued for any of its queued sinks.
     pub fn stats(&self) -> BackgroundStats {
-        self.membership.stats(self.capacity)
+        self.membership.stats(self.starter.capacity)
     }
 }
 

@@ -65,11 +65,8 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 /// # drop(hook);
 /// ```
 pub struct LogEventSink<L: Logger> {
-    logger: Arc<L>,
-    naming: AttributeNaming,
-    mutator: Option<Arc<EventMutator<L::LogRecord>>>,
-    capacity: usize,
-    /// The background half, made again by every option so that it holds the final ones.
+    /// The background half, which holds the options: made again by every option, so that a
+    /// half already given to a hook or a queue keeps the options it was given with.
     emitter: Arc<EventEmitter<L>>,
     membership: QueueMembership,
 }
@@ -77,10 +74,6 @@ pub struct LogEventSink<L: Logger> {
 impl<L: Logger> Clone for LogEventSink<L> {
     fn clone(&self) -> Self {
         Self {
-            logger: self.logger.clone(),
-            naming: self.naming,
-            mutator: self.mutator.clone(),
-            capacity: self.capacity,
             emitter: self.emitter.clone(),
             membership: self.membership.clone(),
         }
@@ -90,18 +83,13 @@ impl<L: Logger> Clone for LogEventSink<L> {
 impl<L: Logger> LogEventSink<L> {
     /// Emits through `logger`.
     pub fn new(logger: L) -> Self {
-        let logger = Arc::new(logger);
         Self {
             emitter: Arc::new(EventEmitter {
-                logger: logger.clone(),
+                logger: Arc::new(logger),
                 naming: AttributeNaming::default(),
                 mutator: None,
                 capacity: DEFAULT_QUEUE_CAPACITY,
             }),
-            logger,
-            naming: AttributeNaming::default(),
-            mutator: None,
-            capacity: DEFAULT_QUEUE_CAPACITY,
             membership: QueueMembership::new(),
         }
     }
@@ -119,9 +107,8 @@ impl<L: Logger> LogEventSink<L> {
 
     /// The attribute names to write (default: [`AttributeNaming::Current`]).
     #[must_use]
-    pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
-        self.naming = naming;
-        self.remade()
+    pub fn with_naming(self, naming: AttributeNaming) -> Self {
+        self.remade(|emitter| emitter.naming = naming)
     }
 
     /// How many events may wait for the background thread (default
@@ -129,9 +116,8 @@ impl<L: Logger> LogEventSink<L> {
     /// queue, shared with its other queued sinks, the queue takes the largest capacity they
     /// ask for. Set it before the first evaluation.
     #[must_use]
-    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity;
-        self.remade()
+    pub fn with_queue_capacity(self, capacity: usize) -> Self {
+        self.remade(|emitter| emitter.capacity = capacity)
     }
 
     /// Changes each event just before it is emitted (add, replace or drop attributes, set the
@@ -143,23 +129,26 @@ impl<L: Logger> LogEventSink<L> {
     /// event is then not emitted.
     #[must_use]
     pub fn with_event_mutator(
-        mut self,
+        self,
         mutator: impl Fn(&mut L::LogRecord, &EvaluationRecord<'_>) + Send + Sync + 'static,
     ) -> Self {
-        self.mutator = Some(Arc::new(mutator));
-        self.remade()
+        let mutator: Arc<EventMutator<L::LogRecord>> = Arc::new(mutator);
+        self.remade(|emitter| emitter.mutator = Some(mutator))
     }
 
-    /// The sink with a background half and queues of its own, holding the current options.
-    fn remade(mut self) -> Self {
-        self.emitter = Arc::new(EventEmitter {
-            logger: self.logger.clone(),
-            naming: self.naming,
-            mutator: self.mutator.clone(),
-            capacity: self.capacity,
-        });
-        self.membership = QueueMembership::new();
-        self
+    /// The sink with `change` made to a new background half, and no queue yet.
+    fn remade(self, change: impl FnOnce(&mut EventEmitter<L>)) -> Self {
+        let mut emitter = EventEmitter {
+            logger: self.emitter.logger.clone(),
+            naming: self.emitter.naming,
+            mutator: self.emitter.mutator.clone(),
+            capacity: self.emitter.capacity,
+        };
+        change(&mut emitter);
+        Self {
+            emitter: Arc::new(emitter),
+            membership: QueueMembership::new(),
+        }
     }
 
     /// Waits until every event queued before this call is emitted to the logger, at most
@@ -173,7 +162,7 @@ impl<L: Logger> LogEventSink<L> {
     /// The counters of the queue the events wait in: dropped because it was full, handled.
     /// On a hook's queue they count every evaluation queued for any of its queued sinks.
     pub fn stats(&self) -> BackgroundStats {
-        self.membership.stats(self.capacity)
+        self.membership.stats(self.emitter.capacity)
     }
 }
 
@@ -272,8 +261,8 @@ where
 impl<L: Logger> std::fmt::Debug for LogEventSink<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogEventSink")
-            .field("naming", &self.naming)
-            .field("event_mutator", &self.mutator.is_some())
+            .field("naming", &self.emitter.naming)
+            .field("event_mutator", &self.emitter.mutator.is_some())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
