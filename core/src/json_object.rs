@@ -4,9 +4,8 @@
 //! through its generic map machinery. The JSON-lines writer's keys are constant ASCII names
 //! that need no escaping, so they are copied as written, and so are string values with nothing
 //! to escape; other values go through `serde_json` (strings escaped, numbers formatted, nested
-//! maps serialised). Measured on the JSON-lines
-//! writer thread (`perf`, 2026-11-29): escaping took 100 ns of its ~300 ns a record, half of
-//! it on keys.
+//! maps serialised). Measured on the JSON-lines writer thread (`perf`, 2026-11-29): escaping
+//! took 100 ns of its ~300 ns a record, half of it on keys.
 
 use serde::Serialize;
 
@@ -37,12 +36,10 @@ impl<'b> JsonObject<'b> {
     /// writer thread's largest cost, a quarter of its time (BENCHMARKS.md, "The JSON-lines
     /// writer's own time").
     pub(crate) fn string(&mut self, key: &'static str, value: &str) {
-        self.key(key);
         if needs_no_escaping(value) {
-            self.buffer.push(b'"');
-            self.buffer.extend_from_slice(value.as_bytes());
-            self.buffer.push(b'"');
+            self.plain_string(key, value);
         } else {
+            self.key(key);
             self.serialized(value);
         }
     }
@@ -53,13 +50,9 @@ impl<'b> JsonObject<'b> {
         self.serialized(value);
     }
 
-    /// Writes `"key":"text"` where `text` needs no escaping (digits and separators).
+    /// Writes `"key":"text"` where `text` needs no escaping (see [`needs_no_escaping`]).
     pub(crate) fn plain_string(&mut self, key: &'static str, text: &str) {
-        debug_assert!(
-            !text
-                .bytes()
-                .any(|byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-        );
+        debug_assert!(needs_no_escaping(text));
         self.key(key);
         self.buffer.push(b'"');
         self.buffer.extend_from_slice(text.as_bytes());

@@ -49,8 +49,6 @@ impl Rfc3339 {
 }
 
 const TEMPLATE: [u8; 27] = *b"0000-00-00T00:00:00.000000Z";
-/// Where the date and time up to the second are in the text.
-const UP_TO_SECONDS: std::ops::Range<usize> = 0..19;
 const MICROS: std::ops::Range<usize> = 20..26;
 
 /// Writes the date and time to the second of `seconds` since the epoch into `text`.
@@ -94,9 +92,7 @@ impl Rfc3339Writer {
     pub(crate) fn text(&mut self, time: SystemTime) -> Rfc3339Text {
         let (seconds, micros) = Rfc3339::at(time).since_epoch();
         if seconds != self.second {
-            let mut fresh = TEMPLATE;
-            put_seconds(&mut fresh, seconds);
-            self.text[UP_TO_SECONDS].copy_from_slice(&fresh[UP_TO_SECONDS]);
+            put_seconds(&mut self.text, seconds);
             self.second = seconds;
         }
         put_digits(&mut self.text[MICROS], u64::from(micros));
