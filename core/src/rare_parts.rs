@@ -19,10 +19,11 @@ use crate::{ContextId, CustomAttribute, ErrorType, EvaluationRecord, HashedConte
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RareParts {
     /// The record's value when it is not a boolean (see [`in_rare_parts`]) and
-    /// `has_owned_value`; otherwise a spare or `None`. Kept here rather than in the common record so that it is
-    /// never freed on the background thread: a string's buffer is refilled in place, and a
-    /// structure or list replaced on the evaluation path by the next record that takes these
-    /// parts, where the old one is freed by a thread that evaluates, as it was allocated.
+    /// `has_owned_value`; otherwise a spare or `None`. Kept here rather than in the common
+    /// record so that it is never freed on the background thread: a string's buffer is
+    /// refilled in place, and a structure or list replaced on the evaluation path by the next
+    /// record that takes these parts, where the old one is freed by a thread that evaluates,
+    /// as it was allocated.
     owned_value: Option<Value>,
     has_owned_value: bool,
     pub(crate) provider_reason: Option<EvaluationReason>,
