@@ -76,6 +76,7 @@ mod after_marks;
 mod attribute;
 pub mod background_worker;
 mod builder;
+mod captured_texts;
 mod clock;
 mod context_fingerprint;
 mod context_id;

@@ -5,18 +5,18 @@ use std::time::SystemTime;
 
 use open_feature::{EvaluationContext, Value};
 
+use crate::captured_texts::CapturedTexts;
 use crate::rare_parts::{OwnedContextId, RareParts};
 use crate::recycled_parts;
 use crate::shared_text::interned_text;
-use crate::{
-    EvaluationFailure, EvaluationRecord, FlagType, Reason, RecordTexts, SharedText, shared_text,
-};
+use crate::{EvaluationFailure, EvaluationRecord, FlagType, Reason, SharedText};
 
 /// What an [`EvaluationRecord`] says, owned, with the moment of the evaluation: for sinks that
 /// format or export on a background thread ([`BackgroundWorker`](crate::BackgroundWorker)).
 ///
-/// Taking one is meant to be cheap on the evaluation path: the flag key, variant and provider
-/// name are interned texts found in one lookup ([`RecordTexts`]), well-known reasons are plain
+/// Taking one is meant to be cheap on the evaluation path: the flag key, variant, provider name
+/// and client name are copied into one fixed buffer when they fit (84 bytes together; longer
+/// ones are shared texts, see [`SharedText`]), well-known reasons are plain
 /// values, and a boolean value is one byte (lent back from a constant). What the common record
 /// lacks (any other value, a failure, a context id, metadata, custom attributes, a provider's
 /// own reason) goes in one box taken only when present, so the common record is 160 bytes to
@@ -51,14 +51,12 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct QueuedRecord {
     time: SystemTime,
-    flag_key: SharedText,
+    /// Flag key, variant, provider name and client name.
+    texts: CapturedTexts,
     flag_type: FlagType,
     /// A boolean value; any other is in `rest` (see `in_rare_parts`).
     bool_value: Option<bool>,
-    variant: Option<SharedText>,
     reason: Option<Reason<'static>>,
-    provider_name: Option<SharedText>,
-    client_name: Option<SharedText>,
     /// The record's [`sample_rate`](EvaluationRecord::sample_rate), `0.0` for none (a kept
     /// record's rate is never zero): eight bytes where an `Option<f64>` takes sixteen.
     sample_rate: f64,
@@ -91,31 +89,16 @@ impl QueuedRecord {
     }
 
     fn capture_parts(record: &EvaluationRecord<'_>, time: SystemTime, with_metadata: bool) -> Self {
-        let (flag_key, variant, provider_name) = match RecordTexts::of(record) {
-            Some(texts) => (
-                SharedText::Interned(texts.flag_key),
-                texts.variant.map(SharedText::Interned),
-                texts.provider_name.map(SharedText::Interned),
-            ),
-            None => (
-                shared_text(record.flag_key),
-                record.variant.map(shared_text),
-                record.provider_name.map(shared_text),
-            ),
-        };
         Self {
             time,
-            flag_key,
+            texts: CapturedTexts::capture(record),
             flag_type: record.flag_type,
             // Any other value goes with the rare parts, which are recycled.
             bool_value: match record.value {
                 Some(Value::Bool(flag)) => Some(*flag),
                 _ => None,
             },
-            variant,
             reason: record.reason.as_ref().map(owned_reason),
-            provider_name,
-            client_name: record.client_name.map(shared_text),
             sample_rate: record.sample_rate.unwrap_or(0.0),
             rest: (!RareParts::absent_from(record, with_metadata)).then(|| {
                 let mut parts = recycled_parts::take();
@@ -125,10 +108,11 @@ impl QueuedRecord {
         }
     }
 
-    /// The flag key as captured: interned when short, so that a background thread can keep it
-    /// as long as it likes without copying it.
-    pub fn flag_key_text(&self) -> &SharedText {
-        &self.flag_key
+    /// The flag key as a shared text, for a background thread to keep as long as it likes:
+    /// interned when short (looked up here, off the evaluation path), reference-counted
+    /// otherwise.
+    pub fn flag_key_text(&self) -> SharedText {
+        self.texts.flag_key_text()
     }
 
     /// When the evaluation was captured (its moment, not the background thread's).
@@ -139,14 +123,16 @@ impl QueuedRecord {
     /// The record again, borrowing from `self`, with `evaluation_context` standing in for the
     /// evaluation's context (which is not captured; pass an empty one).
     pub fn record<'a>(&'a self, evaluation_context: &'a EvaluationContext) -> EvaluationRecord<'a> {
-        let mut record = EvaluationRecord::new(&self.flag_key, self.flag_type, evaluation_context);
+        let texts = &self.texts;
+        let mut record =
+            EvaluationRecord::new(texts.flag_key(), self.flag_type, evaluation_context);
         record.value = self
             .bool_value
             .map(|flag| if flag { &TRUE } else { &FALSE });
-        record.variant = self.variant.as_deref();
+        record.variant = texts.variant();
         record.reason = self.reason.clone();
-        record.provider_name = self.provider_name.as_deref();
-        record.client_name = self.client_name.as_deref();
+        record.provider_name = texts.provider_name();
+        record.client_name = texts.client_name();
         record.sample_rate = (self.sample_rate > 0.0).then_some(self.sample_rate);
         let Some(rest) = &self.rest else {
             return record;
