@@ -98,55 +98,44 @@ impl CapturedTexts {
         }
     }
 
-    /// Text `index` (0: flag key, 1: variant, 2: provider name, 3: client name).
-    fn text(&self, index: usize) -> Option<&str> {
+    /// The flag key, variant, provider name and client name. The copied bytes are checked
+    /// as UTF-8 once, all four together (they are whole `str`s one after the other, so the
+    /// check never fails; the texts would be empty if it did).
+    pub(crate) fn texts(&self) -> [Option<&str>; 4] {
         match self {
             Self::Inline { lengths, bytes } => {
-                let length = *lengths.get(index)?;
-                if length == ABSENT {
-                    return None;
-                }
-                let start: usize = lengths[..index]
+                let used = lengths
                     .iter()
                     .filter(|&&length| length != ABSENT)
                     .map(|&length| usize::from(length))
-                    .sum();
-                let slice = bytes.get(start..start + usize::from(length))?;
-                // Whole `str`s were copied, so this never fails; an empty text if it did.
-                Some(std::str::from_utf8(slice).unwrap_or_default())
+                    .sum::<usize>();
+                let all = bytes
+                    .get(..used)
+                    .and_then(|used| std::str::from_utf8(used).ok())
+                    .unwrap_or_default();
+                let mut start = 0;
+                lengths.map(|length| {
+                    if length == ABSENT {
+                        return None;
+                    }
+                    let end = start + usize::from(length);
+                    let text = all.get(start..end).unwrap_or_default();
+                    start = end;
+                    Some(text)
+                })
             }
             Self::Shared {
                 flag_key,
                 variant,
                 provider_name,
                 client_name,
-            } => match index {
-                0 => Some(flag_key),
-                1 => variant.as_deref(),
-                2 => provider_name.as_deref(),
-                _ => client_name.as_deref(),
-            },
+            } => [
+                Some(flag_key),
+                variant.as_deref(),
+                provider_name.as_deref(),
+                client_name.as_deref(),
+            ],
         }
-    }
-
-    /// The flag key.
-    pub(crate) fn flag_key(&self) -> &str {
-        self.text(0).unwrap_or_default()
-    }
-
-    /// The variant.
-    pub(crate) fn variant(&self) -> Option<&str> {
-        self.text(1)
-    }
-
-    /// The provider's name.
-    pub(crate) fn provider_name(&self) -> Option<&str> {
-        self.text(2)
-    }
-
-    /// The client's name.
-    pub(crate) fn client_name(&self) -> Option<&str> {
-        self.text(3)
     }
 
     /// The flag key as a shared text: interned here (on the background thread) when it was
@@ -154,18 +143,19 @@ impl CapturedTexts {
     pub(crate) fn flag_key_text(&self) -> SharedText {
         match self {
             Self::Shared { flag_key, .. } => flag_key.clone(),
-            Self::Inline { .. } => shared_text(self.flag_key()),
+            Self::Inline { .. } => shared_text(self.texts()[0].unwrap_or_default()),
         }
     }
 }
 
 impl std::fmt::Debug for CapturedTexts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [flag_key, variant, provider_name, client_name] = self.texts();
         f.debug_struct("CapturedTexts")
-            .field("flag_key", &self.flag_key())
-            .field("variant", &self.variant())
-            .field("provider_name", &self.provider_name())
-            .field("client_name", &self.client_name())
+            .field("flag_key", &flag_key.unwrap_or_default())
+            .field("variant", &variant)
+            .field("provider_name", &provider_name)
+            .field("client_name", &client_name)
             .finish()
     }
 }
@@ -178,13 +168,9 @@ mod tests {
     use crate::FlagType;
 
     fn texts(record: &EvaluationRecord<'_>) -> [Option<String>; 4] {
-        let captured = CapturedTexts::capture(record);
-        [
-            Some(captured.flag_key().to_owned()),
-            captured.variant().map(str::to_owned),
-            captured.provider_name().map(str::to_owned),
-            captured.client_name().map(str::to_owned),
-        ]
+        CapturedTexts::capture(record)
+            .texts()
+            .map(|text| text.map(str::to_owned))
     }
 
     /// A flag key, variant, provider name and client name.

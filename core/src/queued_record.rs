@@ -123,16 +123,19 @@ impl QueuedRecord {
     /// The record again, borrowing from `self`, with `evaluation_context` standing in for the
     /// evaluation's context (which is not captured; pass an empty one).
     pub fn record<'a>(&'a self, evaluation_context: &'a EvaluationContext) -> EvaluationRecord<'a> {
-        let texts = &self.texts;
-        let mut record =
-            EvaluationRecord::new(texts.flag_key(), self.flag_type, evaluation_context);
+        let [flag_key, variant, provider_name, client_name] = self.texts.texts();
+        let mut record = EvaluationRecord::new(
+            flag_key.unwrap_or_default(),
+            self.flag_type,
+            evaluation_context,
+        );
         record.value = self
             .bool_value
             .map(|flag| if flag { &TRUE } else { &FALSE });
-        record.variant = texts.variant();
+        record.variant = variant;
         record.reason = self.reason.clone();
-        record.provider_name = texts.provider_name();
-        record.client_name = texts.client_name();
+        record.provider_name = provider_name;
+        record.client_name = client_name;
         record.sample_rate = (self.sample_rate > 0.0).then_some(self.sample_rate);
         let Some(rest) = &self.rest else {
             return record;
