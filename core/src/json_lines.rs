@@ -24,12 +24,13 @@ const WRITE_CHUNK: usize = 64 * 1024;
 ///
 /// # Off the evaluation path
 ///
-/// The evaluation only captures the record ([`QueuedRecord`]: interned texts and the time of
-/// the evaluation) into a bounded queue; a background thread (`openfeature-json-lines`) formats
-/// the lines and writes them, several lines per `write_all`, then flushes the writer when the
-/// queue runs empty. A slow or blocked writer (a full pipe, a stalled disk) therefore never
-/// slows an evaluation: the queue fills and further records are dropped and counted
-/// ([`JsonLinesSink::stats`]). Lines never interleave: one thread writes them all.
+/// The evaluation only captures the record ([`QueuedRecord`]: its texts copied into one buffer
+/// and the time of the evaluation) into a bounded queue; a background thread
+/// (`openfeature-json-lines`) formats the lines and writes them, several lines per `write_all`,
+/// then flushes the writer when the queue runs empty. A slow or blocked writer (a full pipe, a
+/// stalled disk) therefore never slows an evaluation: the queue fills and further records are
+/// dropped and counted ([`JsonLinesSink::stats`]). Lines never interleave: one thread writes
+/// them all.
 ///
 /// - Wait for delivery with [`JsonLinesSink::flush`] (bounded by its timeout); dropping the
 ///   last clone of the sink (and of the hook holding it) writes out what is queued and stops
