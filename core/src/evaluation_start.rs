@@ -111,6 +111,17 @@ pub struct EvaluationStarted<'a> {
     pub provider_name: Option<&'a str>,
 }
 
+impl<'a> EvaluationStarted<'a> {
+    /// The start of an evaluation of `flag_key` by the provider `provider_name`: what a hook
+    /// hands its sinks, for wrappers and tests that call a sink themselves.
+    pub fn new(flag_key: &'a str, provider_name: Option<&'a str>) -> Self {
+        Self {
+            flag_key,
+            provider_name,
+        }
+    }
+}
+
 /// Starts older than this are treated as left behind by a cancelled evaluation.
 pub const MAX_START_AGE: Duration = Duration::from_secs(60);
 

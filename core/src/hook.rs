@@ -185,10 +185,10 @@ impl HookInner {
             return;
         }
         starts.push(context.flag_key, Instant::now());
-        let started = EvaluationStarted {
-            flag_key: context.flag_key,
-            provider_name: Some(context.provider_metadata.name.as_str()).filter(|n| !n.is_empty()),
-        };
+        let started = EvaluationStarted::new(
+            context.flag_key,
+            Some(context.provider_metadata.name.as_str()).filter(|n| !n.is_empty()),
+        );
         for sink in &self.sinks {
             self.sink_guard.run(|| sink.started(&started));
         }

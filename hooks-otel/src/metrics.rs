@@ -1,8 +1,9 @@
 //! The evaluation metrics shared by the Go, JavaScript, Java and .NET hooks, plus a duration
 //! histogram.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
@@ -112,12 +113,20 @@ struct MetricsState {
     duration_attributes: Arc<DurationAttributes>,
 }
 
-/// One (flag, provider): requests and evaluations in flight.
+/// One (flag, provider): evaluations started, and those recorded in the outcome table's
+/// overflow series.
+///
+/// Evaluations in flight are not counted apart: they are the requests less the evaluations
+/// recorded, which the outcome series of the flag already count (see [`MetricsState::active`]).
+/// An evaluation then costs one atomic addition at its start and one at its record, not two
+/// each.
 #[derive(Debug)]
 struct FlagSeries {
     attributes: Vec<KeyValue>,
     requests: AtomicU64,
-    active: AtomicI64,
+    /// Evaluations of this flag recorded in the outcome table's overflow series, which counts
+    /// them for many flags at once.
+    recorded_in_overflow: AtomicU64,
 }
 
 type FlagHandle = Arc<Series<FlagSeries>>;
@@ -149,6 +158,28 @@ impl MetricsState {
         attributes
     }
 
+    /// Evaluations in flight per flag series, from the counters: the requests less the
+    /// evaluations recorded. Each record is counted (with `Release`) after its request, and
+    /// the recorded counts are read (with `Acquire`) before the requests, so a record is never
+    /// seen without its request; a negative difference (an evaluation recorded by a sink that
+    /// was not told of its start) reads as zero.
+    fn active(&self, mut observe: impl FnMut(i64, &[KeyValue])) {
+        let mut recorded: HashMap<*const FlagSeries, u64> = HashMap::new();
+        self.outcomes.for_each(|outcome| {
+            if let Some(flag) = &outcome.flag {
+                *recorded.entry(&raw const flag.data).or_default() +=
+                    outcome.count.load(Ordering::Acquire);
+            }
+        });
+        self.flags.for_each(|flag| {
+            let done = recorded.get(&(&raw const *flag)).copied().unwrap_or(0)
+                + flag.recorded_in_overflow.load(Ordering::Acquire);
+            let requests = flag.requests.load(Ordering::Relaxed);
+            let active = i64::try_from(requests.saturating_sub(done)).unwrap_or(i64::MAX);
+            observe(active, &flag.attributes);
+        });
+    }
+
     fn flag(&self, flag_key: &str, provider: Option<&str>) -> FlagHandle {
         self.with_flag(flag_key, provider, Arc::clone)
     }
@@ -163,7 +194,7 @@ impl MetricsState {
         let make = |attributes| FlagSeries {
             attributes,
             requests: AtomicU64::new(0),
-            active: AtomicI64::new(0),
+            recorded_in_overflow: AtomicU64::new(0),
         };
         self.flags.with_series(
             &FLAG_CACHE,
@@ -280,9 +311,7 @@ impl MetricsSink {
                 .with_unit("{request}")
                 .with_description("Flag evaluations in progress")
                 .with_callback(move |observer| {
-                    active_state.flags.for_each(|f| {
-                        observer.observe(f.active.load(Ordering::Relaxed), &f.attributes)
-                    });
+                    active_state.active(|active, attributes| observer.observe(active, attributes));
                 })
                 .build(),
             _requests: observable_counter(
@@ -413,7 +442,6 @@ impl EvaluationSink for MetricsSink {
         self.state
             .with_flag(evaluation.flag_key, evaluation.provider_name, |flag| {
                 flag.data.requests.fetch_add(1, Ordering::Relaxed);
-                flag.data.active.fetch_add(1, Ordering::Relaxed);
             });
     }
 
@@ -424,19 +452,19 @@ impl EvaluationSink for MetricsSink {
         }
         let mut duration_id = None;
         self.state.with_outcome(record, |outcome| {
-            outcome.data.count.fetch_add(1, Ordering::Relaxed);
+            // Release: whoever reads this count sees the request counted at the start (the
+            // evaluations in flight are the difference).
+            outcome.data.count.fetch_add(1, Ordering::Release);
+            if outcome.data.flag.is_none() {
+                // The overflow series counts many flags: count this one's record on its flag.
+                self.state
+                    .with_flag(record.flag_key, record.provider_name, |flag| {
+                        flag.data
+                            .recorded_in_overflow
+                            .fetch_add(1, Ordering::Release);
+                    });
+            }
             if record.started.is_some() {
-                // Only evaluations counted at start are in flight.
-                match &outcome.data.flag {
-                    Some(flag) => {
-                        flag.data.active.fetch_sub(1, Ordering::Relaxed);
-                    }
-                    None => self
-                        .state
-                        .with_flag(record.flag_key, record.provider_name, |flag| {
-                            flag.data.active.fetch_sub(1, Ordering::Relaxed);
-                        }),
-                }
                 duration_id = Some(outcome.data.duration_id);
             }
         });

@@ -492,3 +492,85 @@ fn metrics_count_each_evaluation_once_with_low_cardinality_attributes() {
         );
     }
 }
+
+/// The `feature_flag.evaluation_active_count` of each flag, read from a fresh collection.
+fn active_counts(
+    meters: &SdkMeterProvider,
+    exporter: &InMemoryMetricExporter,
+) -> BTreeMap<String, f64> {
+    exporter.reset();
+    assert!(meters.force_flush().is_ok());
+    points(&exporter.get_finished_metrics().unwrap_or_default())
+        .into_iter()
+        .filter(|((name, _, _), _)| name == instrument::ACTIVE_COUNT)
+        .map(|((_, _, attrs), value)| (attrs["feature_flag.key"].clone(), value))
+        .collect()
+}
+
+#[test]
+fn evaluations_in_flight_are_the_requests_not_yet_recorded() {
+    use openfeature_hooks_core::{EvaluationRecord, EvaluationStart, EvaluationStarted, FlagType};
+
+    let exporter = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    let sink = MetricsSink::from_provider(&meters);
+    let context = EvaluationContext::default();
+    let record = |key: &'static str, variant: &'static str, tracked: bool| {
+        let mut record = EvaluationRecord::new(key, FlagType::Bool, &context);
+        record.variant = Some(variant);
+        record.provider_name = Some("fixture");
+        // An evaluation whose start the hook could not keep (a full start table) has none.
+        record.started = tracked.then(EvaluationStart::now);
+        record
+    };
+
+    for _ in 0..3 {
+        sink.started(&EvaluationStarted::new("checkout", Some("fixture")));
+    }
+    sink.started(&EvaluationStarted::new("layout", Some("fixture")));
+    let expected = |pairs: &[(&str, f64)]| {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), *value))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        active_counts(&meters, &exporter),
+        expected(&[("checkout", 3.0), ("layout", 1.0)])
+    );
+
+    sink.record(&record("checkout", "on", true));
+    assert_eq!(
+        active_counts(&meters, &exporter),
+        expected(&[("checkout", 2.0), ("layout", 1.0)])
+    );
+
+    // Recorded without a start: still no longer in flight.
+    sink.record(&record("checkout", "off", false));
+    sink.record(&record("layout", "grid", true));
+    assert_eq!(
+        active_counts(&meters, &exporter),
+        expected(&[("checkout", 1.0), ("layout", 0.0)])
+    );
+
+    // Outcomes past the outcome table's limit share its overflow series; they still end
+    // their flag's evaluations.
+    let variants: Vec<&'static str> = (0..openfeature_hooks_otel::MAX_SERIES + 10)
+        .map(|i| &*String::leak(format!("variant-{i}")))
+        .collect();
+    for variant in &variants {
+        sink.started(&EvaluationStarted::new("layout", Some("fixture")));
+        sink.record(&record("layout", variant, true));
+    }
+    sink.record(&record("checkout", "on", true));
+    assert_eq!(
+        active_counts(&meters, &exporter),
+        expected(&[("checkout", 0.0), ("layout", 0.0)])
+    );
+
+    // A sink that is only handed records (no starts) never reads below zero.
+    sink.record(&record("checkout", "on", true));
+    assert_eq!(active_counts(&meters, &exporter)["checkout"], 0.0);
+}
