@@ -9,14 +9,14 @@ use crate::captured_texts::CapturedTexts;
 use crate::rare_parts::{OwnedContextId, RareParts};
 use crate::recycled_parts;
 use crate::shared_text::interned_text;
-use crate::{EvaluationFailure, EvaluationRecord, FlagType, Reason, SharedText};
+use crate::{EvaluationFailure, EvaluationRecord, FlagType, Reason};
 
 /// What an [`EvaluationRecord`] says, owned, with the moment of the evaluation: for sinks that
 /// format or export on a background thread ([`BackgroundWorker`](crate::BackgroundWorker)).
 ///
 /// Taking one is meant to be cheap on the evaluation path: the flag key, variant, provider name
 /// and client name are copied into one fixed buffer when they fit (84 bytes together; longer
-/// ones are shared texts, see [`SharedText`]), well-known reasons are plain
+/// ones are shared texts, see [`SharedText`](crate::SharedText)), well-known reasons are plain
 /// values, and a boolean value is one byte (lent back from a constant). What the common record
 /// lacks (any other value, a failure, a context id, metadata, custom attributes, a provider's
 /// own reason) goes in one box taken only when present, so the common record is 160 bytes to
@@ -106,13 +106,6 @@ impl QueuedRecord {
                 parts
             }),
         }
-    }
-
-    /// The flag key as a shared text, for a background thread to keep as long as it likes:
-    /// interned when short (looked up here, off the evaluation path), reference-counted
-    /// otherwise.
-    pub fn flag_key_text(&self) -> SharedText {
-        self.texts.flag_key_text()
     }
 
     /// When the evaluation was captured (its moment, not the background thread's).

@@ -202,7 +202,7 @@ where
         let (Some(parent), Some(value)) = (evaluation.parent_span(), record.value) else {
             return;
         };
-        let id = experiment_id(&evaluation.queued_record().flag_key_text());
+        let id = experiment_id(&shared_text(record.flag_key));
         let mut builder = self
             .tracer
             .span_builder(id.clone())
