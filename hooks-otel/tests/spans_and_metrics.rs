@@ -398,12 +398,18 @@ fn points(
     out
 }
 
-#[test]
-fn metrics_count_each_evaluation_once_with_low_cardinality_attributes() {
+/// A meter provider exporting to memory when flushed.
+fn meters() -> (SdkMeterProvider, InMemoryMetricExporter) {
     let exporter = InMemoryMetricExporter::default();
     let meters = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(exporter.clone()).build())
         .build();
+    (meters, exporter)
+}
+
+#[test]
+fn metrics_count_each_evaluation_once_with_low_cardinality_attributes() {
+    let (meters, exporter) = meters();
     let (tracer_provider, _) = spans();
     // One sink per meter provider, cloned into each hook.
     let sink = MetricsSink::from_provider(&meters);
@@ -511,10 +517,7 @@ fn active_counts(
 fn evaluations_in_flight_are_the_requests_not_yet_recorded() {
     use openfeature_hooks_core::{EvaluationRecord, EvaluationStart, EvaluationStarted, FlagType};
 
-    let exporter = InMemoryMetricExporter::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(exporter.clone()).build())
-        .build();
+    let (meters, exporter) = meters();
     let sink = MetricsSink::from_provider(&meters);
     let context = EvaluationContext::default();
     let record = |key: &'static str, variant: &'static str, tracked: bool| {
