@@ -75,7 +75,8 @@ impl CapturedTexts {
         Self::Inline { lengths, bytes }
     }
 
-    /// The slow path: texts shared as [`QueuedRecord`](crate::QueuedRecord) shared them before.
+    /// The slow path, for texts too long to copy together: interned when each is short enough
+    /// ([`RecordTexts::of`], cached per thread), reference-counted otherwise.
     #[cold]
     fn shared(record: &EvaluationRecord<'_>) -> Self {
         let (flag_key, variant, provider_name) = match RecordTexts::of(record) {
