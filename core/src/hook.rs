@@ -155,25 +155,31 @@ impl HookInner {
         }
     }
 
-    // Inlined into `after` and `error`: called, it took its record by a ~300-byte `memcpy`
-    // once the queue's offer joined it (`perf`, `otel_sinks` metrics: 29 ns of `memcpy` an
-    // evaluation, 12 ns before the queue and again with this).
-    #[inline]
-    fn emit(&self, context: &HookContext<'_>, record: EvaluationRecord<'_>) {
-        let extra: Vec<CustomAttribute>;
-        let mut record = record;
-        if let Some(callback) = &self.custom_attributes {
-            extra = self
+    /// What the custom-attributes callback adds to `record`; empty (no allocation) without one.
+    fn custom_attributes(
+        &self,
+        context: &HookContext<'_>,
+        record: &EvaluationRecord<'_>,
+    ) -> Vec<CustomAttribute> {
+        match &self.custom_attributes {
+            None => Vec::new(),
+            Some(callback) => self
                 .attributes_guard
-                .run(|| callback(context, &record))
-                .unwrap_or_default();
-            record.custom_attributes = &extra;
+                .run(|| callback(context, record))
+                .unwrap_or_default(),
         }
+    }
+
+    // The record is borrowed, not moved: `after` and `error` build it in their own frame and
+    // keep it there. Taken by value, it was copied into this function's frame (a 304-byte
+    // `memcpy`, 8.7 ns of the JSON-lines evaluation under `perf`; BENCHMARKS.md, "2026-11-29,
+    // 11:30").
+    fn emit(&self, record: &EvaluationRecord<'_>) {
         for sink in &self.sinks[..self.called] {
-            self.sink_guard.run(|| sink.record(&record));
+            self.sink_guard.run(|| sink.record(record));
         }
         if let Some(queue) = &self.queue {
-            self.sink_guard.run(|| queue.offer(&record));
+            self.sink_guard.run(|| queue.offer(record));
         }
     }
 
@@ -212,7 +218,9 @@ impl HookInner {
         self.marks.mark(context);
         let mut record = self.normaliser.success(context, details);
         self.set_times(context, &mut record);
-        self.emit(context, record);
+        let extra = self.custom_attributes(context, &record);
+        record.custom_attributes = &extra;
+        self.emit(&record);
     }
 
     fn error(&self, context: &HookContext<'_>, error: &EvaluationError) {
@@ -226,7 +234,9 @@ impl HookInner {
         }
         let mut record = self.normaliser.failure(context, error);
         self.set_times(context, &mut record);
-        self.emit(context, record);
+        let extra = self.custom_attributes(context, &record);
+        record.custom_attributes = &extra;
+        self.emit(&record);
     }
 
     fn finally(&self, context: &HookContext<'_>) {
