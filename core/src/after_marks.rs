@@ -16,12 +16,21 @@
 //!
 //! # Cost and bounds
 //!
-//! A fixed table of atomic slots, no lock, no allocation: marking is one compare-and-swap,
-//! clearing a read of the window and a plain store. A mark may sit in any of [`WINDOW`] slots
-//! after the address's hash, so [`WINDOW`] evaluations in their `after`..`finally` window can
-//! share a neighbourhood before a mark is refused. A refused mark is counted
-//! ([`AfterMarks::unmarked`]); its only effect is that if another hook's `after` then fails,
-//! that evaluation is recorded twice (success and error).
+//! A fixed table of atomic slots, no lock, no allocation. An address has one neighbourhood: the
+//! [`WINDOW`] slots of one cache line, chosen by the high bits of a multiplicative hash of the
+//! address. Marking reads that line and places the mark with one compare-and-swap; clearing reads
+//! the line up to the mark and stores a zero. [`WINDOW`] evaluations in their `after`..`finally`
+//! window can share a neighbourhood before a mark is refused (there are [`LINES`] of them, and
+//! an evaluation sits in that window only while the SDK runs the other hooks' `after` and the
+//! `finally` stages). A refused mark is counted ([`AfterMarks::unmarked`]); its only effect is
+//! that if another hook's `after` then fails, that evaluation is recorded twice (success and
+//! error).
+//!
+//! A key is in its line at most once (`mark` finds a mark already there before placing one), so
+//! clearing stops at the first match. Measured: BENCHMARKS.md, "2026-11-29, 11:30"; the window
+//! used to be 16 slots over two or three lines, all read on every clear, and the hash took the
+//! product's low bits, which depend only on the address's low bits (the same in every thread's
+//! stack at the same depth).
 //!
 //! If the caller drops an evaluation future between our `after` and our `finally` (possible only
 //! when another hook awaits there), its mark stays until an evaluation at the same address
@@ -32,13 +41,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use open_feature::HookContext;
 
-const SLOTS: usize = 1024;
-/// How many slots one address may use.
-pub(crate) const WINDOW: usize = 16;
+/// Neighbourhoods in the table (8 KiB in all).
+pub(crate) const LINES: usize = 128;
+/// How many slots one address may use: one cache line of them.
+pub(crate) const WINDOW: usize = 8;
+
+/// One neighbourhood, on a cache line of its own.
+#[repr(align(64))]
+struct Line([AtomicUsize; WINDOW]);
 
 pub(crate) struct AfterMarks {
-    /// An array, not a slice: indices modulo its known length need no bounds checks.
-    slots: Box<[AtomicUsize; SLOTS]>,
+    /// An array, not a slice: indices below its known length need no bounds checks.
+    lines: Box<[Line; LINES]>,
     unmarked: AtomicUsize,
 }
 
@@ -53,7 +67,7 @@ impl std::fmt::Debug for AfterMarks {
 impl Default for AfterMarks {
     fn default() -> Self {
         Self {
-            slots: Box::new([const { AtomicUsize::new(0) }; SLOTS]),
+            lines: Box::new([const { Line([const { AtomicUsize::new(0) }; WINDOW]) }; LINES]),
             unmarked: AtomicUsize::new(0),
         }
     }
@@ -63,21 +77,35 @@ fn key(context: &HookContext<'_>) -> usize {
     std::ptr::from_ref(context) as usize
 }
 
-fn first_slot(key: usize) -> usize {
-    // Fibonacci hashing of the address without its alignment bits.
-    ((key >> 3) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize % SLOTS
+/// Fibonacci hashing of the address without its alignment bits: the product's high bits, which
+/// depend on every bit of the address.
+fn line_index(key: usize) -> usize {
+    const { assert!(LINES.is_power_of_two()) };
+    let product = ((key >> 3) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (product >> (u64::BITS - LINES.trailing_zeros())) as usize
 }
 
 impl AfterMarks {
-    fn window(&self, key: usize) -> impl Iterator<Item = &AtomicUsize> {
-        let start = first_slot(key);
-        (0..WINDOW).map(move |i| &self.slots[(start + i) % SLOTS])
+    fn window(&self, key: usize) -> &[AtomicUsize; WINDOW] {
+        &self.lines[line_index(key)].0
     }
 
     /// Marks the evaluation as recorded by `after`.
     pub(crate) fn mark(&self, context: &HookContext<'_>) {
-        let key = key(context);
-        let placed = self.window(key).any(|slot| {
+        self.mark_key(key(context));
+    }
+
+    fn mark_key(&self, key: usize) {
+        let window = self.window(key);
+        // Already there: left by an evaluation at this address whose future was dropped before
+        // its `finally`; it now marks this one. Never placed twice, so `take` stops at the first.
+        if window
+            .iter()
+            .any(|slot| slot.load(Ordering::Relaxed) == key)
+        {
+            return;
+        }
+        let placed = window.iter().any(|slot| {
             slot.compare_exchange(0, key, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
         });
@@ -92,14 +120,21 @@ impl AfterMarks {
     /// from zero), and only an evaluation at this address writes or clears this key, of which
     /// one is alive at a time. So a slot holding the key cannot change under us.
     pub(crate) fn take(&self, context: &HookContext<'_>) -> bool {
-        let key = key(context);
-        self.window(key).fold(false, |found, slot| {
-            let ours = slot.load(Ordering::Acquire) == key;
-            if ours {
+        self.take_key(key(context))
+    }
+
+    fn take_key(&self, key: usize) -> bool {
+        match self
+            .window(key)
+            .iter()
+            .find(|slot| slot.load(Ordering::Acquire) == key)
+        {
+            Some(slot) => {
                 slot.store(0, Ordering::Release);
+                true
             }
-            found | ours
-        })
+            None => false,
+        }
     }
 
     /// How many marks did not fit (see the module docs).
@@ -146,7 +181,13 @@ mod tests {
         hooks.iter().for_each(|h| marks.mark(h));
         assert_eq!(marks.unmarked(), 0);
         assert!(hooks.iter().all(|h| marks.take(h)));
-        assert!(marks.slots.iter().all(|s| s.load(Ordering::Relaxed) == 0));
+        assert!(
+            marks
+                .lines
+                .iter()
+                .flat_map(|line| &line.0)
+                .all(|s| s.load(Ordering::Relaxed) == 0)
+        );
     }
 
     #[test]
@@ -158,9 +199,33 @@ mod tests {
         // Fill the address's whole window with other (fake) evaluations.
         marks
             .window(key)
+            .iter()
             .for_each(|slot| slot.store(1, Ordering::Relaxed));
         marks.mark(&hooks[0]);
         assert_eq!(marks.unmarked(), 1);
         assert!(!marks.take(&hooks[0]));
+    }
+
+    #[test]
+    fn the_same_stack_offset_in_many_threads_spreads_over_the_table() {
+        // Thread stacks are 2 MiB apart: their evaluations at the same depth have addresses
+        // that differ only in high bits. They must not share one neighbourhood.
+        let marks = AfterMarks::default();
+        let keys: Vec<usize> = (0..64).map(|i| 0x7f00_0000_1e48 + i * (2 << 20)).collect();
+        keys.iter().for_each(|&key| marks.mark_key(key));
+        assert_eq!(marks.unmarked(), 0);
+        assert!(keys.iter().all(|&key| marks.take_key(key)));
+    }
+
+    #[test]
+    fn a_mark_left_behind_is_adopted_not_doubled() {
+        // An evaluation's future dropped between `after` and `finally` leaves its mark; the
+        // next evaluation at that address marks it again: one mark, taken once.
+        let marks = AfterMarks::default();
+        let key = 0x5555_0000_0040;
+        marks.mark_key(key);
+        marks.mark_key(key);
+        assert!(marks.take_key(key));
+        assert!(!marks.take_key(key), "the mark was placed once");
     }
 }
