@@ -34,6 +34,8 @@ fn sink(c: &mut Criterion) {
         return;
     };
     let hub_with_tracing = hub(ClientOptions::new().traces_sample_rate(1.0));
+    // Tracing on, this trace not sampled: what most requests see at a 10% sample rate.
+    let hub_not_sampling = hub(ClientOptions::new().traces_sample_rate(0.0));
     // Sentry's default: tracing disabled (no sample rate, no sampler), so no span is ever sent.
     let hub_without_tracing = hub(ClientOptions::new());
     let context = EvaluationContext::default().with_targeting_key("user-42");
@@ -94,6 +96,14 @@ fn sink(c: &mut Criterion) {
         evaluate_once(&with_sentry);
         fill_buffer();
         bench("sentry_sink_full_buffer_flag_on_span", &with_sentry);
+        span.finish();
+        transaction.finish();
+    });
+    // The same steady state in a trace that was not sampled: the span is found, then left alone.
+    Hub::run(hub_not_sampling, || {
+        let (transaction, span) = request();
+        fill_buffer();
+        bench("sentry_sink_full_buffer_unsampled_span", &with_sentry);
         span.finish();
         transaction.finish();
     });

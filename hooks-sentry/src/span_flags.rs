@@ -22,6 +22,9 @@ pub(crate) fn record_on_active_span(hub: &Hub, name: &str, value: Value) {
     let Some(span) = hub.configure_scope(|scope| scope.get_span()) else {
         return;
     };
+    if is_unsampled_child(&span) {
+        return;
+    }
     let name_hash = FastBuildHasher::default().hash_one(name);
     if FULL_SPAN.with(|full| {
         full.try_borrow()
@@ -73,6 +76,25 @@ pub(crate) fn record_on_active_span(hub: &Hub, name: &str, value: Value) {
                 full.remember(span, name_hash);
             }
         });
+    }
+}
+
+/// Whether `span` is a child span that will never be sent: its trace was not sampled (a
+/// transaction that was not sampled spawns only such spans). Its attributes would be written
+/// under its lock, a new key allocated, and dropped with it unsent; most spans of a service
+/// that samples 10% of its traces are such spans. A child span knows its sampling decision
+/// without its lock; an unsampled transaction already ignores what is set on it
+/// (`TransactionData::set_data`), so transactions are not asked (asking takes their lock).
+fn is_unsampled_child(span: &TransactionOrSpan) -> bool {
+    match span {
+        TransactionOrSpan::Transaction(_) => false,
+        // Deprecated because `false` also means "tracing disabled, decision deferred": spans
+        // are never sent then either (and this sink does not look them up at all).
+        #[expect(
+            deprecated,
+            reason = "false means the span is not sent, which is all we ask"
+        )]
+        TransactionOrSpan::Span(span) => !span.is_sampled(),
     }
 }
 

@@ -287,6 +287,48 @@ fn with_tracing_disabled_spans_are_left_alone_and_errors_still_carry_the_flags()
 }
 
 #[test]
+fn spans_of_an_unsampled_trace_are_left_alone_and_errors_still_carry_the_flags() {
+    // Tracing on, but this trace not sampled (rate 0): its spans are discarded when they end,
+    // so nothing is written on them.
+    let (hub, transport) = support::hub_with(
+        true,
+        sentry::ClientOptions::new()
+            .dsn("https://public@sentry.invalid/1")
+            .traces_sample_rate(0.0),
+    );
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    sentry::Hub::run(hub, || {
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+        let span = transaction.start_child("handler", "function");
+        sentry::configure_scope(|scope| scope.set_span(Some(span.clone().into())));
+        runtime.block_on(async {
+            let _ = client.get_bool_value("a", None, None).await;
+        });
+        assert_eq!(
+            span.data()
+                .keys()
+                .filter(|key| key.starts_with("flag."))
+                .count(),
+            0
+        );
+        sentry::capture_message("boom", sentry::Level::Error);
+        span.finish();
+        transaction.finish();
+    });
+    let all = support::items(&transport);
+    assert!(all.iter().all(|(kind, _)| kind != "transaction"));
+    let events: Vec<&Value> = all
+        .iter()
+        .filter(|(kind, _)| kind == "event")
+        .map(|(_, event)| event)
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(flags(events[0]), pairs(&[("a", json!(true))]));
+}
+
+#[test]
 fn nothing_is_recorded_without_an_active_client() {
     let runtime = runtime();
     let client = client(&runtime, SentrySink::new());
