@@ -31,7 +31,7 @@
 //! | where | what | rules |
 //! | --- | --- | --- |
 //! | error events, `contexts.flags` | `{"values": [{"flag", "result"}, …]}`, oldest first | the 100 most recent unique evaluations of the hub ([`FlagBuffer`]); not on transactions |
-//! | the active span or transaction | `flag.evaluation.<key>` | at most 10 per span; a key already present is updated; the root transaction included |
+//! | the active span or transaction | `flag.evaluation.<key>` | at most 10 per span; a key already present is updated; the root transaction included; not on the spans of an unsampled trace |
 //!
 //! Isolation is per hub (a request's hub with sentry-tower, a bound hub in async code): see the
 //! `hub_flags` module for how, and for the one difference from Python's copy at fork.

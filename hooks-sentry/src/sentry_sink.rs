@@ -15,7 +15,8 @@ use crate::{RecordedValues, sentry_flag_name};
 ///   client sends spans: with tracing disabled (Sentry's default: neither `traces_sample_rate`
 ///   nor `traces_sampler` set) every span is dropped unsent, so the active span is not looked
 ///   up at all, which saves this sink about half its cost. Whether a hub's client sends spans
-///   is read when the hub records its first flag.
+///   is read when the hub records its first flag. A child span of a trace that was not
+///   sampled is found but left alone: it is discarded unsent when it ends.
 ///
 /// Values: booleans by default ([`RecordedValues`]). Flag keys Sentry would reject are rewritten
 /// by [`sentry_flag_name`]. A failed evaluation removes the flag from the hub's buffer and sets
