@@ -9,6 +9,14 @@
 //! thread writes, so evaluating threads contend on it. [`SeriesCache`] keeps, per thread, the
 //! series it found last per hash slot: a repeated lookup is a hash and a comparison of the
 //! texts, no shared write. Measured in `benches/otel_sinks.rs` (`metrics`), see BENCHMARKS.md.
+//!
+//! Before hashing, the cache looks in a second set of slots, chosen by the *address* of the
+//! series' first text (the caller's flag key: usually a literal, at the same address on every
+//! evaluation). An address says nothing about the text there, so a slot found this way is used
+//! only if its series' texts equal the ones asked for, exactly as a slot found by hash; it
+//! saves the hash of the five texts (`perf`: about 20 of the metrics sink's ~80 ns on the
+//! evaluating thread went to hashing; BENCHMARKS.md, "2026-11-29, 11:30"). Keys built at
+//! run time miss it and take the hash path, as before.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -34,13 +42,17 @@ static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
 /// thread; an entry keeps its series alive until replaced.
 #[derive(Debug)]
 pub(crate) struct SeriesCache<E> {
+    /// By the hash of the texts.
     slots: RefCell<Vec<Option<CachedSeries<E>>>>,
+    /// By the address of the first text (see the module docs).
+    by_address: RefCell<Vec<Option<CachedSeries<E>>>>,
 }
 
 #[derive(Debug)]
 struct CachedSeries<E> {
     table: u64,
-    hash: u64,
+    /// The hash of the texts, or the first text's address in `by_address`.
+    tag: u64,
     series: Arc<Series<E>>,
 }
 
@@ -48,8 +60,50 @@ impl<E> SeriesCache<E> {
     pub(crate) fn new() -> Self {
         Self {
             slots: RefCell::new(Vec::new()),
+            by_address: RefCell::new(Vec::new()),
         }
     }
+
+    /// Visits the cached series at `slot` of `slots`, if it is `table`'s, tagged `tag`, and has
+    /// `parts` (under the borrow: its reference count is not touched).
+    fn visit<R>(
+        slots: &RefCell<Vec<Option<CachedSeries<E>>>>,
+        slot: usize,
+        (table, tag): (u64, u64),
+        parts: &Parts<'_>,
+        visit: &mut impl FnMut(&Arc<Series<E>>) -> R,
+    ) -> Option<R> {
+        let slots = slots.try_borrow().ok()?;
+        let entry = slots.get(slot)?.as_ref()?;
+        (entry.table == table && entry.tag == tag && entry.series.is(parts))
+            .then(|| visit(&entry.series))
+    }
+
+    fn keep(
+        slots: &RefCell<Vec<Option<CachedSeries<E>>>>,
+        slot: usize,
+        table: u64,
+        tag: u64,
+        series: &Arc<Series<E>>,
+    ) {
+        if let Ok(mut slots) = slots.try_borrow_mut() {
+            if slots.is_empty() {
+                slots.resize_with(CACHE_SLOTS, || None);
+            }
+            slots[slot] = Some(CachedSeries {
+                table,
+                tag,
+                series: series.clone(),
+            });
+        }
+    }
+}
+
+/// The `by_address` slot of a first text at `address` in table `table`.
+fn address_slot(address: u64, table: u64) -> usize {
+    // The address's alignment bits carry nothing; the product's high bits mix every other bit.
+    let mixed = ((address >> 3) ^ table.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (u64::BITS - CACHE_SLOTS.trailing_zeros())) as usize
 }
 
 /// One series: its identifying texts and its data.
@@ -122,32 +176,39 @@ impl<E> SeriesTable<E> {
         make_overflow: impl FnOnce() -> E,
         mut visit: impl FnMut(&Arc<Series<E>>) -> R,
     ) -> R {
+        const { assert!(CACHE_SLOTS.is_power_of_two()) };
+        let address = parts[0].map_or(0, |text| text.as_ptr() as u64);
+        let by_address = address_slot(address, self.id);
+        let hit = cache.try_with(|cache| {
+            SeriesCache::visit(
+                &cache.by_address,
+                by_address,
+                (self.id, address),
+                &parts,
+                &mut visit,
+            )
+        });
+        if let Ok(Some(result)) = hit {
+            return result;
+        }
         let hash = hash(&parts);
         let slot = (hash as usize) % CACHE_SLOTS;
+        // Found by hash, the address slot is left as it is: a flag whose outcomes alternate
+        // (an experiment's variants) would otherwise rewrite it, a reference count up and one
+        // down, on every evaluation. It is filled from the table, below.
         let hit = cache.try_with(|cache| {
-            let slots = cache.slots.try_borrow().ok()?;
-            let entry = slots.get(slot)?.as_ref()?;
-            (entry.table == self.id && entry.hash == hash && entry.series.is(&parts))
-                .then(|| visit(&entry.series))
+            SeriesCache::visit(&cache.slots, slot, (self.id, hash), &parts, &mut visit)
         });
         if let Ok(Some(result)) = hit {
             return result;
         }
         let series = self.get_hashed(hash, parts, make, make_overflow);
-        // The overflow series stands for many parts: it is not cached, so a full table costs
-        // a table lookup per evaluation, never a wrong series.
+        // The overflow series stands for many parts: it is not cached, so a full table costs a
+        // table lookup per evaluation, never a wrong series.
         if series.parts[0].is_some() {
             let _ = cache.try_with(|cache| {
-                if let Ok(mut slots) = cache.slots.try_borrow_mut() {
-                    if slots.is_empty() {
-                        slots.resize_with(CACHE_SLOTS, || None);
-                    }
-                    slots[slot] = Some(CachedSeries {
-                        table: self.id,
-                        hash,
-                        series: series.clone(),
-                    });
-                }
+                SeriesCache::keep(&cache.slots, slot, self.id, hash, &series);
+                SeriesCache::keep(&cache.by_address, by_address, self.id, address, &series);
             });
         }
         visit(&series)
@@ -322,5 +383,56 @@ mod tests {
         let x = table.get([Some("k"), None, None, None, None], || 1, || 0);
         let y = table.get([Some("k"), Some(""), None, None, None], || 2, || 0);
         assert_ne!(x.data, y.data);
+    }
+
+    #[test]
+    fn an_address_is_never_taken_for_the_text_found_there() {
+        // The address path keys on where the first text is: the same buffer holding another
+        // text must find that text's series.
+        let table: SeriesTable<u8> = SeriesTable::new(10);
+        let mut key = String::from("aa");
+        let first = table.with_series(
+            &CACHE,
+            [Some(&key), None, None, None, None],
+            || 1,
+            || 0,
+            Arc::clone,
+        );
+        let again = table.with_series(
+            &CACHE,
+            [Some(&key), None, None, None, None],
+            || 9,
+            || 0,
+            Arc::clone,
+        );
+        assert!(Arc::ptr_eq(&first, &again));
+        let address = key.as_ptr();
+        key.replace_range(.., "bb");
+        assert_eq!(key.as_ptr(), address, "the same buffer");
+        let other = table.with_series(
+            &CACHE,
+            [Some(&key), None, None, None, None],
+            || 2,
+            || 0,
+            Arc::clone,
+        );
+        assert_eq!(other.data, 2);
+        // And the same address with another second part.
+        let with_provider = table.with_series(
+            &CACHE,
+            [Some(&key), Some("p"), None, None, None],
+            || 3,
+            || 0,
+            Arc::clone,
+        );
+        assert_eq!(with_provider.data, 3);
+        let plain = table.with_series(
+            &CACHE,
+            [Some(&key), None, None, None, None],
+            || 9,
+            || 0,
+            Arc::clone,
+        );
+        assert!(Arc::ptr_eq(&plain, &other));
     }
 }
