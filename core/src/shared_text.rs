@@ -20,8 +20,39 @@ const PROBES: usize = 8;
 const THREAD_SLOTS: usize = 256;
 
 /// The interned texts: written once per slot, then only read, without a lock.
-static INTERNED: [OnceLock<Box<str>>; MAX_INTERNED_TEXTS] =
+static INTERNED: [OnceLock<&'static str>; MAX_INTERNED_TEXTS] =
     [const { OnceLock::new() }; MAX_INTERNED_TEXTS];
+
+/// An interned text's storage: whole cache lines that hold nothing else.
+///
+/// Interned texts are read on every evaluation (the per-thread caches compare them with the
+/// record's texts). Allocated as they are, a short text shares its cache line with whatever
+/// the allocator puts beside it: when a background thread interned it (the log-event thread
+/// does), with that thread's own allocations, which it writes all the time. Every read on the
+/// evaluating thread was then a miss to the other core: `perf` on the every-backend evaluation
+/// put ~27 ns on one load of the provider's interned name (BENCHMARKS.md, "2026-11-29,
+/// 11:30").
+#[repr(C, align(64))]
+struct OwnLines<const N: usize>([u8; N]);
+
+/// A copy of `text` (at most [`MAX_SHARED_TEXT_LEN`] bytes) in cache lines of its own, kept
+/// for the life of the process like every interned text.
+fn text_on_own_lines(text: &str) -> &'static str {
+    fn copy<const N: usize>(text: &str) -> &'static [u8] {
+        let lines: &'static mut OwnLines<N> = Box::leak(Box::new(OwnLines([0; N])));
+        let kept = &mut lines.0[..text.len()];
+        kept.copy_from_slice(text.as_bytes());
+        kept
+    }
+    const { assert!(MAX_SHARED_TEXT_LEN <= 128) };
+    let bytes = if text.len() <= 64 {
+        copy::<64>(text)
+    } else {
+        copy::<128>(text)
+    };
+    // The bytes of a `str`: always valid.
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
 
 thread_local! {
     /// A direct-mapped cache per thread for texts the interned table has no room for: no lock,
@@ -118,8 +149,8 @@ fn interned_with_hash(text: &str, hash: u64) -> Option<&'static str> {
     for probe in 0..PROBES {
         let slot = &INTERNED[(start + probe) % MAX_INTERNED_TEXTS];
         // Another thread may win the race for an empty slot with another text: then probe on.
-        let known = slot.get_or_init(|| Box::from(text));
-        if **known == *text {
+        let known = *slot.get_or_init(|| text_on_own_lines(text));
+        if known == text {
             return Some(known);
         }
     }
@@ -186,5 +217,21 @@ mod tests {
             shared_text("checkout"),
             SharedText::Interned("checkout")
         ));
+    }
+
+    #[test]
+    fn interned_texts_start_on_a_cache_line_of_their_own() {
+        for text in [
+            "",
+            "on",
+            "bench",
+            &"v".repeat(64),
+            &"w".repeat(65),
+            &"ü".repeat(64),
+        ] {
+            let kept = text_on_own_lines(text);
+            assert_eq!(kept, text);
+            assert_eq!(kept.as_ptr() as usize % 64, 0, "{text}");
+        }
     }
 }
