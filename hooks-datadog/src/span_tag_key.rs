@@ -17,15 +17,29 @@ use opentelemetry::{Key, StringValue};
 /// Tag names kept per thread, by interned flag key.
 const SLOTS: usize = 64;
 
+/// One thread's tag names, in the thread's own storage: a heap block's first and last cache
+/// lines are shared with its neighbours, which other threads may write (a block freed by
+/// another thread is reused from that thread's cache), and `perf` caught a slot there costing
+/// ~27 ns a read on the every-backend evaluation (BENCHMARKS.md, "2026-11-29, 11:30").
+type Names = [Option<(usize, bool, Key)>; SLOTS];
+
 thread_local! {
-    static NAMES: RefCell<Vec<Option<(usize, bool, Key)>>> = const { RefCell::new(Vec::new()) };
+    static NAMES: RefCell<Names> = const { RefCell::new([const { None }; SLOTS]) };
+}
+
+/// The slot of an interned flag key at `address`. Interned texts start on cache lines of their
+/// own, so the address's low six bits are always zero: the product's high bits mix the rest.
+fn slot_of(address: usize) -> usize {
+    const { assert!(SLOTS.is_power_of_two()) };
+    let mixed = (address as u64 >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> (u64::BITS - SLOTS.trailing_zeros())) as usize
 }
 
 /// The tag name for `flag_key`, an interned text, with the `.error` suffix when `error`: from
 /// this thread's memory, or made with `make` and remembered.
 pub(crate) fn tag_name(flag_key: &'static str, error: bool, make: impl FnOnce() -> Key) -> Key {
     let address = flag_key.as_ptr() as usize;
-    let slot = (address >> 3) % SLOTS;
+    let slot = slot_of(address);
     let known = NAMES
         .try_with(|names| match names.try_borrow().ok()?.get(slot)? {
             Some((known, known_error, name)) if *known == address && *known_error == error => {
@@ -41,9 +55,6 @@ pub(crate) fn tag_name(flag_key: &'static str, error: bool, make: impl FnOnce() 
     let name = make();
     let _ = NAMES.try_with(|names| {
         if let Ok(mut names) = names.try_borrow_mut() {
-            if names.is_empty() {
-                names.resize(SLOTS, None);
-            }
             names[slot] = Some((address, error, name.clone()));
         }
     });
