@@ -126,6 +126,10 @@ struct Shared<T> {
 }
 
 /// Only the worker and failed sends write these: a successful send touches no counter.
+///
+/// On cache lines of their own: the worker writes `handled` for every item, and the senders'
+/// read-mostly `Shared` was allocated just before it.
+#[repr(align(128))]
 struct Counters {
     dropped: AtomicU64,
     handled: AtomicU64,
