@@ -390,49 +390,22 @@ mod tests {
         // The address path keys on where the first text is: the same buffer holding another
         // text must find that text's series.
         let table: SeriesTable<u8> = SeriesTable::new(10);
+        let find = |parts: Parts<'_>, made: u8| {
+            table.with_series(&CACHE, parts, || made, || 0, Arc::clone)
+        };
         let mut key = String::from("aa");
-        let first = table.with_series(
-            &CACHE,
-            [Some(&key), None, None, None, None],
-            || 1,
-            || 0,
-            Arc::clone,
-        );
-        let again = table.with_series(
-            &CACHE,
-            [Some(&key), None, None, None, None],
-            || 9,
-            || 0,
-            Arc::clone,
-        );
+        let first = find([Some(&key), None, None, None, None], 1);
+        let again = find([Some(&key), None, None, None, None], 9);
         assert!(Arc::ptr_eq(&first, &again));
         let address = key.as_ptr();
         key.replace_range(.., "bb");
         assert_eq!(key.as_ptr(), address, "the same buffer");
-        let other = table.with_series(
-            &CACHE,
-            [Some(&key), None, None, None, None],
-            || 2,
-            || 0,
-            Arc::clone,
-        );
+        let other = find([Some(&key), None, None, None, None], 2);
         assert_eq!(other.data, 2);
         // And the same address with another second part.
-        let with_provider = table.with_series(
-            &CACHE,
-            [Some(&key), Some("p"), None, None, None],
-            || 3,
-            || 0,
-            Arc::clone,
-        );
+        let with_provider = find([Some(&key), Some("p"), None, None, None], 3);
         assert_eq!(with_provider.data, 3);
-        let plain = table.with_series(
-            &CACHE,
-            [Some(&key), None, None, None, None],
-            || 9,
-            || 0,
-            Arc::clone,
-        );
+        let plain = find([Some(&key), None, None, None, None], 9);
         assert!(Arc::ptr_eq(&plain, &other));
     }
 }

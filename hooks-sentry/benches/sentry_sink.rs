@@ -99,22 +99,23 @@ fn sink(c: &mut Criterion) {
         span.finish();
         transaction.finish();
     });
-    // The same steady state in a trace that was not sampled: the span is found, then left alone.
-    Hub::run(hub_not_sampling, || {
-        let (transaction, span) = request();
-        fill_buffer();
-        bench("sentry_sink_full_buffer_unsampled_span", &with_sentry);
-        span.finish();
-        transaction.finish();
-    });
-    // The same steady state under a client whose tracing is disabled: the sink skips the span.
-    Hub::run(hub_without_tracing, || {
-        let (transaction, span) = request();
-        fill_buffer();
-        bench("sentry_sink_full_buffer_tracing_disabled", &with_sentry);
-        span.finish();
-        transaction.finish();
-    });
+    // The same steady state in a trace that was not sampled (the span is found, then left
+    // alone), and under a client whose tracing is disabled (the sink skips the span).
+    for (hub, name) in [
+        (hub_not_sampling, "sentry_sink_full_buffer_unsampled_span"),
+        (
+            hub_without_tracing,
+            "sentry_sink_full_buffer_tracing_disabled",
+        ),
+    ] {
+        Hub::run(hub, || {
+            let (transaction, span) = request();
+            fill_buffer();
+            bench(name, &with_sentry);
+            span.finish();
+            transaction.finish();
+        });
+    }
     group.finish();
 }
 
