@@ -41,6 +41,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use open_feature::HookContext;
 
+use crate::fibonacci_index;
+
 /// Neighbourhoods in the table (8 KiB in all).
 pub(crate) const LINES: usize = 128;
 /// How many slots one address may use: one cache line of them.
@@ -77,12 +79,10 @@ fn key(context: &HookContext<'_>) -> usize {
     std::ptr::from_ref(context) as usize
 }
 
-/// Fibonacci hashing of the address without its alignment bits: the product's high bits, which
-/// depend on every bit of the address.
+/// The neighbourhood of an address, without its alignment bits.
 fn line_index(key: usize) -> usize {
     const { assert!(LINES.is_power_of_two()) };
-    let product = ((key >> 3) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (product >> (u64::BITS - LINES.trailing_zeros())) as usize
+    fibonacci_index((key >> 3) as u64, LINES)
 }
 
 impl AfterMarks {

@@ -102,6 +102,32 @@ pub fn fold_hashes(hashes: &[u64]) -> u64 {
         .fold(0, |folded, &hash| fold_one_more(folded, hash))
 }
 
+/// The slot of `value` in a table of `slots` slots (a power of two): Fibonacci hashing, the high
+/// bits of `value` times 2⁶⁴/φ, which depend on every bit of `value`. For per-thread caches and
+/// tables indexed by an address, where a full [`FastHasher`] pass is more than the index needs
+/// and the low bits alone (alignment, or the same offset in every thread's stack) would crowd
+/// a few slots.
+///
+/// ```
+/// use openfeature_hooks_core::fibonacci_index;
+///
+/// // Addresses 2 MiB apart (the same depth of different threads' stacks) spread out.
+/// let slots: std::collections::HashSet<usize> =
+///     (0..64).map(|i| fibonacci_index(0x7f00_0000_1e48 + i * (2 << 20), 128)).collect();
+/// assert!(slots.len() > 32);
+/// assert!(slots.iter().all(|&slot| slot < 128));
+/// ```
+#[inline]
+#[must_use]
+pub fn fibonacci_index(value: u64, slots: usize) -> usize {
+    debug_assert!(slots.is_power_of_two());
+    let product = value.wrapping_mul(MULTIPLIER);
+    // A table of one slot takes no bits: slot 0.
+    product
+        .checked_shr(u64::BITS - slots.trailing_zeros())
+        .unwrap_or(0) as usize
+}
+
 /// `fold_hashes` of a key's parts so far (`folded`) and one more part: `fold_hashes(&[a, b, c])`
 /// is `fold_one_more(fold_hashes(&[a, b]), c)`.
 #[inline]

@@ -135,7 +135,7 @@ pub use exposure_dedup::{
     DEFAULT_EXPOSURE_CAPACITY, DEFAULT_EXPOSURE_WINDOW, ExposureDedup, ExposureDedupBuilder,
     ExposureStats,
 };
-pub use fast_hash::{FastBuildHasher, FastHasher, fold_hashes};
+pub use fast_hash::{FastBuildHasher, FastHasher, fibonacci_index, fold_hashes};
 pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 
 use open_feature::Value;
-use openfeature_hooks_core::{EvaluationRecord, RecordTexts};
+use openfeature_hooks_core::{EvaluationRecord, RecordTexts, fibonacci_index};
 use opentelemetry::{Key, StringValue};
 
 /// Tag names kept per thread, by interned flag key.
@@ -28,11 +28,10 @@ thread_local! {
 }
 
 /// The slot of an interned flag key at `address`. Interned texts start on cache lines of their
-/// own, so the address's low six bits are always zero: the product's high bits mix the rest.
+/// own, so the address's low six bits are always zero.
 fn slot_of(address: usize) -> usize {
     const { assert!(SLOTS.is_power_of_two()) };
-    let mixed = (address as u64 >> 6).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> (u64::BITS - SLOTS.trailing_zeros())) as usize
+    fibonacci_index(address as u64 >> 6, SLOTS)
 }
 
 /// The tag name for `flag_key`, an interned text, with the `.error` suffix when `error`: from

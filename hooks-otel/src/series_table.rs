@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::thread::LocalKey;
 
-use openfeature_hooks_core::{FastBuildHasher, fold_hashes};
+use openfeature_hooks_core::{FastBuildHasher, fibonacci_index, fold_hashes};
 
 /// The texts that identify a series (absent parts are `None`).
 pub(crate) type Parts<'a> = [Option<&'a str>; 5];
@@ -101,9 +101,8 @@ impl<E> SeriesCache<E> {
 
 /// The `by_address` slot of a first text at `address` in table `table`.
 fn address_slot(address: u64, table: u64) -> usize {
-    // The address's alignment bits carry nothing; the product's high bits mix every other bit.
-    let mixed = ((address >> 3) ^ table.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> (u64::BITS - CACHE_SLOTS.trailing_zeros())) as usize
+    // The address's alignment bits carry nothing.
+    fibonacci_index((address >> 3) ^ table.rotate_left(32), CACHE_SLOTS)
 }
 
 /// One series: its identifying texts and its data.
