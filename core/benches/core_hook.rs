@@ -10,6 +10,9 @@
 //!   + TelemetryHook, JSON lines to io::sink   +498 ns; +137 to +168 ns once formatting and
 //!     writing left the evaluation path (A/B of 2026-11-28, BENCHMARKS.md, issue 15)
 //!
+//! `evaluation_paired/*` times the no-op and JSON-lines cases against the bare evaluation in one
+//! loop (turns of each, alternated): the steadier figure on a shared machine.
+//!
 //! `json_lines_writer/lines_written` measures the other half of that sink: records handed to
 //! it and waited for until its thread has formatted and written them all, per line, in wall
 //! time and in the CPU time of every thread of the process: work off the evaluation path is
@@ -17,14 +20,14 @@
 
 use std::hint::black_box;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature, Value};
 use openfeature_hooks_core::{
     EvaluationRecord, EvaluationSink, FlagType, JsonLinesSink, NoopSink, Reason, TelemetryHook,
 };
-use openfeature_hooks_testkit::{DoNothingHook, FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{DoNothingHook, FixtureFlag, FixtureProvider, PairedTurns};
 
 /// The evaluations compared in one run.
 #[derive(Clone, Copy)]
@@ -52,8 +55,12 @@ impl Case {
         }
     }
 
-    fn client(self, runtime: &tokio::runtime::Runtime) -> Client {
-        runtime.block_on(async {
+    /// A client evaluating with this case's hook, and the case's JSON-lines sink, if any (to
+    /// flush).
+    fn client(self, runtime: &tokio::runtime::Runtime) -> (Client, Option<JsonLinesSink>) {
+        let json = matches!(self, Case::CoreJsonLinesToIoSink)
+            .then(|| JsonLinesSink::new(std::io::sink()));
+        let client = runtime.block_on(async {
             let mut api = OpenFeature::default();
             api.set_provider(
                 FixtureProvider::new("bench").with_flag(
@@ -71,13 +78,15 @@ impl Case {
                 Case::CoreNoopSink => {
                     client.with_hook(TelemetryHook::builder().sink(NoopSink).build())
                 }
-                Case::CoreJsonLinesToIoSink => client.with_hook(
-                    TelemetryHook::builder()
-                        .sink(JsonLinesSink::new(std::io::sink()))
-                        .build(),
-                ),
+                Case::CoreJsonLinesToIoSink => match &json {
+                    Some(sink) => {
+                        client.with_hook(TelemetryHook::builder().sink(sink.clone()).build())
+                    }
+                    None => client,
+                },
             }
-        })
+        });
+        (client, json)
     }
 }
 
@@ -88,7 +97,7 @@ fn evaluation(c: &mut Criterion) {
     let context = EvaluationContext::default().with_targeting_key("user-42");
     let mut group = c.benchmark_group("evaluation");
     for case in Case::ALL {
-        let client = case.client(&runtime);
+        let (client, json) = case.client(&runtime);
         group.bench_function(case.name(), |b| {
             b.to_async(&runtime).iter(|| async {
                 black_box(
@@ -98,8 +107,85 @@ fn evaluation(c: &mut Criterion) {
                 )
             });
         });
+        if let Some(json) = &json {
+            print_drops(case.name(), json);
+        }
     }
     group.finish();
+}
+
+/// Evaluations of one side of a pair per turn: about 10 ms, many times the JSON-lines
+/// writer's 1 ms polling interval.
+const PAIRED_TURN: u64 = 16_384;
+
+/// How long `count` evaluations by `client` take.
+fn timed_turn(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    context: &EvaluationContext,
+    count: u64,
+) -> Duration {
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..count {
+            let _ = black_box(
+                client
+                    .get_bool_value("new-checkout", Some(context), None)
+                    .await,
+            );
+        }
+        start.elapsed()
+    })
+}
+
+/// The hook's cases against the bare evaluation in the same loop ([`PairedTurns`]; the
+/// JSON-lines sink flushed, untimed, after the case's turns): criterion reports the
+/// nanoseconds the case adds per evaluation. `evaluation` runs the cases minutes apart, when
+/// the shared bench machine's load may differ; paired, both sides see the same machine.
+fn evaluation_paired(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let (bare, _) = Case::Bare.client(&runtime);
+    let mut group = c.benchmark_group("evaluation_paired");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    for case in [Case::CoreNoopSink, Case::CoreJsonLinesToIoSink] {
+        let (client, json) = case.client(&runtime);
+        let turns = PairedTurns::new(PAIRED_TURN);
+        group.bench_function(format!("{}_over_bare", case.name()), |b| {
+            b.iter_custom(|iters| {
+                turns.difference(
+                    iters,
+                    |count| timed_turn(&runtime, &bare, &context, count),
+                    |count| timed_turn(&runtime, &client, &context, count),
+                    || {
+                        if let Some(json) = &json {
+                            let _ = json.flush(Duration::from_secs(10));
+                        }
+                    },
+                )
+            });
+        });
+        if let Some(json) = &json {
+            print_drops(case.name(), json);
+        }
+    }
+    group.finish();
+}
+
+/// Says how many lines a case dropped: a dropped line costs the evaluation less than a
+/// queued one, so a figure with drops understates the sink.
+#[allow(clippy::print_stdout)] // the drops are part of the bench's report
+fn print_drops(case: &str, json: &JsonLinesSink) {
+    let stats = json.stats();
+    println!(
+        "{case}: {} lines queued, {} dropped",
+        stats.queued, stats.dropped
+    );
 }
 
 /// Lines per measured batch: well under the sink's queue, so none is dropped.
@@ -161,5 +247,5 @@ fn json_lines_writer(c: &mut Criterion) {
     assert_eq!(sink.stats().dropped, 0, "the bench measured dropped lines");
 }
 
-criterion_group!(benches, evaluation, json_lines_writer);
+criterion_group!(benches, evaluation, evaluation_paired, json_lines_writer);
 criterion_main!(benches);

@@ -8,14 +8,18 @@
 //!   path (issue 15): "Every backend at once". Their background threads run during the bench
 //!   on the other core: the figures are the evaluating thread's; `examples/cpu_per_evaluation.rs`
 //!   counts all threads.
+//!
+//! `otel_paired/*` times the log event and metrics sinks against the bare evaluation in one
+//! loop (turns of each, alternated): the steadier figure on a shared machine.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks_core::{NoopSink, TelemetryHook};
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
-use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider, PairedTurns};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -43,18 +47,28 @@ fn hook(sink: impl openfeature_hooks_core::EvaluationSink) -> Option<TelemetryHo
     Some(TelemetryHook::builder().sink(sink).build())
 }
 
+/// Log records through a batch processor to an exporter that drops them.
+fn batch_logs() -> SdkLoggerProvider {
+    SdkLoggerProvider::builder()
+        .with_batch_exporter(DropLogs)
+        .build()
+}
+
+/// Metrics collected now and then into memory.
+fn meters() -> SdkMeterProvider {
+    SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build()
+}
+
 fn sinks(c: &mut Criterion) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
         return;
     };
     let context = EvaluationContext::default().with_targeting_key("user-42");
-    let batch_logs = SdkLoggerProvider::builder()
-        .with_batch_exporter(DropLogs)
-        .build();
+    let batch_logs = batch_logs();
     let no_processor_logs = SdkLoggerProvider::builder().build();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
-        .build();
+    let meters = meters();
     let traces = SdkTracerProvider::builder()
         .with_batch_exporter(DropSpans)
         .build();
@@ -145,5 +159,80 @@ fn sinks(c: &mut Criterion) {
     let _ = traces.shutdown();
 }
 
-criterion_group!(benches, sinks);
+/// Evaluations of one side of a pair per turn: about 10 ms, many times the background
+/// threads' 1 ms polling interval.
+const PAIRED_TURN: u64 = 16_384;
+
+/// How long `count` evaluations by `client` take.
+fn timed_turn(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    context: &EvaluationContext,
+    count: u64,
+) -> Duration {
+    runtime.block_on(async {
+        let start = Instant::now();
+        for _ in 0..count {
+            let _ = black_box(
+                client
+                    .get_bool_value("new-checkout", Some(context), None)
+                    .await,
+            );
+        }
+        start.elapsed()
+    })
+}
+
+/// The log event and metrics sinks against the bare evaluation in the same loop
+/// ([`PairedTurns`]; the sinks' queues drained, untimed, after the case's turns): criterion reports
+/// the nanoseconds the sink adds per evaluation. `sinks` runs the cases minutes apart, when the
+/// shared bench machine's load may differ; paired, both sides see the same machine.
+fn sinks_paired(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let batch_logs = batch_logs();
+    let meters = meters();
+    let bare = runtime.block_on(client(None));
+    let log_hook = TelemetryHook::builder()
+        .sink(LogEventSink::from_provider(&batch_logs))
+        .build();
+    let metrics = MetricsSink::from_provider(&meters);
+    let metrics_hook = TelemetryHook::builder().sink(metrics.clone()).build();
+    // Drains both sinks' queues: the one a case does not use is idle.
+    let drain = || {
+        let timeout = Duration::from_secs(10);
+        let _ = log_hook.flush(timeout);
+        let _ = metrics.flush(timeout);
+    };
+    let cases = [
+        ("log_event_batch_processor_over_bare", log_hook.clone()),
+        ("metrics_over_bare", metrics_hook),
+    ];
+    let mut group = c.benchmark_group("otel_paired");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    for (name, hook) in cases {
+        let client = runtime.block_on(client(Some(hook)));
+        let turns = PairedTurns::new(PAIRED_TURN);
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                turns.difference(
+                    iters,
+                    |count| timed_turn(&runtime, &bare, &context, count),
+                    |count| timed_turn(&runtime, &client, &context, count),
+                    &drain,
+                )
+            });
+        });
+    }
+    group.finish();
+    let _ = batch_logs.shutdown();
+    let _ = meters.shutdown();
+}
+
+criterion_group!(benches, sinks, sinks_paired);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Test support for the openfeature-hooks crates (not published): an in-memory provider with
 //! fixed flags, a sink that keeps owned copies of records, an HTTP endpoint on loopback that
-//! records what real exporters send, and a global allocator that counts allocations per thread.
+//! records what real exporters send, a global allocator that counts allocations per thread, and
+//! the paired timing of two cases that benches report differences with.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -9,6 +10,7 @@ mod do_nothing_hook;
 mod drop_exporters;
 mod fixture_provider;
 mod http_receiver;
+mod paired_turns;
 mod recording_sink;
 mod remote_parent;
 mod shared_buffer;
@@ -18,6 +20,7 @@ pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use drop_exporters::{DropLogs, DropSpans};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
+pub use paired_turns::PairedTurns;
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
 pub use remote_parent::remote_parent_with_trace_state;
 pub use shared_buffer::SharedBuffer;
