@@ -13,7 +13,7 @@
 //! string flag.
 //!
 //! `full_stack_paired/*` measures the same stacks against the bare evaluation in one loop
-//! (see [`full_stack_paired`]): separate runs of two cases drift apart with the shared bench
+//! (see [`paired`]): separate runs of two cases drift apart with the shared bench
 //! machine's load; paired, both sides see the same machine.
 //!
 //! Run (quietly, A/B on two commits back to back):
@@ -229,15 +229,10 @@ fn in_sentry_span(hub: Arc<Hub>, f: impl FnOnce()) {
     });
 }
 
-fn full_stack(c: &mut Criterion) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-        return;
-    };
-    let backends = Backends::new();
-    let app = backends.traces.tracer("app");
-    let context = EvaluationContext::default().with_targeting_key("user-42");
-    let hub = sentry_hub();
-
+/// Each case in turn, the bare ones beside them: `full_stack/*`.
+fn sequential(c: &mut Criterion, bench: &Bench) {
+    let (runtime, backends, app, context) =
+        (&bench.runtime, &bench.backends, &bench.app, &bench.context);
     let cases: Vec<(&str, Flag, Option<TelemetryHook>)> = vec![
         ("bare_in_span", Flag::Bool(PLAIN_FLAG), None),
         (
@@ -292,29 +287,19 @@ fn full_stack(c: &mut Criterion) {
             Some(backends.every_backend(backends.metrics()).build()),
         ),
     ];
-    in_sentry_span(hub, || {
-        let mut group = c.benchmark_group("full_stack");
-        for (name, flag, hook) in cases {
-            let client = runtime.block_on(client(hook));
-            group.bench_function(name, |b| {
-                b.iter(|| {
-                    app.in_span("request", |_| {
-                        runtime.block_on(flag.evaluate(&client, &context));
-                    })
-                });
+    let mut group = c.benchmark_group("full_stack");
+    for (name, flag, hook) in cases {
+        let client = runtime.block_on(client(hook));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                app.in_span("request", |_| {
+                    runtime.block_on(flag.evaluate(&client, context));
+                })
             });
-        }
-        group.finish();
-    });
-    let _ = backends.logs.shutdown();
-    let _ = backends.meters.shutdown();
-    let _ = backends.traces.shutdown();
+        });
+    }
+    group.finish();
 }
-
-/// Evaluations of one side of a pair per turn: 15 to 30 ms, many times the hook's worker's
-/// 1 ms polling interval, so that its work overlaps the stack's turns as it does a steady load
-/// (only a turn's first millisecond or so runs without it).
-const PAIRED_TURN: u64 = 16_384;
 
 /// A hooked stack, and the queues to drain after its turn.
 struct Drained {
@@ -350,24 +335,20 @@ fn timed_turn(
     start.elapsed()
 }
 
-/// Each stack against the bare evaluation in the same loop ([`PairedTurns`]: turns of
-/// [`PAIRED_TURN`] evaluations in the order bare, stack, stack, bare, the stack's queues
-/// drained, untimed, after its two turns). Criterion reports the nanoseconds the stack adds
-/// per evaluation; each case also prints the ratio of the two sides over its whole run (warm-up
-/// included), the figure issue 15 sets at 2.0x. Drained after every stack turn instead (turns
-/// of 4 096), the stack measured 0.02x to 0.09x lower: the backlog drained untimed is
-/// background work that no longer overlaps an evaluation.
-fn full_stack_paired(c: &mut Criterion) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-        return;
-    };
-    let backends = Backends::new();
-    let app = backends.traces.tracer("app");
-    let context = EvaluationContext::default().with_targeting_key("user-42");
-    let hub = sentry_hub();
+/// Each stack against the bare evaluation in the same loop: `full_stack_paired/*`
+/// ([`PairedTurns`]: turns of [`PairedTurns::EVALUATIONS_PER_TURN`] evaluations in the order
+/// bare, stack, stack, bare, the stack's queues drained, untimed, after its two turns).
+/// Criterion reports the nanoseconds the stack adds per evaluation; each case also prints the
+/// ratio of the two sides over its whole run (warm-up included), the figure issue 15 sets at
+/// 2.0x. Drained after every stack turn instead (turns of 4 096), the stack measured 0.02x to
+/// 0.1x lower: the backlog drained untimed is background work that no longer overlaps an
+/// evaluation.
+fn paired(c: &mut Criterion, bench: &Bench) {
+    let (runtime, backends, app, context) =
+        (&bench.runtime, &bench.backends, &bench.app, &bench.context);
     let drained = |builder: fn(&Backends, MetricsSink) -> TelemetryHookBuilder| {
         let metrics = backends.metrics();
-        let hook = builder(&backends, metrics.clone()).build();
+        let hook = builder(backends, metrics.clone()).build();
         Drained {
             client: runtime.block_on(client(Some(hook.clone()))),
             hook,
@@ -386,31 +367,26 @@ fn full_stack_paired(c: &mut Criterion) {
         ),
     ];
     let bare = runtime.block_on(client(None));
-    in_sentry_span(hub, || {
-        let mut group = c.benchmark_group("full_stack_paired");
-        group
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3))
-            .sample_size(20);
-        for (name, stack) in &cases {
-            let turns = PairedTurns::new(PAIRED_TURN);
-            group.bench_function(*name, |b| {
-                b.iter_custom(|iters| {
-                    turns.difference(
-                        iters,
-                        |count| timed_turn(&runtime, &app, &bare, &context, count),
-                        |count| timed_turn(&runtime, &app, &stack.client, &context, count),
-                        || stack.drain(),
-                    )
-                });
+    let mut group = c.benchmark_group("full_stack_paired");
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    for (name, stack) in &cases {
+        let turns = PairedTurns::new(PairedTurns::EVALUATIONS_PER_TURN);
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                turns.difference(
+                    iters,
+                    |count| timed_turn(runtime, app, &bare, context, count),
+                    |count| timed_turn(runtime, app, &stack.client, context, count),
+                    || stack.drain(),
+                )
             });
-            print_ratio(name, &turns);
-        }
-        group.finish();
-    });
-    let _ = backends.logs.shutdown();
-    let _ = backends.meters.shutdown();
-    let _ = backends.traces.shutdown();
+        });
+        print_ratio(name, &turns);
+    }
+    group.finish();
 }
 
 /// Prints a paired case's ratio and its two sides' times, over everything it ran.
@@ -425,5 +401,35 @@ fn print_ratio(case: &str, turns: &PairedTurns) {
     }
 }
 
-criterion_group!(benches, full_stack, full_stack_paired);
+/// What every case runs with.
+struct Bench {
+    runtime: tokio::runtime::Runtime,
+    backends: Backends,
+    /// The application's tracer, which opens each evaluation's request span.
+    app: SdkTracer,
+    context: EvaluationContext,
+}
+
+/// Both groups, in one Sentry transaction's span.
+fn full_stack(c: &mut Criterion) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+        return;
+    };
+    let backends = Backends::new();
+    let bench = Bench {
+        runtime,
+        app: backends.traces.tracer("app"),
+        backends,
+        context: EvaluationContext::default().with_targeting_key("user-42"),
+    };
+    in_sentry_span(sentry_hub(), || {
+        sequential(c, &bench);
+        paired(c, &bench);
+    });
+    let _ = bench.backends.logs.shutdown();
+    let _ = bench.backends.meters.shutdown();
+    let _ = bench.backends.traces.shutdown();
+}
+
+criterion_group!(benches, full_stack);
 criterion_main!(benches);

@@ -13,23 +13,28 @@
 //! loop (turns of each, alternated): the steadier figure on a shared machine.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
 use openfeature_hooks_core::{NoopSink, TelemetryHook};
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
-use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider, PairedTurns};
+use openfeature_hooks_testkit::{
+    DropLogs, DropSpans, FixtureFlag, FixtureProvider, PairedTurns, time_bool_evaluations,
+};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+/// The flag every case evaluates.
+const FLAG: &str = "new-checkout";
+
 async fn client(hook: Option<TelemetryHook>) -> Client {
     let mut api = OpenFeature::default();
     api.set_provider(
         FixtureProvider::new("bench").with_flag(
-            "new-checkout",
+            FLAG,
             FixtureFlag::new(true)
                 .variant("on")
                 .reason(Some(EvaluationReason::TargetingMatch)),
@@ -101,11 +106,7 @@ fn sinks(c: &mut Criterion) {
         let client = runtime.block_on(client(hook));
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| async {
-                black_box(
-                    client
-                        .get_bool_value("new-checkout", Some(&context), None)
-                        .await,
-                )
+                black_box(client.get_bool_value(FLAG, Some(&context), None).await)
             });
         });
     }
@@ -121,11 +122,7 @@ fn sinks(c: &mut Criterion) {
             b.iter(|| {
                 app_tracer.in_span("request", |_| {
                     runtime.block_on(async {
-                        black_box(
-                            client
-                                .get_bool_value("new-checkout", Some(&context), None)
-                                .await,
-                        )
+                        black_box(client.get_bool_value(FLAG, Some(&context), None).await)
                     })
                 })
             });
@@ -144,11 +141,7 @@ fn sinks(c: &mut Criterion) {
             b.iter(|| {
                 simple_tracer.in_span("request", |_| {
                     runtime.block_on(async {
-                        black_box(
-                            client
-                                .get_bool_value("new-checkout", Some(&context), None)
-                                .await,
-                        )
+                        black_box(client.get_bool_value(FLAG, Some(&context), None).await)
                     })
                 })
             });
@@ -157,30 +150,6 @@ fn sinks(c: &mut Criterion) {
     group.finish();
     let _ = batch_logs.shutdown();
     let _ = traces.shutdown();
-}
-
-/// Evaluations of one side of a pair per turn: about 10 ms, many times the background
-/// threads' 1 ms polling interval.
-const PAIRED_TURN: u64 = 16_384;
-
-/// How long `count` evaluations by `client` take.
-fn timed_turn(
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    context: &EvaluationContext,
-    count: u64,
-) -> Duration {
-    runtime.block_on(async {
-        let start = Instant::now();
-        for _ in 0..count {
-            let _ = black_box(
-                client
-                    .get_bool_value("new-checkout", Some(context), None)
-                    .await,
-            );
-        }
-        start.elapsed()
-    })
 }
 
 /// The log event and metrics sinks against the bare evaluation in the same loop
@@ -217,13 +186,13 @@ fn sinks_paired(c: &mut Criterion) {
         .sample_size(20);
     for (name, hook) in cases {
         let client = runtime.block_on(client(Some(hook)));
-        let turns = PairedTurns::new(PAIRED_TURN);
+        let turns = PairedTurns::new(PairedTurns::EVALUATIONS_PER_TURN);
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 turns.difference(
                     iters,
-                    |count| timed_turn(&runtime, &bare, &context, count),
-                    |count| timed_turn(&runtime, &client, &context, count),
+                    |count| runtime.block_on(time_bool_evaluations(&bare, FLAG, &context, count)),
+                    |count| runtime.block_on(time_bool_evaluations(&client, FLAG, &context, count)),
                     &drain,
                 )
             });

@@ -20,7 +20,7 @@ pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use drop_exporters::{DropLogs, DropSpans};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
-pub use paired_turns::PairedTurns;
+pub use paired_turns::{PairedTurns, time_bool_evaluations};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
 pub use remote_parent::remote_parent_with_trace_state;
 pub use shared_buffer::SharedBuffer;

@@ -1,7 +1,9 @@
 //! Two cases timed in one loop, for benches whose figure is a difference between them.
 
 use std::cell::Cell;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use open_feature::{Client, EvaluationContext};
 
 /// Times a case against its baseline in the same loop, for criterion's `iter_custom`.
 ///
@@ -44,6 +46,12 @@ pub struct PairedTurns {
 }
 
 impl PairedTurns {
+    /// Evaluations of each side per turn that the benches use: 10 to 30 ms of them, many
+    /// times the 1 ms polling interval of the hook's background threads, so that their work
+    /// overlaps the case's turns as it does a steady load (only about a turn's first
+    /// millisecond runs without it).
+    pub const EVALUATIONS_PER_TURN: u64 = 16_384;
+
     /// Turns of `turn` iterations of each side (at least 1).
     pub fn new(turn: u64) -> Self {
         Self {
@@ -91,4 +99,18 @@ impl PairedTurns {
     pub fn totals(&self) -> (Duration, Duration) {
         self.totals.get()
     }
+}
+
+/// How long `count` evaluations of the boolean flag `flag` by `client` take: one side's turn.
+pub async fn time_bool_evaluations(
+    client: &Client,
+    flag: &str,
+    context: &EvaluationContext,
+    count: u64,
+) -> Duration {
+    let start = Instant::now();
+    for _ in 0..count {
+        let _ = std::hint::black_box(client.get_bool_value(flag, Some(context), None).await);
+    }
+    start.elapsed()
 }
