@@ -26,14 +26,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature, StructValue, Value};
+use open_feature::{Client, EvaluationContext, EvaluationReason, StructValue, Value};
 use openfeature_hooks::datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks::sentry::SentrySink;
 use openfeature_hooks::{
     EvaluationSink, ExposureDedup, JsonLinesSink, TelemetryHook, TelemetryHookBuilder,
 };
-use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider, PairedTurns};
+use openfeature_hooks_testkit::{
+    BENCH_FLAG, DropLogs, DropSpans, FixtureFlag, PairedTurns, bench_provider, fixture_client,
+};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -119,7 +121,7 @@ impl Backends {
 }
 
 /// The flag of every case but the `_flag_with_metadata` ones.
-const PLAIN_FLAG: &str = "new-checkout";
+const PLAIN_FLAG: &str = BENCH_FLAG;
 /// A flag whose provider sends metadata with every evaluation, as flagd does (its set id and
 /// version, and a scope): records with rare parts, which sinks that queue records copy.
 const FLAG_WITH_METADATA: &str = "new-checkout-flagd";
@@ -160,44 +162,34 @@ impl Flag {
 }
 
 async fn client(hook: Option<TelemetryHook>) -> Client {
-    let mut api = OpenFeature::default();
-    api.set_provider(
-        FixtureProvider::new("bench")
-            .with_flag(
-                PLAIN_FLAG,
-                FixtureFlag::new(true)
-                    .variant("on")
-                    .reason(Some(EvaluationReason::TargetingMatch)),
-            )
-            .with_flag(
-                FLAG_WITH_METADATA,
-                FixtureFlag::new(true)
-                    .variant("on")
-                    .reason(Some(EvaluationReason::TargetingMatch))
-                    .metadata("flagSetId", "checkout")
-                    .metadata("version", "v7")
-                    .metadata("scope", "web-storefront"),
-            )
-            .with_flag(
-                STRING_FLAG,
-                FixtureFlag::new("two-column-treatment")
-                    .variant("two-column-treatment")
-                    .reason(Some(EvaluationReason::Split)),
-            )
-            .with_flag(
-                STRUCT_FLAG,
-                FixtureFlag::new(Value::Struct(
-                    StructValue::default()
-                        .with_field("layout", "two-column")
-                        .with_field("columns", 2_i64)
-                        .with_field("banner", "holiday-sale"),
-                ))
-                .variant("holiday")
-                .reason(Some(EvaluationReason::TargetingMatch)),
-            ),
-    )
-    .await;
-    let client = api.create_client();
+    let provider = bench_provider()
+        .with_flag(
+            FLAG_WITH_METADATA,
+            FixtureFlag::new(true)
+                .variant("on")
+                .reason(Some(EvaluationReason::TargetingMatch))
+                .metadata("flagSetId", "checkout")
+                .metadata("version", "v7")
+                .metadata("scope", "web-storefront"),
+        )
+        .with_flag(
+            STRING_FLAG,
+            FixtureFlag::new("two-column-treatment")
+                .variant("two-column-treatment")
+                .reason(Some(EvaluationReason::Split)),
+        )
+        .with_flag(
+            STRUCT_FLAG,
+            FixtureFlag::new(Value::Struct(
+                StructValue::default()
+                    .with_field("layout", "two-column")
+                    .with_field("columns", 2_i64)
+                    .with_field("banner", "holiday-sale"),
+            ))
+            .variant("holiday")
+            .reason(Some(EvaluationReason::TargetingMatch)),
+        );
+    let client = fixture_client(provider).await;
     match hook {
         Some(hook) => client.with_hook(hook),
         None => client,

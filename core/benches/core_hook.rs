@@ -23,16 +23,16 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature, Value};
+use open_feature::{Client, EvaluationContext, Value};
 use openfeature_hooks_core::{
     EvaluationRecord, EvaluationSink, FlagType, JsonLinesSink, NoopSink, Reason, TelemetryHook,
 };
 use openfeature_hooks_testkit::{
-    DoNothingHook, FixtureFlag, FixtureProvider, PairedTurns, time_bool_evaluations,
+    BENCH_FLAG, DoNothingHook, PairedTurns, bench_provider, fixture_client, time_bool_evaluations,
 };
 
 /// The flag every case evaluates.
-const FLAG: &str = "new-checkout";
+const FLAG: &str = BENCH_FLAG;
 
 /// The evaluations compared in one run.
 #[derive(Clone, Copy)]
@@ -66,17 +66,7 @@ impl Case {
         let json = matches!(self, Case::CoreJsonLinesToIoSink)
             .then(|| JsonLinesSink::new(std::io::sink()));
         let client = runtime.block_on(async {
-            let mut api = OpenFeature::default();
-            api.set_provider(
-                FixtureProvider::new("bench").with_flag(
-                    FLAG,
-                    FixtureFlag::new(true)
-                        .variant("on")
-                        .reason(Some(EvaluationReason::TargetingMatch)),
-                ),
-            )
-            .await;
-            let client = api.create_client();
+            let client = fixture_client(bench_provider()).await;
             match self {
                 Case::Bare => client,
                 Case::DoNothingHook => client.with_hook(DoNothingHook),

@@ -10,27 +10,17 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use open_feature::{Client, EvaluationContext};
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_otel::MetricsSink;
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{BENCH_FLAG, bench_provider, fixture_client};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
 /// Contexts taken in turn, so the sketch sees new contexts as in a service.
 const CONTEXTS: usize = 4_096;
 
 async fn client(hook: Option<TelemetryHook>) -> Client {
-    let mut api = OpenFeature::default();
-    api.set_provider(
-        FixtureProvider::new("bench").with_flag(
-            "new-checkout",
-            FixtureFlag::new(true)
-                .variant("on")
-                .reason(Some(EvaluationReason::TargetingMatch)),
-        ),
-    )
-    .await;
-    let client = api.create_client();
+    let client = fixture_client(bench_provider()).await;
     match hook {
         Some(hook) => client.with_hook(hook),
         None => client,
@@ -81,7 +71,7 @@ fn evaluation(c: &mut Criterion) {
                 async move {
                     black_box(
                         client
-                            .get_bool_value("new-checkout", Some(context), None)
+                            .get_bool_value(BENCH_FLAG, Some(context), None)
                             .await,
                     )
                 }

@@ -16,11 +16,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use open_feature::{Client, EvaluationContext};
 use openfeature_hooks_core::{NoopSink, TelemetryHook};
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks_testkit::{
-    DropLogs, DropSpans, FixtureFlag, FixtureProvider, PairedTurns, time_bool_evaluations,
+    BENCH_FLAG, DropLogs, DropSpans, PairedTurns, bench_provider, fixture_client,
+    time_bool_evaluations,
 };
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -28,20 +29,10 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMete
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 /// The flag every case evaluates.
-const FLAG: &str = "new-checkout";
+const FLAG: &str = BENCH_FLAG;
 
 async fn client(hook: Option<TelemetryHook>) -> Client {
-    let mut api = OpenFeature::default();
-    api.set_provider(
-        FixtureProvider::new("bench").with_flag(
-            FLAG,
-            FixtureFlag::new(true)
-                .variant("on")
-                .reason(Some(EvaluationReason::TargetingMatch)),
-        ),
-    )
-    .await;
-    let client = api.create_client();
+    let client = fixture_client(bench_provider()).await;
     match hook {
         Some(hook) => client.with_hook(hook),
         None => client,

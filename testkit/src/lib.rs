@@ -5,6 +5,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod bench_client;
 mod counting_allocator;
 mod do_nothing_hook;
 mod drop_exporters;
@@ -15,6 +16,7 @@ mod recording_sink;
 mod remote_parent;
 mod shared_buffer;
 
+pub use bench_client::{BENCH_FLAG, bench_provider, fixture_client};
 pub use counting_allocator::{CountingAllocator, thread_allocations};
 pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use drop_exporters::{DropLogs, DropSpans};
