@@ -382,3 +382,107 @@ fn datadog_tags_reach_the_agent_on_the_request_span() {
     assert_eq!(request["meta"]["feature_flags.express-shipping"], "false");
     assert_eq!(request["meta"]["feature_flags.button-color"], "treatment");
 }
+
+/// Evaluates `express-shipping` inside a span of its own, as a service's instrumented function
+/// (`#[instrument]`) would, and reports an error there when `fail_inside`.
+async fn priced_shipping(flags: &open_feature::Client, fail_inside: bool) -> bool {
+    let user = open_feature::EvaluationContext::default().with_targeting_key("alice");
+    let express = flags
+        .get_bool_value("express-shipping", Some(&user), None)
+        .await
+        .unwrap_or(true);
+    // Sentry's own scope data, for comparison: it lives in the same hub.
+    sentry::configure_scope(|scope| scope.set_tag("pricing", "done"));
+    if fail_inside {
+        tracing::error!(express, "pricing failed inside the span");
+    }
+    express
+}
+
+/// `GET /nested?fail=inside|after`: a flag in the handler, another in a nested `INFO` span, and
+/// an error inside that span or after it has returned.
+async fn nested_handler(
+    axum::extract::State(flags): axum::extract::State<Arc<open_feature::Client>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> String {
+    use tracing::Instrument as _;
+    let user = open_feature::EvaluationContext::default().with_targeting_key("alice");
+    let checkout = flags
+        .get_bool_value("new-checkout", Some(&user), None)
+        .await
+        .unwrap_or(false);
+    let fail = query.get("fail").map(String::as_str);
+    let express = priced_shipping(&flags, fail == Some("inside"))
+        .instrument(tracing::info_span!("pricing"))
+        .await;
+    if fail == Some("after") {
+        tracing::error!(checkout, express, "checkout failed after the span");
+    }
+    format!("{checkout} {express}")
+}
+
+/// The example's layers (a request hub inside the request span) around [`nested_handler`].
+fn nested_span_router(flags: Arc<open_feature::Client>) -> axum::Router {
+    axum::Router::new()
+        .route("/nested", axum::routing::get(nested_handler))
+        .with_state(flags)
+        .layer(sentry::integrations::tower::NewSentryLayer::new_from_top())
+        .layer(app::trace_layer())
+}
+
+/// What the README says of nested spans: Sentry's span layer gives each entry of a span a hub of
+/// its own, made from the hub it was created in, and drops it on exit, with a tag set there. A flag evaluated in a nested span is on that span, and on an error
+/// reported inside it; an error reported after the span has returned carries the request hub's
+/// flags only. If sentry-tracing changes this, this test says so.
+#[test]
+fn a_flag_evaluated_in_a_nested_span_reaches_errors_inside_it_not_after_it() {
+    let (tracers, _exporter) = in_memory_tracers();
+    let (client, transport) = sentry_client();
+    serve_with(
+        nested_span_router,
+        subscriber(&tracers),
+        Some(client),
+        &SdkLoggerProvider::builder().build(),
+        &["/nested?fail=inside", "/nested?fail=after"],
+    );
+    let items = sentry_items(&transport);
+    let event_saying = |text: &str| {
+        let events: Vec<&Value> = items
+            .iter()
+            .filter(|(kind, payload)| kind == "event" && payload.to_string().contains(text))
+            .map(|(_, payload)| payload)
+            .collect();
+        assert_eq!(events.len(), 1, "one event saying {text:?}: {items:?}");
+        events[0].clone()
+    };
+    let inside = event_saying("pricing failed inside the span");
+    assert_eq!(
+        inside["contexts"]["flags"]["values"],
+        serde_json::json!([
+            {"flag": "new-checkout", "result": true},
+            {"flag": "express-shipping", "result": false},
+        ]),
+        "{inside}"
+    );
+    assert_eq!(inside["tags"]["pricing"], "done", "{inside}");
+    let after = event_saying("checkout failed after the span");
+    assert_eq!(
+        after["contexts"]["flags"]["values"],
+        serde_json::json!([{"flag": "new-checkout", "result": true}]),
+        "{after}"
+    );
+    assert!(after["tags"].get("pricing").is_none(), "{after}");
+    let pricing_spans: Vec<&Value> = items
+        .iter()
+        .filter(|(kind, _)| kind == "transaction")
+        .flat_map(|(_, payload)| payload["spans"].as_array().into_iter().flatten())
+        .filter(|span| span["description"] == "pricing")
+        .collect();
+    assert_eq!(pricing_spans.len(), 2, "{items:?}");
+    for span in pricing_spans {
+        assert_eq!(
+            span["data"]["flag.evaluation.express-shipping"], false,
+            "{span}"
+        );
+    }
+}
