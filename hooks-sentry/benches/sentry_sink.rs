@@ -1,5 +1,7 @@
 //! What the Sentry sink adds to one flag evaluation, beside the bare evaluation in the same run,
-//! with a full 100-flag buffer and an active span (the steady state of a busy request).
+//! with a full 100-flag buffer and an active span (the steady state of a busy request), and
+//! what the first flag of a fresh hub costs (a hub per request, the first evaluation of each
+//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`).
 //!
 //! Run: `cargo bench -p openfeature-hooks-sentry --bench sentry_sink`
 //!
@@ -116,6 +118,27 @@ fn sink(c: &mut Criterion) {
             transaction.finish();
         });
     }
+    // A hub per request (sentry-tower's `NewSentryLayer`, `bind_hub`): each evaluation is the
+    // first of its hub, which registers the hub's buffer and adds its event processor. The
+    // bare case makes and drops the same hub.
+    let parent = hub(ClientOptions::new().traces_sample_rate(1.0));
+    Hub::run(parent.clone(), || {
+        let (transaction, span) = request();
+        for (name, client) in [
+            ("bare_in_a_fresh_hub", &bare),
+            ("sentry_sink_first_flag_in_a_fresh_hub", &with_sentry),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    Hub::run(Arc::new(Hub::new_from_top(&parent)), || {
+                        evaluate_once(client);
+                    });
+                });
+            });
+        }
+        span.finish();
+        transaction.finish();
+    });
     group.finish();
 }
 

@@ -60,10 +60,10 @@ impl FlagBuffer {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            index: HashMap::with_capacity_and_hasher(
-                capacity.min(1024),
-                FastBuildHasher::default(),
-            ),
+            // Grown as flags arrive: a hub per request usually holds a few, and reserving
+            // room for 100 cost each request's first flag an allocation of ~3 KiB to fill and
+            // free.
+            index: HashMap::with_hasher(FastBuildHasher::default()),
             slots: Vec::new(),
             free: Vec::new(),
             oldest: NIL,

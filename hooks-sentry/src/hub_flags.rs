@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use openfeature_hooks_core::FastBuildHasher;
 use sentry::protocol::{Context, Event, Map, Value};
-use sentry::{Hub, TracesSamplingStrategy};
+use sentry::{Hub, TracesSamplingStrategy, TransactionOrSpan};
 
 use crate::FlagBuffer;
 
@@ -114,8 +114,17 @@ fn address(hub: &Arc<Hub>) -> usize {
     Arc::as_ptr(hub) as usize
 }
 
+/// A hub's active span, when this evaluation has already read it.
+pub(crate) enum ActiveSpan {
+    /// Not read yet: ask the hub.
+    Unread,
+    /// Read while adding the hub's event processor: one copy of the scope serves both.
+    Read(Option<TransactionOrSpan>),
+}
+
 impl Registry {
-    fn flags_of(&self, hub: &Arc<Hub>, capacity: usize) -> Arc<HubFlags> {
+    /// The flags of `hub`, registered (and its event processor added) on its first flag.
+    fn flags_of(&self, hub: &Arc<Hub>, capacity: usize) -> (Arc<HubFlags>, ActiveSpan) {
         let key = address(hub);
         let shard_index = (FastBuildHasher::default().hash_one(key) >> 32) as usize % SHARDS;
         let installed = {
@@ -124,7 +133,7 @@ impl Registry {
                 .unwrap_or_else(PoisonError::into_inner);
             let (shard, sweep_at) = &mut *guard;
             if let Some((_, flags)) = shard.get(&key) {
-                return flags.clone();
+                return (flags.clone(), ActiveSpan::Unread);
             }
             if shard.len() >= (*sweep_at).max(64) {
                 shard.retain(|_, (hub, _)| hub.strong_count() > 0);
@@ -135,13 +144,14 @@ impl Registry {
             flags
         };
         let in_processor = installed.clone();
-        hub.configure_scope(|scope| {
+        let span = hub.configure_scope(|scope| {
             scope.add_event_processor(move |mut event| {
                 in_processor.merge_into(&mut event);
                 Some(event)
             });
+            scope.get_span()
         });
-        installed
+        (installed, ActiveSpan::Read(span))
     }
 }
 
@@ -173,7 +183,7 @@ fn has_enabled_client(hub: &Hub) -> bool {
 /// nothing reads without a client.
 pub(crate) fn with_current_hub_flags<R: Default>(
     capacity: usize,
-    f: impl FnOnce(&Arc<Hub>, &HubFlags) -> R,
+    f: impl FnOnce(&Arc<Hub>, &HubFlags, ActiveSpan) -> R,
 ) -> R {
     let hub = &Hub::current();
     // The common case: this thread's last hub. `f` runs under the borrow, so the flags'
@@ -185,7 +195,7 @@ pub(crate) fn with_current_hub_flags<R: Default>(
         if known.as_ptr() != Arc::as_ptr(hub) {
             return None;
         }
-        f.take().map(|f| f(hub, flags))
+        f.take().map(|f| f(hub, flags, ActiveSpan::Unread))
     });
     if let Some(result) = cached {
         return result;
@@ -193,7 +203,7 @@ pub(crate) fn with_current_hub_flags<R: Default>(
     if !has_enabled_client(hub) {
         return R::default();
     }
-    let flags = REGISTRY
+    let (flags, span) = REGISTRY
         .get_or_init(Registry::default)
         .flags_of(hub, capacity);
     LAST.with(|last| {
@@ -201,18 +211,18 @@ pub(crate) fn with_current_hub_flags<R: Default>(
             *last = Some((Arc::downgrade(hub), flags.clone()));
         }
     });
-    f.map(|f| f(hub, &flags)).unwrap_or_default()
+    f.map(|f| f(hub, &flags, span)).unwrap_or_default()
 }
 
 /// Records `name` = `result` in the current hub: its buffer, and (when `spans`) its active span.
 /// One path for the sink and for `add_feature_flag`.
 pub(crate) fn record_flag(capacity: usize, name: &str, result: Value, spans: bool) {
-    with_current_hub_flags(capacity, |hub, flags| {
+    with_current_hub_flags(capacity, |hub, flags, span| {
         flags.buffer().set(name, result.clone());
         // Finding the active span clones the hub's scope (about half of this function's
         // cost): skipped where no span can be sent.
         if spans && flags.sends_spans {
-            crate::span_flags::record_on_active_span(hub, name, result);
+            crate::span_flags::record_on_active_span(hub, span, name, result);
         }
     });
 }

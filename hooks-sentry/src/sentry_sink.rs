@@ -80,7 +80,7 @@ impl EvaluationSink for SentrySink {
             return;
         };
         if record.is_failure() {
-            with_current_hub_flags(self.capacity, |_, flags| flags.buffer().remove(&name));
+            with_current_hub_flags(self.capacity, |_, flags, _| flags.buffer().remove(&name));
             return;
         }
         let Some(result) = record.value.and_then(|value| self.values.result(value)) else {

@@ -9,17 +9,24 @@ use openfeature_hooks_core::FastBuildHasher;
 use sentry::protocol::Value;
 use sentry::{Hub, TransactionOrSpan};
 
+use crate::hub_flags::ActiveSpan;
+
 /// The prefix of flag attributes on spans.
 pub const SPAN_ATTRIBUTE_PREFIX: &str = "flag.evaluation.";
 
 /// Flag attributes one span keeps at most (Sentry's SDK spec).
 pub const MAX_FLAGS_PER_SPAN: usize = 10;
 
-/// Sets `flag.evaluation.<name>` on the hub's active span or transaction: a flag already there is
-/// updated; a new one is added only while the span has fewer than [`MAX_FLAGS_PER_SPAN`]. The
-/// root transaction counts as a span (its data is sent in the transaction's trace context).
-pub(crate) fn record_on_active_span(hub: &Hub, name: &str, value: Value) {
-    let Some(span) = hub.configure_scope(|scope| scope.get_span()) else {
+/// Sets `flag.evaluation.<name>` on the hub's active span or transaction (`active`, when this
+/// evaluation has read it already): a flag already there is updated; a new one is added only
+/// while the span has fewer than [`MAX_FLAGS_PER_SPAN`]. The root transaction counts as a span
+/// (its data is sent in the transaction's trace context).
+pub(crate) fn record_on_active_span(hub: &Hub, active: ActiveSpan, name: &str, value: Value) {
+    let span = match active {
+        ActiveSpan::Read(span) => span,
+        ActiveSpan::Unread => hub.configure_scope(|scope| scope.get_span()),
+    };
+    let Some(span) = span else {
         return;
     };
     if is_unsampled_child(&span) {
