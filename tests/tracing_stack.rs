@@ -254,10 +254,11 @@ fn span_events_land_on_the_request_span_tracing_opentelemetry_made() {
     }
 }
 
-/// The transaction and the error event of one failing request.
-fn sentry_transaction_and_error(
+/// Every item Sentry received while the router `make_router` builds served `paths`.
+fn sentry_items_of(
     make_router: fn(Arc<open_feature::Client>) -> axum::Router,
-) -> (Value, Value) {
+    paths: &[&str],
+) -> Vec<(String, Value)> {
     let (tracers, _exporter) = in_memory_tracers();
     let (client, transport) = sentry_client();
     serve_with(
@@ -265,9 +266,16 @@ fn sentry_transaction_and_error(
         subscriber(&tracers),
         Some(client),
         &SdkLoggerProvider::builder().build(),
-        &["/checkout?user=alice&fail=1"],
+        paths,
     );
-    let items = sentry_items(&transport);
+    sentry_items(&transport)
+}
+
+/// The transaction and the error event of one failing request.
+fn sentry_transaction_and_error(
+    make_router: fn(Arc<open_feature::Client>) -> axum::Router,
+) -> (Value, Value) {
+    let items = sentry_items_of(make_router, &["/checkout?user=alice&fail=1"]);
     let only = |wanted: &str| {
         let payloads: Vec<&Value> = items
             .iter()
@@ -431,21 +439,16 @@ fn nested_span_router(flags: Arc<open_feature::Client>) -> axum::Router {
 }
 
 /// What the README says of nested spans: Sentry's span layer gives each entry of a span a hub of
-/// its own, made from the hub it was created in, and drops it on exit, with a tag set there. A flag evaluated in a nested span is on that span, and on an error
-/// reported inside it; an error reported after the span has returned carries the request hub's
-/// flags only. If sentry-tracing changes this, this test says so.
+/// its own, made from the hub it was created in, and drops it on exit, with a tag set there. A
+/// flag evaluated in a nested span is on that span, and on an error reported inside it; an error
+/// reported after the span has returned carries the request hub's flags only. If sentry-tracing
+/// changes this, this test says so.
 #[test]
 fn a_flag_evaluated_in_a_nested_span_reaches_errors_inside_it_not_after_it() {
-    let (tracers, _exporter) = in_memory_tracers();
-    let (client, transport) = sentry_client();
-    serve_with(
+    let items = sentry_items_of(
         nested_span_router,
-        subscriber(&tracers),
-        Some(client),
-        &SdkLoggerProvider::builder().build(),
         &["/nested?fail=inside", "/nested?fail=after"],
     );
-    let items = sentry_items(&transport);
     let event_saying = |text: &str| {
         let events: Vec<&Value> = items
             .iter()
