@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
 use openfeature_hooks_core::FastBuildHasher;
 use sentry::protocol::{Context, Event, Map, Value};
-use sentry::{Hub, TracesSamplingStrategy, TransactionOrSpan};
+use sentry::{Client, Hub, TracesSamplingStrategy, TransactionOrSpan};
 
 use crate::FlagBuffer;
 
@@ -123,8 +123,14 @@ pub(crate) enum ActiveSpan {
 }
 
 impl Registry {
-    /// The flags of `hub`, registered (and its event processor added) on its first flag.
-    fn flags_of(&self, hub: &Arc<Hub>, capacity: usize) -> (Arc<HubFlags>, ActiveSpan) {
+    /// The flags of `hub`, whose client is `client`, registered (and its event processor added)
+    /// on its first flag.
+    fn flags_of(
+        &self,
+        hub: &Arc<Hub>,
+        client: &Client,
+        capacity: usize,
+    ) -> (Arc<HubFlags>, ActiveSpan) {
         let key = address(hub);
         let shard_index = (FastBuildHasher::default().hash_one(key) >> 32) as usize % SHARDS;
         let installed = {
@@ -139,7 +145,7 @@ impl Registry {
                 shard.retain(|_, (hub, _)| hub.strong_count() > 0);
                 *sweep_at = shard.len() * 2;
             }
-            let flags = Arc::new(HubFlags::new(capacity, sends_spans(hub)));
+            let flags = Arc::new(HubFlags::new(capacity, sends_spans(client)));
             shard.insert(key, (Arc::downgrade(hub), flags.clone()));
             flags
         };
@@ -155,22 +161,20 @@ impl Registry {
     }
 }
 
-/// Whether spans started under `hub`'s client can ever be sent: not when its tracing is
-/// disabled (`TracesSamplingStrategy::Disabled`, Sentry's default without a
-/// `traces_sample_rate` or `traces_sampler`), which ignores every span when it finishes. A
-/// fixed rate of 0 still follows a sampled parent, so only `Disabled` counts.
-fn sends_spans(hub: &Hub) -> bool {
-    hub.client().is_some_and(|client| {
-        !matches!(
-            client.options().traces_sampling_strategy,
-            TracesSamplingStrategy::Disabled
-        )
-    })
+/// Whether spans started under `client` can ever be sent: not when its tracing is disabled
+/// (`TracesSamplingStrategy::Disabled`, Sentry's default without a `traces_sample_rate` or
+/// `traces_sampler`), which ignores every span when it finishes. A fixed rate of 0 still
+/// follows a sampled parent, so only `Disabled` counts.
+fn sends_spans(client: &Client) -> bool {
+    !matches!(
+        client.options().traces_sampling_strategy,
+        TracesSamplingStrategy::Disabled
+    )
 }
 
-/// Whether `hub` has a client that sends events: what `Hub::with_active` asks.
-fn has_enabled_client(hub: &Hub) -> bool {
-    hub.client().is_some_and(|client| client.is_enabled())
+/// `hub`'s client, if it sends events: what `Hub::with_active` asks.
+fn enabled_client(hub: &Hub) -> Option<Arc<Client>> {
+    hub.client().filter(|client| client.is_enabled())
 }
 
 /// Runs `f` with the flags of the current hub, if Sentry is active on it.
@@ -200,12 +204,12 @@ pub(crate) fn with_current_hub_flags<R: Default>(
     if let Some(result) = cached {
         return result;
     }
-    if !has_enabled_client(hub) {
+    let Some(client) = enabled_client(hub) else {
         return R::default();
-    }
+    };
     let (flags, span) = REGISTRY
         .get_or_init(Registry::default)
-        .flags_of(hub, capacity);
+        .flags_of(hub, &client, capacity);
     LAST.with(|last| {
         if let Ok(mut last) = last.try_borrow_mut() {
             *last = Some((Arc::downgrade(hub), flags.clone()));
