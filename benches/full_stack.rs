@@ -8,6 +8,8 @@
 //! `production_setup_in_span` is the same stack with log events behind `ExposureDedup`, as the
 //! README's production setup has them; `every_backend_sentry_spans_off_in_span` leaves Sentry's
 //! spans alone (`SentrySink::with_spans(false)`), whose active span costs a scope copy to read.
+//! The `_hub_per_request` pair gives each evaluation a Sentry hub of its own, as a hub per
+//! request does: every evaluation is then its hub's first flag.
 //! The `_flag_with_metadata` pair evaluates a flag whose
 //! provider sends a set id, a version and a scope, as flagd does; the `_string_flag` pair, a
 //! string flag.
@@ -286,6 +288,28 @@ fn sequential(c: &mut Criterion, bench: &Bench) {
             b.iter(|| {
                 app.in_span("request", |_| {
                     runtime.block_on(flag.evaluate(&client, context));
+                })
+            });
+        });
+    }
+    // A Sentry hub per request, as the README's setup has (sentry-tower's `NewSentryLayer`),
+    // and one evaluation per request: each is its hub's first flag, which registers the hub
+    // and adds its event processor. The bare case makes and drops the same hub.
+    let parent = Hub::current();
+    for (name, hook) in [
+        ("bare_in_span_hub_per_request", None),
+        (
+            "every_backend_in_span_hub_per_request",
+            Some(backends.every_backend(backends.metrics()).build()),
+        ),
+    ] {
+        let client = runtime.block_on(client(hook));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                Hub::run(Arc::new(Hub::new_from_top(&parent)), || {
+                    app.in_span("request", |_| {
+                        runtime.block_on(Flag::Bool(PLAIN_FLAG).evaluate(&client, context));
+                    })
                 })
             });
         });
