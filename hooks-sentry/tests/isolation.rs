@@ -107,3 +107,36 @@ fn concurrent_requests_are_isolated_and_children_inherit() {
         "the parent sees no child's flags"
     );
 }
+
+/// A hub whose first flag was recorded in a pushed scope: the scope's event processor leaves
+/// with it, and the hub's next flag registers the hub again, in the scope then on top, so an
+/// error captured after the pop still carries the flags recorded after it.
+#[test]
+fn flags_recorded_after_a_pushed_scope_is_popped_reach_later_errors() {
+    let (hub, transport) = hub(true);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    Hub::run(hub, || {
+        {
+            let _pushed = Hub::current().push_scope();
+            runtime.block_on(async {
+                let _ = client.get_bool_value("a", None, None).await;
+            });
+            sentry::capture_message("in the pushed scope", sentry::Level::Error);
+        }
+        runtime.block_on(async {
+            let _ = client.get_bool_value("off-flag", None, None).await;
+        });
+        sentry::capture_message("after the pop", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    let of = |message: &str| -> Vec<(String, Value)> {
+        events
+            .iter()
+            .find(|e| e["message"] == message || e["logentry"]["message"] == message)
+            .map(flags)
+            .unwrap_or_else(|| panic!("no event {message}"))
+    };
+    assert_eq!(of("in the pushed scope"), pairs(&[("a", json!(true))]));
+    assert_eq!(of("after the pop"), pairs(&[("off-flag", json!(false))]));
+}
