@@ -13,6 +13,15 @@ use support::{flags, hub, pairs, payloads};
 
 const REQUESTS: usize = 32;
 
+/// The flags of the event among `events` whose message is `message`.
+fn flags_of_event(events: &[Value], message: &str) -> Vec<(String, Value)> {
+    events
+        .iter()
+        .find(|e| e["message"] == message || e["logentry"]["message"] == message)
+        .map(flags)
+        .unwrap_or_else(|| panic!("no event {message}"))
+}
+
 #[test]
 fn concurrent_requests_are_isolated_and_children_inherit() {
     let (main, transport) = hub(true);
@@ -71,13 +80,7 @@ fn concurrent_requests_are_isolated_and_children_inherit() {
 
     let events = payloads(&transport, "event");
     assert_eq!(events.len(), REQUESTS + 2);
-    let by_message = |message: &str| -> Vec<(String, Value)> {
-        events
-            .iter()
-            .find(|e| e["message"] == message || e["logentry"]["message"] == message)
-            .map(flags)
-            .unwrap_or_else(|| panic!("no event {message}"))
-    };
+    let by_message = |message: &str| flags_of_event(&events, message);
     for i in 0..REQUESTS {
         let own = [format!("f{i}"), format!("f{}", i + REQUESTS)];
         let expected = [
@@ -130,13 +133,7 @@ fn flags_recorded_after_a_pushed_scope_is_popped_reach_later_errors() {
         sentry::capture_message("after the pop", sentry::Level::Error);
     });
     let events = payloads(&transport, "event");
-    let of = |message: &str| -> Vec<(String, Value)> {
-        events
-            .iter()
-            .find(|e| e["message"] == message || e["logentry"]["message"] == message)
-            .map(flags)
-            .unwrap_or_else(|| panic!("no event {message}"))
-    };
+    let of = |message: &str| flags_of_event(&events, message);
     assert_eq!(of("in the pushed scope"), pairs(&[("a", json!(true))]));
     assert_eq!(of("after the pop"), pairs(&[("off-flag", json!(false))]));
 }
