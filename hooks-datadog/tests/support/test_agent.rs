@@ -55,9 +55,29 @@ fn install() -> PathBuf {
     agent
 }
 
+/// Attempts to start an agent before a test gives up: a port found free can be taken by
+/// another process before the agent binds it, and the agent then exits at once.
+const START_ATTEMPTS: usize = 3;
+
+/// The end of what the agent wrote to stderr that is kept for a failure's message.
+const STDERR_KEPT: usize = 4096;
+
 impl TestAgent {
-    /// Starts an agent and waits until it says it listens.
+    /// Starts an agent and waits until it says it listens (retrying on fresh ports if it exits
+    /// first).
     pub fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start() {
+                Ok(agent) => return agent,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("ddapm-test-agent did not start: {failures:#?}");
+    }
+
+    /// One attempt on fresh ports; on failure, what the agent wrote to stderr.
+    fn try_start() -> Result<Self, String> {
         let port = free_port();
         let mut child = Command::new(executable())
             .arg(format!("--port={port}"))
@@ -66,10 +86,11 @@ impl TestAgent {
             .arg("--host=127.0.0.1")
             .env("PYTHONUNBUFFERED", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start ddapm-test-agent: {e}"));
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
         let (ready, is_ready) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -78,12 +99,28 @@ impl TestAgent {
                 }
             }
         });
+        // Drained all along, so that the agent never blocks on a full pipe; the end is kept.
+        let stderr_tail = std::thread::spawn(move || {
+            let mut tail = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                tail.push_str(&line);
+                tail.push('\n');
+                if tail.len() > 2 * STDERR_KEPT {
+                    let cut = (tail.len() - STDERR_KEPT..tail.len())
+                        .find(|&at| tail.is_char_boundary(at))
+                        .unwrap_or(tail.len());
+                    tail.drain(..cut);
+                }
+            }
+            tail
+        });
         let mut agent = Self { child, port };
         if is_ready.recv_timeout(Duration::from_secs(60)).is_err() {
             let _ = agent.child.kill();
-            panic!("ddapm-test-agent did not start");
+            let _ = agent.child.wait();
+            return Err(stderr_tail.join().unwrap_or_default());
         }
-        agent
+        Ok(agent)
     }
 
     pub fn url(&self) -> String {
