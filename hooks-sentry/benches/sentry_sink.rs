@@ -1,7 +1,9 @@
 //! What the Sentry sink adds to one flag evaluation, beside the bare evaluation in the same run,
 //! with a full 100-flag buffer and an active span (the steady state of a busy request), and
 //! what the first flag of a fresh hub costs (a hub per request, the first evaluation of each
-//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`).
+//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`), and requests
+//! interleaved on one thread, each evaluation in another hub than the last
+//! (`sentry_sink_requests_interleaved` against `bare_requests_interleaved`).
 //!
 //! Run: `cargo bench -p openfeature-hooks-sentry --bench sentry_sink`
 //!
@@ -139,6 +141,30 @@ fn sink(c: &mut Criterion) {
         span.finish();
         transaction.finish();
     });
+    // Requests interleaved on one thread, as an async runtime's worker runs them: each
+    // evaluation is in another request's hub than the last one on this thread.
+    let requests = [
+        Arc::new(Hub::new_from_top(&parent)),
+        Arc::new(Hub::new_from_top(&parent)),
+    ];
+    for request in &requests {
+        Hub::run(request.clone(), || {
+            fill_buffer();
+            evaluate_once(&with_sentry);
+        });
+    }
+    for (name, client) in [
+        ("bare_requests_interleaved", &bare),
+        ("sentry_sink_requests_interleaved", &with_sentry),
+    ] {
+        group.bench_function(name, |b| {
+            let mut turn = 0;
+            b.iter(|| {
+                turn ^= 1;
+                Hub::run(requests[turn].clone(), || evaluate_once(client));
+            });
+        });
+    }
     group.finish();
 }
 

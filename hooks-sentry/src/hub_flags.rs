@@ -43,7 +43,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
-use openfeature_hooks_core::FastBuildHasher;
+use openfeature_hooks_core::{FastBuildHasher, fibonacci_index};
 use sentry::protocol::{Context, Event, Map, Value};
 use sentry::{Client, Hub, TracesSamplingStrategy, TransactionOrSpan};
 
@@ -123,13 +123,30 @@ struct Registry {
 
 static REGISTRY: OnceLock<Registry> = OnceLock::new();
 
+/// Hubs a thread keeps at hand (see [`RECENT`]).
+const RECENT_HUBS: usize = 16;
+
+/// A thread's recent hubs and their flags, each in the slot its address maps to.
+type RecentHubs = [Option<(Weak<Hub>, Arc<HubFlags>)>; RECENT_HUBS];
+
 thread_local! {
-    /// The hub this thread recorded for last, and its flags: most evaluations find it here.
-    static LAST: RefCell<Option<(Weak<Hub>, Arc<HubFlags>)>> = const { RefCell::new(None) };
+    /// The hubs this thread recorded for lately, and their flags: most evaluations find theirs
+    /// here. An async runtime's worker interleaves requests, each in its own hub, so one slot
+    /// would miss at nearly every evaluation of two interleaved requests, and a miss asks the
+    /// registry, under a lock shared with every thread (~100 ns in `sentry_sink`'s
+    /// `sentry_sink_requests_interleaved`). The weak reference keeps a hub's address from
+    /// being reused while its slot holds it; a slot holds a dead hub's buffer until another
+    /// hub takes the slot.
+    static RECENT: RefCell<RecentHubs> = const { RefCell::new([const { None }; RECENT_HUBS]) };
 }
 
 fn address(hub: &Arc<Hub>) -> usize {
     Arc::as_ptr(hub) as usize
+}
+
+/// The slot of [`RECENT`] that `hub` maps to.
+fn recent_slot(hub: &Arc<Hub>) -> usize {
+    fibonacci_index(address(hub) as u64, RECENT_HUBS)
 }
 
 /// A hub's registration, owned by the hub's event processor: dropped with the last scope that
@@ -180,8 +197,10 @@ impl Registry {
         }
     }
 
-    /// The flags of `hub`, whose client is `client`, registered (and its event processor added)
-    /// on its first flag.
+    /// The flags of `hub`, whose client is `client`: registered, and its event processor added,
+    /// on its first flag (or again once its processor has left it). The shard's lock is never
+    /// held while a hub is asked anything: a hub's own lock is held when a scope drop forgets a
+    /// hub, which takes the shard's lock.
     fn flags_of(
         &self,
         hub: &Arc<Hub>,
@@ -238,23 +257,24 @@ fn enabled_client(hub: &Hub) -> Option<Arc<Client>> {
 
 /// Runs `f` with the flags of the current hub, if Sentry is active on it.
 ///
-/// Whether the hub has an enabled client is asked only when the hub records its first flag
-/// here, not on every evaluation: `Hub::with_active` asks each time, read-locking the hub's
-/// stack and the client's transport slot (the slot's lock is shared by every thread using that
-/// client); `perf` put the two at about 20 ns of the sink's ~245 in the every-backend bench.
-/// A hub whose client is closed or unbound later keeps filling its bounded buffer, which
-/// nothing reads without a client.
+/// Whether the hub has an enabled client is asked only when the hub is not at hand in the
+/// thread's cache (mostly its first flag), not on every evaluation: `Hub::with_active` asks each time, read-locking the hub's stack and
+/// the client's transport slot (the slot's lock is shared by every thread using that client);
+/// `perf` put the two at about 20 ns of the sink's ~245 in the every-backend bench. A hub whose
+/// client is closed or unbound later keeps filling its bounded buffer, which nothing reads
+/// without a client.
 pub(crate) fn with_current_hub_flags<R: Default>(
     capacity: usize,
     f: impl FnOnce(&Arc<Hub>, &HubFlags, ActiveSpan) -> R,
 ) -> R {
     let hub = &Hub::current();
-    // The common case: this thread's last hub. `f` runs under the borrow, so the flags'
-    // reference count is not touched; `f` never re-enters this function.
+    let slot = recent_slot(hub);
+    // The common case: one of this thread's recent hubs. `f` runs under the borrow, so the
+    // flags' reference count is not touched; `f` never re-enters this function.
     let mut f = Some(f);
-    let cached = LAST.with(|last| {
-        let last = last.try_borrow().ok()?;
-        let (known, flags) = last.as_ref()?;
+    let cached = RECENT.with(|recent| {
+        let recent = recent.try_borrow().ok()?;
+        let (known, flags) = recent[slot].as_ref()?;
         if known.as_ptr() != Arc::as_ptr(hub) || flags.is_orphaned() {
             return None;
         }
@@ -263,18 +283,21 @@ pub(crate) fn with_current_hub_flags<R: Default>(
     if let Some(result) = cached {
         return result;
     }
+    // Not at hand: mostly a hub's first flag, so its client is asked before the registry.
     let Some(client) = enabled_client(hub) else {
         return R::default();
     };
     let (flags, span) = REGISTRY
         .get_or_init(Registry::default)
         .flags_of(hub, &client, capacity);
-    LAST.with(|last| {
-        if let Ok(mut last) = last.try_borrow_mut() {
-            *last = Some((Arc::downgrade(hub), flags.clone()));
-        }
+    let replaced = RECENT.with(|recent| {
+        let mut recent = recent.try_borrow_mut().ok()?;
+        recent[slot].replace((Arc::downgrade(hub), flags.clone()))
     });
-    f.map(|f| f(hub, &flags, span)).unwrap_or_default()
+    let result = f.map(|f| f(hub, &flags, span)).unwrap_or_default();
+    // A dead hub's buffer, if the slot held one, is freed after the evaluation's own work.
+    drop(replaced);
+    result
 }
 
 /// Records `name` = `result` in the current hub: its buffer, and (when `spans`) its active span.
@@ -318,22 +341,23 @@ mod tests {
         })
     }
 
-    /// The flags this thread recorded into last.
-    fn last_flags() -> Option<Weak<HubFlags>> {
-        LAST.with(|last| {
-            last.borrow()
+    /// The flags this thread's cache holds for `hub`.
+    fn recent_flags(hub: &Arc<Hub>) -> Option<Weak<HubFlags>> {
+        RECENT.with(|recent| {
+            recent.borrow()[recent_slot(hub)]
                 .as_ref()
+                .filter(|(known, _)| known.as_ptr() == Arc::as_ptr(hub))
                 .map(|(_, flags)| Arc::downgrade(flags))
         })
     }
 
     #[test]
     fn a_dropped_hub_is_forgotten_and_its_flags_freed_off_the_evaluation_path() {
-        let (first, second) = (hub(), hub());
-        let key = address(&first);
+        let first = hub();
+        let (key, slot) = (address(&first), recent_slot(&first));
         let flags = Hub::run(first.clone(), || {
             record_flag(10, "a", Value::Bool(true), false);
-            last_flags()
+            recent_flags(&first)
         });
         let Some(flags) = flags else {
             panic!("no flags recorded");
@@ -345,9 +369,45 @@ mod tests {
             "forgotten when the hub was dropped"
         );
         assert!(flags.upgrade().is_some_and(|flags| flags.is_orphaned()));
-        // The thread's cache held the last reference; the next hub's flag lets it go.
-        Hub::run(second, || record_flag(10, "b", Value::Bool(true), false));
+        // The thread's cache held the last reference; a hub taking its slot lets it go.
+        let mut others = Vec::new();
+        let Some(other) = std::iter::repeat_with(hub).take(10_000).find(|other| {
+            others.push(other.clone());
+            recent_slot(other) == slot
+        }) else {
+            panic!("no hub mapped to slot {slot}");
+        };
+        Hub::run(other, || record_flag(10, "b", Value::Bool(true), false));
         assert!(flags.upgrade().is_none(), "the buffer was freed");
+    }
+
+    #[test]
+    fn interleaved_hubs_stay_in_the_thread_cache() {
+        let hubs: Vec<Arc<Hub>> = std::iter::repeat_with(hub)
+            .take(1_000)
+            .scan(Vec::new(), |slots: &mut Vec<usize>, hub| {
+                let free = !slots.contains(&recent_slot(&hub));
+                slots.push(recent_slot(&hub));
+                Some(free.then_some(hub))
+            })
+            .flatten()
+            .take(4)
+            .collect();
+        assert_eq!(hubs.len(), 4, "four hubs in four slots");
+        for round in 0..3 {
+            for hub in &hubs {
+                Hub::run(hub.clone(), || {
+                    record_flag(10, "a", Value::Bool(round % 2 == 0), false);
+                });
+            }
+        }
+        for hub in &hubs {
+            let Some(flags) = recent_flags(hub).and_then(|flags| flags.upgrade()) else {
+                panic!("a hub left the cache");
+            };
+            // Registered once: the cache and the registry hold the same buffer.
+            assert!(registered(address(hub), &Arc::downgrade(&flags)));
+        }
     }
 
     #[test]
@@ -356,13 +416,13 @@ mod tests {
         let key = address(&hub);
         Hub::run(hub.clone(), || {
             record_flag(10, "a", Value::Bool(true), false);
-            let Some(first) = last_flags() else {
+            let Some(first) = recent_flags(&hub) else {
                 panic!("no flags recorded");
             };
             sentry::configure_scope(|scope| scope.clear());
             assert!(!registered(key, &first), "forgotten with its processor");
             record_flag(10, "b", Value::Bool(true), false);
-            let Some(second) = last_flags() else {
+            let Some(second) = recent_flags(&hub) else {
                 panic!("no flags recorded");
             };
             assert!(!second.ptr_eq(&first), "a new buffer");
