@@ -31,8 +31,8 @@
 //! address is never reused while it is known). The processor owns the hub's registration: when
 //! the last scope carrying it is dropped (the hub, and every hub made from it, are gone; or the
 //! processor was cleared or popped), the registry forgets the hub, on whichever thread dropped
-//! the scope. The buffer is freed then, or, if a thread's cache of its last hub still holds it,
-//! when that thread records for another hub. Evaluations no longer pay for the forgetting: a
+//! the scope. The buffer is freed then, or, if a thread's cache of recent hubs still holds it,
+//! when another hub takes its slot there (at most 16 buffers a thread). Evaluations no longer pay for the forgetting: a
 //! sweep of every registered hub used to run on the evaluation that found a shard grown, about
 //! 100 ns of a request hub's first flag in the `full_stack` bench. The sweep stays as a safety
 //! net for hubs whose scopes are never dropped.
