@@ -383,25 +383,28 @@ mod tests {
 
     #[test]
     fn interleaved_hubs_stay_in_the_thread_cache() {
-        let hubs: Vec<Arc<Hub>> = std::iter::repeat_with(hub)
-            .take(1_000)
-            .scan(Vec::new(), |slots: &mut Vec<usize>, hub| {
-                let free = !slots.contains(&recent_slot(&hub));
-                slots.push(recent_slot(&hub));
-                Some(free.then_some(hub))
+        // All kept alive while four are picked, so that no address is handed out twice.
+        let made: Vec<Arc<Hub>> = std::iter::repeat_with(hub).take(64).collect();
+        let mut slots = Vec::new();
+        let hubs: Vec<&Arc<Hub>> = made
+            .iter()
+            .filter(|hub| {
+                let slot = recent_slot(hub);
+                let free = !slots.contains(&slot);
+                slots.push(slot);
+                free
             })
-            .flatten()
             .take(4)
             .collect();
         assert_eq!(hubs.len(), 4, "four hubs in four slots");
         for round in 0..3 {
-            for hub in &hubs {
+            for &hub in &hubs {
                 Hub::run(hub.clone(), || {
                     record_flag(10, "a", Value::Bool(round % 2 == 0), false);
                 });
             }
         }
-        for hub in &hubs {
+        for &hub in &hubs {
             let Some(flags) = recent_flags(hub).and_then(|flags| flags.upgrade()) else {
                 panic!("a hub left the cache");
             };
