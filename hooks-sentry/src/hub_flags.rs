@@ -32,10 +32,10 @@
 //! the last scope carrying it is dropped (the hub, and every hub made from it, are gone; or the
 //! processor was cleared or popped), the registry forgets the hub, on whichever thread dropped
 //! the scope. The buffer is freed then, or, if a thread's cache of recent hubs still holds it,
-//! when another hub takes its slot there (at most 16 buffers a thread). Evaluations no longer pay for the forgetting: a
-//! sweep of every registered hub used to run on the evaluation that found a shard grown, about
-//! 100 ns of a request hub's first flag in the `full_stack` bench. The sweep stays as a safety
-//! net for hubs whose scopes are never dropped.
+//! when another hub takes its slot there (at most 16 buffers a thread). Evaluations no longer
+//! pay for the forgetting: a sweep of every registered hub used to run on the evaluation that
+//! found a shard grown, about 100 ns of a request hub's first flag in the `full_stack` bench.
+//! The sweep stays as a safety net for hubs whose scopes are never dropped.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -258,11 +258,11 @@ fn enabled_client(hub: &Hub) -> Option<Arc<Client>> {
 /// Runs `f` with the flags of the current hub, if Sentry is active on it.
 ///
 /// Whether the hub has an enabled client is asked only when the hub is not at hand in the
-/// thread's cache (mostly its first flag), not on every evaluation: `Hub::with_active` asks each time, read-locking the hub's stack and
-/// the client's transport slot (the slot's lock is shared by every thread using that client);
-/// `perf` put the two at about 20 ns of the sink's ~245 in the every-backend bench. A hub whose
-/// client is closed or unbound later keeps filling its bounded buffer, which nothing reads
-/// without a client.
+/// thread's cache (mostly its first flag), not on every evaluation: `Hub::with_active` asks
+/// each time, read-locking the hub's stack and the client's transport slot (the slot's lock is
+/// shared by every thread using that client); `perf` put the two at about 20 ns of the sink's
+/// ~245 in the every-backend bench. A hub whose client is closed or unbound later keeps filling
+/// its bounded buffer, which nothing reads without a client.
 pub(crate) fn with_current_hub_flags<R: Default>(
     capacity: usize,
     f: impl FnOnce(&Arc<Hub>, &HubFlags, ActiveSpan) -> R,
@@ -369,12 +369,14 @@ mod tests {
             "forgotten when the hub was dropped"
         );
         assert!(flags.upgrade().is_some_and(|flags| flags.is_orphaned()));
-        // The thread's cache held the last reference; a hub taking its slot lets it go.
-        let mut others = Vec::new();
-        let Some(other) = std::iter::repeat_with(hub).take(10_000).find(|other| {
-            others.push(other.clone());
-            recent_slot(other) == slot
-        }) else {
+        // The thread's cache held the last reference; a hub taking its slot lets it go. All
+        // hubs made are kept alive while one is picked, so that no address is handed out twice.
+        let made: Vec<Arc<Hub>> = std::iter::repeat_with(hub).take(1_000).collect();
+        let Some(other) = made
+            .iter()
+            .find(|other| recent_slot(other) == slot)
+            .cloned()
+        else {
             panic!("no hub mapped to slot {slot}");
         };
         Hub::run(other, || record_flag(10, "b", Value::Bool(true), false));
