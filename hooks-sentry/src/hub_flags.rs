@@ -39,7 +39,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
@@ -175,8 +174,8 @@ pub(crate) enum ActiveSpan {
 
 impl Registry {
     fn shard(&self, key: usize) -> MutexGuard<'_, (Shard, usize)> {
-        let index = (FastBuildHasher::default().hash_one(key) >> 32) as usize % SHARDS;
-        self.shards[index]
+        const { assert!(SHARDS.is_power_of_two()) };
+        self.shards[fibonacci_index(key as u64, SHARDS)]
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
