@@ -17,6 +17,7 @@ use sentry::protocol::{Context, EnvelopeItem, Event, Value};
 use sentry::{ClientOptions, Envelope, Transport, TransportFactory};
 
 use crate::hub_flags::FLAGS_CONTEXT;
+use crate::trace_flags;
 
 /// A transport that sends the flags context as Sentry's ingest reads it, then hands every
 /// envelope to the wrapped transport.
@@ -85,9 +86,15 @@ impl TransportFactory for FlagsContextTransportFactory {
     }
 }
 
-/// The options with their transport wrapped in a [`FlagsContextTransport`]: use it on the options
-/// given to `sentry::init`. The transport the options name is kept (Sentry's default transport
-/// when none is named, as `sentry::init` would choose).
+/// The options with the flags context completed and sent as Sentry reads it: use it on the
+/// options given to `sentry::init`.
+///
+/// - The transport is wrapped in a [`FlagsContextTransport`]. The transport the options name is
+///   kept (Sentry's default transport when none is named, as `sentry::init` would choose).
+/// - A `before_send` step adds to each error event the flags its trace's finished hubs recorded
+///   (a nested span's, an earlier poll's under Sentry's span layer; see
+///   [`MAX_TRACES_KEPT`](crate::MAX_TRACES_KEPT)) that the event does not carry yet. It runs
+///   before the options' own `before_send`, which sees the flags and can remove them.
 ///
 /// ```
 /// let options = openfeature_hooks_sentry::with_flags_context(sentry::ClientOptions::new());
@@ -99,6 +106,14 @@ pub fn with_flags_context(options: ClientOptions) -> ClientOptions {
     if let Some(inner) = options.transport.take() {
         options.transport = Some(Arc::new(FlagsContextTransportFactory::new(inner)));
     }
+    let then = options.before_send.take();
+    options.before_send = Some(Arc::new(move |mut event| {
+        trace_flags::add_trace_flags(&mut event);
+        match &then {
+            Some(then) => then(event),
+            None => Some(event),
+        }
+    }));
     options
 }
 

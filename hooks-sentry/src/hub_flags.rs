@@ -17,7 +17,9 @@
 //!   reaches its parent's or a sibling's scope: what a child records never shows up there.
 //!
 //! Unlike Python's copy at fork, an ancestor's later evaluations are seen by a child (its
-//! processor reads the ancestor's live buffer). Transactions run no event processors, so they
+//! processor reads the ancestor's live buffer). When a hub that recorded flags under a span is
+//! dropped, its flags are kept for that span's trace and reach the trace's later errors through
+//! `with_flags_context` (see `trace_flags`): a dropped child's flags then reach its parent. Transactions run no event processors, so they
 //! never carry the flags context, as Sentry's SDK spec asks.
 //!
 //! If a hub's first flag is recorded while a pushed scope (`with_scope`, `push_scope`) is on top,
@@ -47,6 +49,7 @@ use sentry::protocol::{Context, Event, Map, Value};
 use sentry::{Client, Hub, TracesSamplingStrategy, TransactionOrSpan};
 
 use crate::FlagBuffer;
+use crate::trace_flags;
 
 /// The name of the context Sentry reads flags from.
 pub const FLAGS_CONTEXT: &str = "flags";
@@ -85,30 +88,45 @@ impl HubFlags {
         if buffer.is_empty() {
             return;
         }
-        let context = event
-            .contexts
-            .entry(FLAGS_CONTEXT.to_owned())
-            .or_insert_with(|| Context::Other(Map::new()));
-        let Context::Other(fields) = context else {
+        let Some(values) = flags_context_values(event) else {
             return;
         };
-        let values = fields
-            .entry("values".to_owned())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !values.is_array() {
-            *values = Value::Array(Vec::new());
-        }
-        let Value::Array(values) = values else { return };
         for (name, result) in buffer.iter() {
             values.retain(|entry| entry.get("flag").and_then(Value::as_str) != Some(name));
-            let mut entry = serde_json::Map::new();
-            entry.insert("flag".to_owned(), Value::String(name.to_owned()));
-            entry.insert("result".to_owned(), result.clone());
-            values.push(Value::Object(entry));
+            values.push(flag_entry(name.to_owned(), result.clone()));
         }
         let excess = values.len().saturating_sub(buffer.capacity());
         values.drain(..excess);
     }
+}
+
+/// The `values` list of the event's flags context, made if missing; `None` if another context
+/// of that name is in the way.
+pub(crate) fn flags_context_values<'e>(
+    event: &'e mut Event<'static>,
+) -> Option<&'e mut Vec<Value>> {
+    let context = event
+        .contexts
+        .entry(FLAGS_CONTEXT.to_owned())
+        .or_insert_with(|| Context::Other(Map::new()));
+    let Context::Other(fields) = context else {
+        return None;
+    };
+    let values = fields
+        .entry("values".to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !values.is_array() {
+        *values = Value::Array(Vec::new());
+    }
+    values.as_array_mut()
+}
+
+/// One entry of the flags context: `{"flag": name, "result": result}`.
+pub(crate) fn flag_entry(name: String, result: Value) -> Value {
+    let mut entry = serde_json::Map::new();
+    entry.insert("flag".to_owned(), Value::String(name));
+    entry.insert("result".to_owned(), result);
+    Value::Object(entry)
 }
 
 const SHARDS: usize = 8;
@@ -149,10 +167,13 @@ fn recent_slot(hub: &Arc<Hub>) -> usize {
 }
 
 /// A hub's registration, owned by the hub's event processor: dropped with the last scope that
-/// carries the processor, it makes the registry forget the hub.
+/// carries the processor, it makes the registry forget the hub, and keeps the hub's flags for
+/// its trace (see `trace_flags`).
 struct Registration {
     key: usize,
     flags: Arc<HubFlags>,
+    /// The span active when the hub recorded its first flag: its trace keeps the flags.
+    span: Option<TransactionOrSpan>,
 }
 
 impl Drop for Registration {
@@ -160,6 +181,9 @@ impl Drop for Registration {
         self.flags.orphaned.store(true, Ordering::Relaxed);
         if let Some(registry) = REGISTRY.get() {
             registry.forget(self.key, &self.flags);
+        }
+        if let Some(span) = &self.span {
+            trace_flags::keep(span, &self.flags.buffer());
         }
     }
 }
@@ -223,16 +247,18 @@ impl Registry {
             shard.insert(key, (Arc::downgrade(hub), flags.clone()));
             flags
         };
-        let registration = Registration {
-            key,
-            flags: installed.clone(),
-        };
         let span = hub.configure_scope(|scope| {
+            let span = scope.get_span();
+            let registration = Registration {
+                key,
+                flags: installed.clone(),
+                span: span.clone(),
+            };
             scope.add_event_processor(move |mut event| {
                 registration.flags.merge_into(&mut event);
                 Some(event)
             });
-            scope.get_span()
+            span
         });
         (installed, ActiveSpan::Read(span))
     }

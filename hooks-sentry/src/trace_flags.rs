@@ -1,0 +1,223 @@
+//! The flags of hubs that are gone, kept by trace, for the errors reported after them.
+//!
+//! # Why
+//!
+//! Sentry's span layer (`sentry-tracing`) enters every span in a hub of its own, made from the
+//! hub the span was created in, and drops that hub when the span is exited. A flag evaluated in
+//! a nested span (an `#[instrument]` function) or in an earlier poll of a handler is recorded in
+//! such a hub, and an error reported after it, in the request's hub or in a later poll's, did
+//! not carry it. Sentry's Python SDK keeps a request's flags for the whole request.
+//!
+//! # How
+//!
+//! - A hub's registration remembers the Sentry span active when the hub recorded its first flag
+//!   (an `Arc` clone: no work on the evaluation path).
+//! - When the hub is gone (the last scope carrying its event processor is dropped), its flags
+//!   are merged into the flags kept for that span's trace.
+//! - [`with_flags_context`](crate::with_flags_context) adds a `before_send` step: an error event
+//!   gets the flags kept for its trace (`contexts.trace.trace_id`) that it does not already
+//!   carry, as older than its own hub's, the newest [`FlagBuffer::capacity`] kept.
+//!
+//! Isolation is per trace here: two requests continuing one upstream trace see each other's
+//! flags from finished nested spans. A hub that recorded its first flag with no Sentry span
+//! active keeps its flags to itself, as before: without a span, the trace id a hub reports is
+//! the one its scope was copied with, shared by every request hub made from the same parent.
+//!
+//! # Bounds
+//!
+//! At most [`MAX_TRACES_KEPT`] traces and [`MAX_TRACE_FLAGS_KEPT`] flags in all; the traces
+//! whose flags were kept first are forgotten first. The work runs where a hub is dropped (a
+//! span's exit), and only for hubs that recorded a flag under a span: one lock of a shard of
+//! the table (of eight), and a copy of the hub's flags.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use openfeature_hooks_core::{FastBuildHasher, fibonacci_index};
+use sentry::TransactionOrSpan;
+use sentry::protocol::{Context, Event, TraceId, Value};
+
+use crate::FlagBuffer;
+use crate::hub_flags::{flag_entry, flags_context_values};
+
+/// Traces whose flags are kept at most.
+pub const MAX_TRACES_KEPT: usize = 4_096;
+
+/// Flags kept at most, over every trace (about 100 bytes each plus the flag's name).
+pub const MAX_TRACE_FLAGS_KEPT: usize = 32_768;
+
+const SHARDS: usize = 8;
+
+/// One shard of the table: its traces' flags, and the order they were first kept in.
+#[derive(Default)]
+struct Shard {
+    traces: HashMap<TraceId, FlagBuffer, FastBuildHasher>,
+    order: VecDeque<TraceId>,
+    flags: usize,
+}
+
+impl Shard {
+    /// Merges `flags` (oldest first) into `trace`'s, then forgets the oldest traces until
+    /// the shard is within its bounds.
+    fn keep(&mut self, trace: TraceId, flags: &FlagBuffer) {
+        let kept = self.traces.entry(trace).or_insert_with(|| {
+            self.order.push_back(trace);
+            FlagBuffer::new(flags.capacity())
+        });
+        let before = kept.len();
+        for (name, value) in flags.iter() {
+            kept.set(name, value.clone());
+        }
+        // Setting never shortens a buffer.
+        self.flags = (self.flags + kept.len()).saturating_sub(before);
+        while self.order.len() > MAX_TRACES_KEPT / SHARDS
+            || (self.flags > MAX_TRACE_FLAGS_KEPT / SHARDS && self.order.len() > 1)
+        {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(forgotten) = self.traces.remove(&oldest) {
+                self.flags = self.flags.saturating_sub(forgotten.len());
+            }
+        }
+    }
+}
+
+static TRACES: OnceLock<[Mutex<Shard>; SHARDS]> = OnceLock::new();
+
+fn shard(trace: TraceId) -> MutexGuard<'static, Shard> {
+    const { assert!(SHARDS.is_power_of_two()) };
+    let shards = TRACES.get_or_init(Default::default);
+    let index = fibonacci_index(FastBuildHasher::default().hash_one(trace), SHARDS);
+    shards[index].lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Keeps the flags of a hub that is gone, under the trace of `span`, the span that was active
+/// when the hub recorded its first flag.
+pub(crate) fn keep(span: &TransactionOrSpan, flags: &FlagBuffer) {
+    if flags.is_empty() {
+        return;
+    }
+    let trace = span.get_trace_context().trace_id;
+    shard(trace).keep(trace, flags);
+}
+
+/// The event's trace id, from its trace context.
+fn trace_of(event: &Event<'_>) -> Option<TraceId> {
+    match event.contexts.get("trace")? {
+        Context::Trace(trace) => Some(trace.trace_id),
+        _ => None,
+    }
+}
+
+/// Adds to `event` the flags kept for its trace that it does not carry yet, as older than its
+/// own, keeping the newest of them all up to the kept buffer's capacity.
+pub(crate) fn add_trace_flags(event: &mut Event<'static>) {
+    let Some(trace) = trace_of(event) else {
+        return;
+    };
+    let (capacity, kept): (usize, Vec<(String, Value)>) = {
+        let shard = shard(trace);
+        let Some(buffer) = shard.traces.get(&trace) else {
+            return;
+        };
+        (
+            buffer.capacity(),
+            buffer
+                .iter()
+                .map(|(name, value)| (name.to_owned(), value.clone()))
+                .collect(),
+        )
+    };
+    if kept.is_empty() {
+        return;
+    }
+    let Some(values) = flags_context_values(event) else {
+        return;
+    };
+    let carried = |name: &str| {
+        values
+            .iter()
+            .any(|entry| entry.get("flag").and_then(Value::as_str) == Some(name))
+    };
+    let older: Vec<Value> = kept
+        .into_iter()
+        .filter(|(name, _)| !carried(name))
+        .map(|(name, value)| flag_entry(name, value))
+        .collect();
+    values.splice(0..0, older);
+    let excess = values.len().saturating_sub(capacity);
+    values.drain(..excess);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer(flags: &[(&str, bool)]) -> FlagBuffer {
+        let mut buffer = FlagBuffer::new(100);
+        for (name, value) in flags {
+            buffer.set(name, Value::Bool(*value));
+        }
+        buffer
+    }
+
+    fn trace(n: u8) -> TraceId {
+        TraceId::from([n; 16])
+    }
+
+    #[test]
+    fn a_shard_forgets_its_oldest_traces_first() {
+        let mut shard = Shard::default();
+        let per_shard = MAX_TRACES_KEPT / SHARDS;
+        for i in 0..=per_shard {
+            let id = u16::try_from(i).unwrap_or(u16::MAX).to_be_bytes();
+            let mut bytes = [0; 16];
+            bytes[..2].copy_from_slice(&id);
+            shard.keep(TraceId::from(bytes), &buffer(&[("a", true)]));
+        }
+        assert_eq!(shard.traces.len(), per_shard);
+        assert_eq!(shard.flags, per_shard);
+        assert!(!shard.traces.contains_key(&TraceId::from([0; 16])));
+    }
+
+    #[test]
+    fn a_shard_keeps_at_most_its_share_of_flags() {
+        let mut shard = Shard::default();
+        let many: Vec<String> = (0..100).map(|i| format!("flag-{i}")).collect();
+        let mut full = FlagBuffer::new(100);
+        for name in &many {
+            full.set(name, Value::Bool(true));
+        }
+        for n in 0..=u8::MAX {
+            shard.keep(trace(n), &full);
+        }
+        assert!(
+            shard.flags <= MAX_TRACE_FLAGS_KEPT / SHARDS,
+            "{}",
+            shard.flags
+        );
+        assert_eq!(
+            shard.flags,
+            shard.traces.values().map(FlagBuffer::len).sum::<usize>()
+        );
+        assert!(
+            shard.traces.contains_key(&trace(u8::MAX)),
+            "the newest stays"
+        );
+    }
+
+    #[test]
+    fn merging_again_updates_the_trace_without_counting_twice() {
+        let mut shard = Shard::default();
+        shard.keep(trace(1), &buffer(&[("a", true), ("b", true)]));
+        shard.keep(trace(1), &buffer(&[("b", false), ("c", true)]));
+        assert_eq!(shard.flags, 3);
+        let kept = &shard.traces[&trace(1)];
+        let names: Vec<&str> = kept.iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(kept.get("b"), Some(&Value::Bool(false)));
+        assert_eq!(shard.order.len(), 1);
+    }
+}

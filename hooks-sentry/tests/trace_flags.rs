@@ -1,0 +1,153 @@
+//! The flags of a hub that is gone reach the later errors of its trace: Sentry's span layer
+//! records a nested span's flags in a hub of its own and drops it on exit, and an error reported
+//! after the span returns still carries them (`tests/tracing_stack.rs` shows it with the real
+//! layer; these tests make the hubs by hand, as that layer does).
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use openfeature_hooks_sentry::SentrySink;
+use sentry::protocol::Event;
+use sentry::{ClientOptions, Hub, TransactionContext};
+use serde_json::{Value, json};
+use support::{flags, hub, hub_with, pairs, payloads};
+
+/// Runs `f` in a request hub made from `main`, with a transaction of its own set on it.
+fn in_request(main: &Arc<Hub>, f: impl FnOnce()) {
+    Hub::run(Arc::new(Hub::new_from_top(main)), || {
+        let transaction = sentry::start_transaction(TransactionContext::new("GET /", "http"));
+        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        f();
+        transaction.finish();
+    });
+}
+
+/// Evaluates `flag` in a hub made from the current one (as Sentry's span layer makes for each
+/// span entry), which is dropped when this returns.
+fn in_nested_hub(runtime: &tokio::runtime::Runtime, client: &open_feature::Client, flag: &str) {
+    Hub::run(Arc::new(Hub::new_from_top(Hub::current())), || {
+        runtime.block_on(async {
+            let _ = client.get_bool_value(flag, None, None).await;
+        });
+    });
+}
+
+fn error_flags(events: &[Value], message: &str) -> Vec<(String, Value)> {
+    events
+        .iter()
+        .find(|e| e["message"] == message || e["logentry"]["message"] == message)
+        .map(flags)
+        .unwrap_or_else(|| panic!("no event {message}"))
+}
+
+#[test]
+fn a_gone_hubs_flags_reach_later_errors_of_its_trace_and_no_other() {
+    let (main, transport) = hub(true);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    in_request(&main, || {
+        runtime.block_on(async {
+            let _ = client.get_bool_value("a", None, None).await;
+        });
+        in_nested_hub(&runtime, &client, "off-flag");
+        sentry::capture_message("after the nested hub", sentry::Level::Error);
+    });
+    in_request(&main, || {
+        sentry::capture_message("another request", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(
+        error_flags(&events, "after the nested hub"),
+        pairs(&[("off-flag", json!(false)), ("a", json!(true))]),
+        "the nested hub's flags, as older than the request hub's own"
+    );
+    assert_eq!(error_flags(&events, "another request"), []);
+}
+
+#[test]
+fn a_flag_the_event_carries_is_not_added_twice() {
+    let (main, transport) = hub(true);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    in_request(&main, || {
+        in_nested_hub(&runtime, &client, "off-flag");
+        runtime.block_on(async {
+            let _ = client.get_bool_value("off-flag", None, None).await;
+        });
+        sentry::capture_message("carried", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(
+        error_flags(&events, "carried"),
+        pairs(&[("off-flag", json!(false))])
+    );
+}
+
+#[test]
+fn without_the_flags_context_options_a_gone_hubs_flags_stay_with_it() {
+    let (main, transport) = hub(false);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    in_request(&main, || {
+        runtime.block_on(async {
+            let _ = client.get_bool_value("a", None, None).await;
+        });
+        in_nested_hub(&runtime, &client, "off-flag");
+        sentry::capture_message("unwrapped", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(
+        error_flags(&events, "unwrapped"),
+        pairs(&[("a", json!(true))])
+    );
+}
+
+/// Without a span, every request hub made from one parent reports the parent's trace id: such
+/// a hub's flags are not kept by trace, or they would reach every request's errors.
+#[test]
+fn a_hub_without_a_span_keeps_its_flags_to_itself() {
+    let (main, transport) = hub(true);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    Hub::run(Arc::new(Hub::new_from_top(&main)), || {
+        in_nested_hub(&runtime, &client, "off-flag");
+    });
+    Hub::run(Arc::new(Hub::new_from_top(&main)), || {
+        sentry::capture_message("a later request", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(error_flags(&events, "a later request"), []);
+}
+
+#[test]
+fn the_applications_before_send_runs_after_and_sees_the_flags() {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut options = ClientOptions::new()
+        .dsn("https://public@sentry.invalid/1")
+        .traces_sample_rate(1.0);
+    let recorder = seen.clone();
+    options.before_send = Some(Arc::new(move |mut event: Event<'static>| {
+        let flags = event.contexts.remove("flags");
+        if let Ok(mut seen) = recorder.lock() {
+            seen.push(serde_json::to_string(&flags).unwrap_or_default());
+        }
+        Some(event)
+    }));
+    let (main, transport) = hub_with(true, options);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    in_request(&main, || {
+        in_nested_hub(&runtime, &client, "off-flag");
+        sentry::capture_message("scrubbed", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(
+        error_flags(&events, "scrubbed"),
+        [],
+        "removed by before_send"
+    );
+    let seen = seen.lock().map(|seen| seen.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].contains(r#""flag":"off-flag""#), "{seen:?}");
+}
