@@ -292,10 +292,13 @@ fn sequential(c: &mut Criterion, bench: &Bench) {
             });
         });
     }
-    // A Sentry hub per request, as the README's setup has (sentry-tower's `NewSentryLayer`),
-    // and one evaluation per request: each is its hub's first flag, which registers the hub
-    // and adds its event processor. The bare case makes and drops the same hub.
-    let parent = Hub::current();
+    // A Sentry hub per request, as the README's setup has (sentry-tower's `NewSentryLayer`
+    // inside the request span, whose transaction is active), and one evaluation per request:
+    // each is its hub's first flag, which registers the hub and adds its event processor. The
+    // bare case makes and drops the same hub.
+    let parent = Arc::new(Hub::new_from_top(Hub::current()));
+    let request = sentry::start_transaction(sentry::TransactionContext::new("GET /", "http"));
+    parent.configure_scope(|scope| scope.set_span(Some(request.clone().into())));
     for (name, hook) in [
         ("bare_in_span_hub_per_request", None),
         (
@@ -314,6 +317,7 @@ fn sequential(c: &mut Criterion, bench: &Bench) {
             });
         });
     }
+    request.finish();
     group.finish();
 }
 

@@ -334,14 +334,15 @@ fn request_hub_outside_the_span(flags: Arc<open_feature::Client>) -> axum::Route
         .layer(sentry::integrations::tower::NewSentryLayer::new_from_top())
 }
 
-/// Without a request hub inside the request span, Sentry's span layer enters each poll of the
-/// handler in a fresh hub (made from the hub the span was created in) and drops it when the poll
-/// ends, so the error, captured in the last poll's hub, is not in the hubs that recorded the
-/// earlier polls' flags. Those hubs' flags are kept by trace when they are dropped, and
-/// `with_flags_context`'s `before_send` step puts them on the error. If sentry-tracing changes
-/// how it makes hubs, the README's advice may change too.
+/// The reason the example puts a Sentry hub per request inside `TraceLayer`: otherwise Sentry's
+/// span layer enters each poll of the handler in a fresh hub (made from the hub the span was
+/// created in), and the flags recorded before the handler's `.await`s are not on the error
+/// captured after them. The transaction, one object shared by those hubs, still has them. Such
+/// a poll's hub has the request's transaction active, like a request's own hub, so its flags
+/// are not kept for the trace (see `trace_flags` in the Sentry crate). If sentry-tracing
+/// changes this, these tests say so.
 #[test]
-fn without_a_request_hub_inside_the_span_an_error_carries_the_flags_of_earlier_polls() {
+fn without_a_request_hub_inside_the_span_an_error_misses_the_flags_of_earlier_polls() {
     for make_router in [without_request_hub, request_hub_outside_the_span] {
         let (transaction, event) = sentry_transaction_and_error(make_router);
         let data = &transaction["contexts"]["trace"]["data"];
@@ -350,14 +351,7 @@ fn without_a_request_hub_inside_the_span_an_error_carries_the_flags_of_earlier_p
             data["flag.evaluation.express-shipping"], false,
             "{transaction}"
         );
-        assert_eq!(
-            event["contexts"]["flags"]["values"],
-            serde_json::json!([
-                {"flag": "new-checkout", "result": true},
-                {"flag": "express-shipping", "result": false},
-            ]),
-            "{event}"
-        );
+        assert!(event["contexts"].get("flags").is_none(), "{event}");
     }
 }
 

@@ -42,12 +42,10 @@ pub async fn flags(hook: TelemetryHook) -> Client {
 ///
 /// Why the hub: Sentry's span layer gives every *entry* of a span a fresh hub, made from the
 /// hub the span was created in, and an async handler's span is entered again at each poll, i.e.
-/// after each `.await` that suspended. Flags recorded in one poll reach an error in a later one
-/// only through the flags kept for the trace (`with_flags_context`), and Sentry's own scope data
-/// (tags, user) set in one poll is gone by the next. sentry-tower's `NewSentryLayer`, placed
-/// *inside* `TraceLayer` (added before it), makes one hub per request, bound to the handler's
-/// future for all its polls: every flag and tag of the request lands there, and so does the
-/// error.
+/// after each `.await` that suspended. Flags recorded in one poll would be gone by the next, so
+/// an error after an `.await` would miss them. sentry-tower's `NewSentryLayer`, placed *inside*
+/// `TraceLayer` (added before it), makes one hub per request, bound to the handler's future for
+/// all its polls: every flag of the request lands there, and so does the error.
 pub fn router(flags: Arc<Client>) -> Router {
     routes(flags)
         .layer(NewSentryLayer::new_from_top())

@@ -1,7 +1,8 @@
 //! What the Sentry sink adds to one flag evaluation, beside the bare evaluation in the same run,
 //! with a full 100-flag buffer and an active span (the steady state of a busy request), and
 //! what the first flag of a fresh hub costs (a hub per request, the first evaluation of each
-//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`), and requests
+//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`, and with a
+//! transaction per hub, `_and_trace`), and requests
 //! interleaved on one thread, each evaluation in another hub than the last
 //! (`sentry_sink_requests_interleaved` against `bare_requests_interleaved`).
 //!
@@ -141,6 +142,31 @@ fn sink(c: &mut Criterion) {
         span.finish();
         transaction.finish();
     });
+    // The same with a trace per request: each hub starts a transaction of its own (left
+    // unfinished, so nothing is sent), and the hub's flags are kept for a new trace when it is
+    // dropped (see `trace_flags`).
+    for (name, client) in [
+        ("bare_in_a_fresh_hub_and_trace", &bare),
+        (
+            "sentry_sink_first_flag_in_a_fresh_hub_and_trace",
+            &with_sentry,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                Hub::run(Arc::new(Hub::new_from_top(&parent)), || {
+                    let transaction = sentry::start_transaction(sentry::TransactionContext::new(
+                        "GET /",
+                        "http.server",
+                    ));
+                    sentry::configure_scope(|scope| {
+                        scope.set_span(Some(transaction.clone().into()));
+                    });
+                    evaluate_once(client);
+                });
+            });
+        });
+    }
     // Requests interleaved on one thread, as an async runtime's worker runs them: each
     // evaluation is in another request's hub than the last one on this thread.
     let requests = [

@@ -91,8 +91,8 @@ impl TransportFactory for FlagsContextTransportFactory {
 ///
 /// - The transport is wrapped in a [`FlagsContextTransport`]. The transport the options name is
 ///   kept (Sentry's default transport when none is named, as `sentry::init` would choose).
-/// - A `before_send` step adds to each error event the flags its trace's finished hubs recorded
-///   (a nested span's, an earlier poll's under Sentry's span layer; see
+/// - A `before_send` step adds to each error event the flags its trace's finished nested spans
+///   recorded in hubs of their own (as Sentry's span layer makes; see
 ///   [`MAX_TRACES_KEPT`](crate::MAX_TRACES_KEPT)) that the event does not carry yet. It runs
 ///   before the options' own `before_send`, which sees the flags and can remove them.
 ///

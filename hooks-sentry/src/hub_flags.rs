@@ -17,9 +17,10 @@
 //!   reaches its parent's or a sibling's scope: what a child records never shows up there.
 //!
 //! Unlike Python's copy at fork, an ancestor's later evaluations are seen by a child (its
-//! processor reads the ancestor's live buffer). When a hub that recorded flags under a span is
-//! dropped, its flags are kept for that span's trace and reach the trace's later errors through
-//! `with_flags_context` (see `trace_flags`): a dropped child's flags then reach its parent. Transactions run no event processors, so they
+//! processor reads the ancestor's live buffer). When a nested span's hub (its active span a
+//! child span) is dropped, its flags are kept for the span's trace and reach the trace's later
+//! errors through `with_flags_context` (see `trace_flags`): such a child's flags then reach
+//! its parent. Transactions run no event processors, so they
 //! never carry the flags context, as Sentry's SDK spec asks.
 //!
 //! If a hub's first flag is recorded while a pushed scope (`with_scope`, `push_scope`) is on top,
@@ -172,7 +173,8 @@ fn recent_slot(hub: &Arc<Hub>) -> usize {
 struct Registration {
     key: usize,
     flags: Arc<HubFlags>,
-    /// The span active when the hub recorded its first flag: its trace keeps the flags.
+    /// The child span active when the hub recorded its first flag: its trace keeps the flags
+    /// (see `trace_flags`).
     span: Option<TransactionOrSpan>,
 }
 
@@ -252,7 +254,7 @@ impl Registry {
             let registration = Registration {
                 key,
                 flags: installed.clone(),
-                span: span.clone(),
+                span: span.clone().filter(trace_flags::is_kept_under),
             };
             scope.add_event_processor(move |mut event| {
                 registration.flags.merge_into(&mut event);

@@ -30,15 +30,15 @@
 //!
 //! | where | what | rules |
 //! | --- | --- | --- |
-//! | error events, `contexts.flags` | `{"values": [{"flag", "result"}, …]}`, oldest first | the 100 most recent unique evaluations of the hub ([`FlagBuffer`]), after those its trace's dropped hubs recorded (with [`with_flags_context`]); not on transactions |
+//! | error events, `contexts.flags` | `{"values": [{"flag", "result"}, …]}`, oldest first | the 100 most recent unique evaluations of the hub ([`FlagBuffer`]), after those its trace's finished nested spans recorded (with [`with_flags_context`]); not on transactions |
 //! | the active span or transaction | `flag.evaluation.<key>` | at most 10 per span; a key already present is updated; the root transaction included; not on the spans of an unsampled trace |
 //!
 //! Isolation is per hub (a request's hub with sentry-tower, a bound hub in async code): see the
-//! `hub_flags` module for how, and for the one difference from Python's copy at fork. A hub that
-//! recorded flags under a Sentry span leaves them to the span's trace when it is dropped, and
-//! [`with_flags_context`] adds them to the trace's later errors: Sentry's `tracing` span layer
-//! enters every span in a hub of its own and drops it on exit, so this is how a nested span's
-//! flags reach an error reported after it returns (bounds: [`MAX_TRACES_KEPT`]).
+//! `hub_flags` module for how, and for the one difference from Python's copy at fork. A nested
+//! span's hub (its active span a child span) leaves its flags to the span's trace when it is
+//! dropped, and [`with_flags_context`] adds them to the trace's later errors: Sentry's `tracing`
+//! span layer enters every span in a hub of its own and drops it on exit, so this is how a
+//! nested span's flags reach an error reported after it returns (bounds: [`MAX_TRACES_KEPT`]).
 //! Values are booleans unless [`RecordedValues::Scalars`] is chosen; flag names Sentry would
 //! reject are rewritten ([`sentry_flag_name`]); a failed evaluation removes the flag (the Rust
 //! SDK does not know the caller's fallback). [`add_feature_flag`] records flags that do not

@@ -1,35 +1,47 @@
-//! The flags of hubs that are gone, kept by trace, for the errors reported after them.
+//! The flags of nested spans' hubs that are gone, kept by trace, for the errors reported
+//! after them.
 //!
 //! # Why
 //!
 //! Sentry's span layer (`sentry-tracing`) enters every span in a hub of its own, made from the
 //! hub the span was created in, and drops that hub when the span is exited. A flag evaluated in
-//! a nested span (an `#[instrument]` function) or in an earlier poll of a handler is recorded in
-//! such a hub, and an error reported after it, in the request's hub or in a later poll's, did
-//! not carry it. Sentry's Python SDK keeps a request's flags for the whole request.
+//! a nested span (an `#[instrument]` function) is recorded in such a hub, and an error reported
+//! after the span returned, in the request's hub, did not carry it. Sentry's Python SDK keeps a
+//! request's flags for the whole request.
 //!
 //! # How
 //!
-//! - A hub's registration remembers the Sentry span active when the hub recorded its first flag
-//!   (an `Arc` clone: no work on the evaluation path).
-//! - When the hub is gone (the last scope carrying its event processor is dropped), its flags
-//!   are merged into the flags kept for that span's trace.
+//! - A hub whose active span is a child span (not a transaction) when it records its first flag
+//!   remembers that span in its registration (an `Arc` clone: nothing more on the evaluation
+//!   path).
+//! - When that hub is gone (the last scope carrying its event processor is dropped), its flags
+//!   are merged into the flags kept for the span's trace.
 //! - [`with_flags_context`](crate::with_flags_context) adds a `before_send` step: an error event
 //!   gets the flags kept for its trace (`contexts.trace.trace_id`) that it does not already
 //!   carry, as older than its own hub's, the newest [`FlagBuffer::capacity`] kept.
 //!
-//! Isolation is per trace here: two requests continuing one upstream trace see each other's
-//! flags from finished nested spans. A hub that recorded its first flag with no Sentry span
-//! active keeps its flags to itself, as before: without a span, the trace id a hub reports is
-//! the one its scope was copied with, shared by every request hub made from the same parent.
+//! A hub whose active span is a transaction is a request's own hub (sentry-tower's, a bound
+//! hub, or the hub of one poll of a request span under Sentry's span layer); its flags are not
+//! kept. Keeping them cost every request about 360 ns when it ended (a new entry in this table,
+//! the eviction of an old one, and a copy of the transaction's trace context for its id;
+//! `sentry_sink_first_flag_in_a_fresh_hub_and_trace`, BENCHMARKS.md "2026-11-29, 15:40"), for
+//! errors reported after the request. An error after a handler's `.await` misses the flags of
+//! the poll before when no request hub is bound inside the request span (see the README); with
+//! one, every poll records in it. A hub with no span keeps its flags to itself too: without a
+//! span, every request hub made from one parent reports the parent's trace id.
 //!
-//! # Bounds
+//! Isolation is per trace here: two requests continuing one upstream trace see each other's
+//! nested spans' flags.
+//!
+//! # Bounds and cost
 //!
 //! At most [`MAX_TRACES_KEPT`] traces and [`MAX_TRACE_FLAGS_KEPT`] flags in all; the traces
-//! whose flags were kept first are forgotten first. The work runs where a hub is dropped (a
-//! span's exit), and only for hubs that recorded a flag under a span: one lock of a shard of
-//! the table (of eight), and a copy of the hub's flags.
+//! whose flags were kept first are forgotten first. The work runs where a nested span's hub is
+//! dropped (the span's exit): reading the span's trace id (sentry-core only gives it by copying
+//! the trace context), one lock of a shard of the table (of eight), and a copy of the hub's
+//! flags (the buffer's clone, sharing the flag names, for a trace's first hub).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -61,16 +73,23 @@ impl Shard {
     /// Merges `flags` (oldest first) into `trace`'s, then forgets the oldest traces until
     /// the shard is within its bounds.
     fn keep(&mut self, trace: TraceId, flags: &FlagBuffer) {
-        let kept = self.traces.entry(trace).or_insert_with(|| {
-            self.order.push_back(trace);
-            FlagBuffer::new(flags.capacity())
-        });
-        let before = kept.len();
-        for (name, value) in flags.iter() {
-            kept.set(name, value.clone());
+        match self.traces.entry(trace) {
+            // A trace's first hub: a copy of its buffer shares the flag names.
+            Entry::Vacant(vacant) => {
+                vacant.insert(flags.clone());
+                self.order.push_back(trace);
+                self.flags += flags.len();
+            }
+            Entry::Occupied(mut occupied) => {
+                let kept = occupied.get_mut();
+                let before = kept.len();
+                for (name, value) in flags.iter() {
+                    kept.set(name, value.clone());
+                }
+                // Setting never shortens a buffer.
+                self.flags = (self.flags + kept.len()).saturating_sub(before);
+            }
         }
-        // Setting never shortens a buffer.
-        self.flags = (self.flags + kept.len()).saturating_sub(before);
         while self.order.len() > MAX_TRACES_KEPT / SHARDS
             || (self.flags > MAX_TRACE_FLAGS_KEPT / SHARDS && self.order.len() > 1)
         {
@@ -91,6 +110,12 @@ fn shard(trace: TraceId) -> MutexGuard<'static, Shard> {
     let shards = TRACES.get_or_init(Default::default);
     let index = fibonacci_index(FastBuildHasher::default().hash_one(trace), SHARDS);
     shards[index].lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether a hub whose active span is `span` when it records its first flag has its flags kept
+/// for the span's trace when it is gone: a child span's hub, not a transaction's.
+pub(crate) fn is_kept_under(span: &TransactionOrSpan) -> bool {
+    matches!(span, TransactionOrSpan::Span(_))
 }
 
 /// Keeps the flags of a hub that is gone, under the trace of `span`, the span that was active
@@ -205,6 +230,30 @@ mod tests {
         assert!(
             shard.traces.contains_key(&trace(u8::MAX)),
             "the newest stays"
+        );
+    }
+
+    #[test]
+    fn the_table_stays_within_its_bounds() {
+        let flags = buffer(&[("a", true), ("b", false)]);
+        for _ in 0..MAX_TRACES_KEPT + 1_000 {
+            let transaction =
+                sentry::start_transaction(sentry::TransactionContext::new("GET /", "http"));
+            keep(&transaction.start_child("db", "query").into(), &flags);
+        }
+        let shards = TRACES.get_or_init(Default::default);
+        let (traces, kept): (usize, usize) = shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+                (shard.traces.len(), shard.flags)
+            })
+            .fold((0, 0), |(t, f), (traces, flags)| (t + traces, f + flags));
+        assert!(traces <= MAX_TRACES_KEPT, "{traces} traces");
+        assert!(kept <= MAX_TRACE_FLAGS_KEPT, "{kept} flags");
+        assert!(
+            traces >= MAX_TRACES_KEPT / 2,
+            "{traces} traces: shards fill evenly"
         );
     }
 

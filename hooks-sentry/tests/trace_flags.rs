@@ -23,14 +23,21 @@ fn in_request(main: &Arc<Hub>, f: impl FnOnce()) {
     });
 }
 
-/// Evaluates `flag` in a hub made from the current one (as Sentry's span layer makes for each
-/// span entry), which is dropped when this returns.
+/// Evaluates `flag` in a nested span's hub, as Sentry's span layer makes one for each span
+/// entry: made from the current hub, the span (a child of the current one) set active on it,
+/// the hub dropped and the span finished when this returns.
 fn in_nested_hub(runtime: &tokio::runtime::Runtime, client: &open_feature::Client, flag: &str) {
+    let nested = sentry::configure_scope(|scope| scope.get_span())
+        .map(|parent| parent.start_child("function", "nested"));
     Hub::run(Arc::new(Hub::new_from_top(Hub::current())), || {
+        sentry::configure_scope(|scope| scope.set_span(nested.clone().map(Into::into)));
         runtime.block_on(async {
             let _ = client.get_bool_value(flag, None, None).await;
         });
     });
+    if let Some(nested) = nested {
+        nested.finish();
+    }
 }
 
 fn error_flags(events: &[Value], message: &str) -> Vec<(String, Value)> {
@@ -101,6 +108,31 @@ fn without_the_flags_context_options_a_gone_hubs_flags_stay_with_it() {
         error_flags(&events, "unwrapped"),
         pairs(&[("a", json!(true))])
     );
+}
+
+/// A request's own hub (its transaction active) is not kept: its flags reach its own errors.
+#[test]
+fn a_requests_hub_keeps_its_flags_to_itself() {
+    let (main, transport) = hub(true);
+    let runtime = support::runtime();
+    let client = support::client(&runtime, SentrySink::new());
+    let trace = Hub::run(Arc::new(Hub::new_from_top(&main)), || {
+        let transaction = sentry::start_transaction(TransactionContext::new("GET /", "http"));
+        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        runtime.block_on(async {
+            let _ = client.get_bool_value("off-flag", None, None).await;
+        });
+        transaction.get_trace_context().trace_id
+    });
+    // A later hub of the same trace (a detached task, say) does not get them.
+    Hub::run(Arc::new(Hub::new_from_top(&main)), || {
+        let transaction =
+            sentry::start_transaction(TransactionContext::new_with_trace_id("task", "task", trace));
+        sentry::configure_scope(|scope| scope.set_span(Some(transaction.into())));
+        sentry::capture_message("after the request", sentry::Level::Error);
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(error_flags(&events, "after the request"), []);
 }
 
 /// Without a span, every request hub made from one parent reports the parent's trace id: such
