@@ -254,7 +254,10 @@ impl Registry {
             let registration = Registration {
                 key,
                 flags: installed.clone(),
-                span: span.clone().filter(trace_flags::is_kept_under),
+                span: span
+                    .as_ref()
+                    .filter(|span| trace_flags::is_kept_under(span))
+                    .cloned(),
             };
             scope.add_event_processor(move |mut event| {
                 registration.flags.merge_into(&mut event);
