@@ -8,19 +8,10 @@ use std::sync::Arc;
 
 use openfeature_hooks_sentry::SentrySink;
 use sentry::{Hub, SentryFutureExt};
-use serde_json::{Value, json};
-use support::{flags, hub, pairs, payloads};
+use serde_json::json;
+use support::{flags_of_event, hub, pairs, payloads};
 
 const REQUESTS: usize = 32;
-
-/// The flags of the event among `events` whose message is `message`.
-fn flags_of_event(events: &[Value], message: &str) -> Vec<(String, Value)> {
-    events
-        .iter()
-        .find(|e| e["message"] == message || e["logentry"]["message"] == message)
-        .map(flags)
-        .unwrap_or_else(|| panic!("no event {message}"))
-}
 
 #[test]
 fn concurrent_requests_are_isolated_and_children_inherit() {

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use openfeature_hooks_sentry::SentrySink;
 use sentry::protocol::Event;
 use sentry::{ClientOptions, Hub, TransactionContext};
-use serde_json::{Value, json};
-use support::{flags, hub, hub_with, pairs, payloads};
+use serde_json::json;
+use support::{evaluate, flags_of_event, hub, hub_with, pairs, payloads};
 
 /// Runs `f` in a request hub made from `main`, with a transaction of its own set on it.
 fn in_request(main: &Arc<Hub>, f: impl FnOnce()) {
@@ -31,21 +31,11 @@ fn in_nested_hub(runtime: &tokio::runtime::Runtime, client: &open_feature::Clien
         .map(|parent| parent.start_child("function", "nested"));
     Hub::run(Arc::new(Hub::new_from_top(Hub::current())), || {
         sentry::configure_scope(|scope| scope.set_span(nested.clone().map(Into::into)));
-        runtime.block_on(async {
-            let _ = client.get_bool_value(flag, None, None).await;
-        });
+        evaluate(runtime, client, flag);
     });
     if let Some(nested) = nested {
         nested.finish();
     }
-}
-
-fn error_flags(events: &[Value], message: &str) -> Vec<(String, Value)> {
-    events
-        .iter()
-        .find(|e| e["message"] == message || e["logentry"]["message"] == message)
-        .map(flags)
-        .unwrap_or_else(|| panic!("no event {message}"))
 }
 
 #[test]
@@ -54,9 +44,7 @@ fn a_gone_hubs_flags_reach_later_errors_of_its_trace_and_no_other() {
     let runtime = support::runtime();
     let client = support::client(&runtime, SentrySink::new());
     in_request(&main, || {
-        runtime.block_on(async {
-            let _ = client.get_bool_value("a", None, None).await;
-        });
+        evaluate(&runtime, &client, "a");
         in_nested_hub(&runtime, &client, "off-flag");
         sentry::capture_message("after the nested hub", sentry::Level::Error);
     });
@@ -65,11 +53,11 @@ fn a_gone_hubs_flags_reach_later_errors_of_its_trace_and_no_other() {
     });
     let events = payloads(&transport, "event");
     assert_eq!(
-        error_flags(&events, "after the nested hub"),
+        flags_of_event(&events, "after the nested hub"),
         pairs(&[("off-flag", json!(false)), ("a", json!(true))]),
         "the nested hub's flags, as older than the request hub's own"
     );
-    assert_eq!(error_flags(&events, "another request"), []);
+    assert_eq!(flags_of_event(&events, "another request"), []);
 }
 
 #[test]
@@ -79,14 +67,12 @@ fn a_flag_the_event_carries_is_not_added_twice() {
     let client = support::client(&runtime, SentrySink::new());
     in_request(&main, || {
         in_nested_hub(&runtime, &client, "off-flag");
-        runtime.block_on(async {
-            let _ = client.get_bool_value("off-flag", None, None).await;
-        });
+        evaluate(&runtime, &client, "off-flag");
         sentry::capture_message("carried", sentry::Level::Error);
     });
     let events = payloads(&transport, "event");
     assert_eq!(
-        error_flags(&events, "carried"),
+        flags_of_event(&events, "carried"),
         pairs(&[("off-flag", json!(false))])
     );
 }
@@ -97,15 +83,13 @@ fn without_the_flags_context_options_a_gone_hubs_flags_stay_with_it() {
     let runtime = support::runtime();
     let client = support::client(&runtime, SentrySink::new());
     in_request(&main, || {
-        runtime.block_on(async {
-            let _ = client.get_bool_value("a", None, None).await;
-        });
+        evaluate(&runtime, &client, "a");
         in_nested_hub(&runtime, &client, "off-flag");
         sentry::capture_message("unwrapped", sentry::Level::Error);
     });
     let events = payloads(&transport, "event");
     assert_eq!(
-        error_flags(&events, "unwrapped"),
+        flags_of_event(&events, "unwrapped"),
         pairs(&[("a", json!(true))])
     );
 }
@@ -119,9 +103,7 @@ fn a_requests_hub_keeps_its_flags_to_itself() {
     let trace = Hub::run(Arc::new(Hub::new_from_top(&main)), || {
         let transaction = sentry::start_transaction(TransactionContext::new("GET /", "http"));
         sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
-        runtime.block_on(async {
-            let _ = client.get_bool_value("off-flag", None, None).await;
-        });
+        evaluate(&runtime, &client, "off-flag");
         transaction.get_trace_context().trace_id
     });
     // A later hub of the same trace (a detached task, say) does not get them.
@@ -132,7 +114,7 @@ fn a_requests_hub_keeps_its_flags_to_itself() {
         sentry::capture_message("after the request", sentry::Level::Error);
     });
     let events = payloads(&transport, "event");
-    assert_eq!(error_flags(&events, "after the request"), []);
+    assert_eq!(flags_of_event(&events, "after the request"), []);
 }
 
 /// Without a span, every request hub made from one parent reports the parent's trace id: such
@@ -149,7 +131,7 @@ fn a_hub_without_a_span_keeps_its_flags_to_itself() {
         sentry::capture_message("a later request", sentry::Level::Error);
     });
     let events = payloads(&transport, "event");
-    assert_eq!(error_flags(&events, "a later request"), []);
+    assert_eq!(flags_of_event(&events, "a later request"), []);
 }
 
 #[test]
@@ -175,7 +157,7 @@ fn the_applications_before_send_runs_after_and_sees_the_flags() {
     });
     let events = payloads(&transport, "event");
     assert_eq!(
-        error_flags(&events, "scrubbed"),
+        flags_of_event(&events, "scrubbed"),
         [],
         "removed by before_send"
     );

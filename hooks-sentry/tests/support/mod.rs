@@ -136,6 +136,22 @@ pub fn flags(event: &Value) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
+/// The flags of the event among `events` whose message is `message`.
+pub fn flags_of_event(events: &[Value], message: &str) -> Vec<(String, Value)> {
+    events
+        .iter()
+        .find(|e| e["message"] == message || e["logentry"]["message"] == message)
+        .map(flags)
+        .unwrap_or_else(|| panic!("no event {message}"))
+}
+
+/// Evaluates the boolean flag `flag` once, in the current hub.
+pub fn evaluate(runtime: &tokio::runtime::Runtime, client: &open_feature::Client, flag: &str) {
+    runtime.block_on(async {
+        let _ = client.get_bool_value(flag, None, None).await;
+    });
+}
+
 pub fn pairs(expected: &[(&str, Value)]) -> Vec<(String, Value)> {
     expected
         .iter()
