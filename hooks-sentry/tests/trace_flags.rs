@@ -60,6 +60,44 @@ fn a_gone_hubs_flags_reach_later_errors_of_its_trace_and_no_other() {
     assert_eq!(flags_of_event(&events, "another request"), []);
 }
 
+/// Requests on several threads at once, each with its own trace and a nested span's hub: every
+/// error carries its own request's nested flag and no other's.
+#[test]
+fn concurrent_requests_each_get_their_own_traces_flags() {
+    const THREADS: usize = 4;
+    const REQUESTS: usize = 100;
+    let (main, transport) = hub(true);
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let main = main.clone();
+            scope.spawn(move || {
+                let runtime = support::runtime();
+                let client = support::client(&runtime, SentrySink::new());
+                for request in 0..REQUESTS {
+                    in_request(&main, || {
+                        let flag = format!("f{}", (thread * 16 + request) % 64);
+                        in_nested_hub(&runtime, &client, &flag);
+                        let message = format!("{thread}-{request}");
+                        sentry::capture_message(&message, sentry::Level::Error);
+                    });
+                }
+            });
+        }
+    });
+    let events = payloads(&transport, "event");
+    assert_eq!(events.len(), THREADS * REQUESTS);
+    for thread in 0..THREADS {
+        for request in 0..REQUESTS {
+            let i = (thread * 16 + request) % 64;
+            assert_eq!(
+                flags_of_event(&events, &format!("{thread}-{request}")),
+                pairs(&[(&format!("f{i}"), json!(i % 2 == 0))]),
+                "request {thread}-{request}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_flag_the_event_carries_is_not_added_twice() {
     let (main, transport) = hub(true);
