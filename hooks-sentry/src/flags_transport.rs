@@ -94,7 +94,8 @@ impl TransportFactory for FlagsContextTransportFactory {
 /// - A `before_send` step adds to each error event the flags its trace's finished nested spans
 ///   recorded in hubs of their own (as Sentry's span layer makes; see
 ///   [`MAX_TRACES_KEPT`](crate::MAX_TRACES_KEPT)) that the event does not carry yet. It runs
-///   before the options' own `before_send`, which sees the flags and can remove them.
+///   before the options' own `before_send`, which sees the flags and can remove them. Set that
+///   one before calling this: a `before_send` set afterwards replaces the step.
 ///
 /// ```
 /// let options = openfeature_hooks_sentry::with_flags_context(sentry::ClientOptions::new());
