@@ -20,8 +20,8 @@
 //! processor reads the ancestor's live buffer). When a nested span's hub (its active span a
 //! child span) is dropped, its flags are kept for the span's trace and reach the trace's later
 //! errors through `with_flags_context` (see `trace_flags`): such a child's flags then reach
-//! its parent. Transactions run no event processors, so they
-//! never carry the flags context, as Sentry's SDK spec asks.
+//! its parent. Transactions run no event processors, so they never carry the flags context, as
+//! Sentry's SDK spec asks.
 //!
 //! If a hub's first flag is recorded while a pushed scope (`with_scope`, `push_scope`) is on top,
 //! the processor goes to that pushed scope and leaves with it; the hub's next flag then

@@ -22,10 +22,11 @@
 //!
 //! A hub whose active span is a transaction is a request's own hub (sentry-tower's, a bound
 //! hub, or the hub of one poll of a request span under Sentry's span layer); its flags are not
-//! kept. Keeping them cost every request about 360 ns when it ended (a new entry in this table,
-//! the eviction of an old one, and a copy of the transaction's trace context for its id;
-//! `sentry_sink_first_flag_in_a_fresh_hub_and_trace`, BENCHMARKS.md "2026-11-29, 15:40"), for
-//! errors reported after the request. An error after a handler's `.await` misses the flags of
+//! kept. Keeping them cost every request 360 to 430 ns when it ended (+616.5 → +974 ns with
+//! this copy, +1 044 with the first one, in `sentry_sink_first_flag_in_a_fresh_hub_and_trace`;
+//! BENCHMARKS.md "2026-11-29, 15:40"): a new entry in this table, the eviction of an old one,
+//! and a copy of the transaction's trace context for its id. That served only errors reported
+//! after the request. An error after a handler's `.await` misses the flags of
 //! the poll before when no request hub is bound inside the request span (see the README); with
 //! one, every poll records in it. A hub with no span keeps its flags to itself too: without a
 //! span, every request hub made from one parent reports the parent's trace id.
