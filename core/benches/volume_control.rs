@@ -38,12 +38,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, EvaluationReason, OpenFeature};
+use open_feature::{Client, EvaluationContext, EvaluationReason};
 use openfeature_hooks_core::{
     Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink,
     MonotonicClock, NoopSink, SampledSink, TelemetryHook,
 };
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, fixture_client};
 
 const SAMPLE_RATE: f64 = 0.01;
 const WINDOW: Duration = Duration::from_secs(600);
@@ -183,8 +183,7 @@ impl Case {
         let mut json = None;
         let mut json_lines = || json.insert(JsonLinesSink::new(std::io::sink())).clone();
         let client = runtime.block_on(async {
-            let mut api = OpenFeature::default();
-            api.set_provider(
+            let client = fixture_client(
                 FixtureProvider::new("bench").with_flag(
                     "new-checkout",
                     FixtureFlag::new(true)
@@ -194,7 +193,6 @@ impl Case {
                 ),
             )
             .await;
-            let client = api.create_client();
             let hook = match self {
                 Case::Bare => return client,
                 Case::CoreNoopSink => TelemetryHook::builder().sink(NoopSink).build(),

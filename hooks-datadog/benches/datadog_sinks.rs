@@ -18,26 +18,24 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, OpenFeature, StructValue, Value};
+use open_feature::{Client, EvaluationContext, StructValue, Value};
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, TelemetryHook};
 use openfeature_hooks_datadog::{
     ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink, tag_value,
 };
 use openfeature_hooks_testkit::{
-    DropSpans, FixtureFlag, FixtureProvider, remote_parent_with_trace_state,
+    DropSpans, FixtureFlag, FixtureProvider, fixture_client, remote_parent_with_trace_state,
 };
 use opentelemetry::Context;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 async fn client(sink: Option<Box<dyn EvaluationSink>>) -> Client {
-    let mut api = OpenFeature::default();
-    api.set_provider(
+    let client = fixture_client(
         FixtureProvider::new("bench")
             .with_flag("new-checkout", FixtureFlag::new(true).variant("on")),
     )
     .await;
-    let client = api.create_client();
     match sink {
         Some(sink) => client.with_hook(TelemetryHook::builder().sink(sink).build()),
         None => client,

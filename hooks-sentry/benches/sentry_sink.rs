@@ -14,20 +14,18 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use open_feature::{Client, EvaluationContext, OpenFeature};
+use open_feature::{Client, EvaluationContext};
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_sentry::{SentrySink, add_feature_flag};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, fixture_client};
 use sentry::test::TestTransport;
 use sentry::{ClientOptions, Hub};
 
 async fn client(hook: Option<TelemetryHook>) -> Client {
-    let mut api = OpenFeature::default();
-    api.set_provider(
+    let client = fixture_client(
         FixtureProvider::new("bench").with_flag("new-checkout", FixtureFlag::new(true)),
     )
     .await;
-    let client = api.create_client();
     match hook {
         Some(hook) => client.with_hook(hook),
         None => client,
