@@ -143,18 +143,9 @@ pub(crate) fn add_trace_flags(event: &mut Event<'static>) {
     let Some(trace) = trace_of(event) else {
         return;
     };
-    let (capacity, kept): (usize, Vec<(String, Value)>) = {
-        let shard = shard(trace);
-        let Some(buffer) = shard.traces.get(&trace) else {
-            return;
-        };
-        (
-            buffer.capacity(),
-            buffer
-                .iter()
-                .map(|(name, value)| (name.to_owned(), value.clone()))
-                .collect(),
-        )
+    // A clone shares the flag names: the shard's lock is held no longer than that.
+    let Some(kept) = shard(trace).traces.get(&trace).cloned() else {
+        return;
     };
     if kept.is_empty() {
         return;
@@ -168,12 +159,12 @@ pub(crate) fn add_trace_flags(event: &mut Event<'static>) {
             .any(|entry| entry.get("flag").and_then(Value::as_str) == Some(name))
     };
     let older: Vec<Value> = kept
-        .into_iter()
+        .iter()
         .filter(|(name, _)| !carried(name))
-        .map(|(name, value)| flag_entry(name, value))
+        .map(|(name, value)| flag_entry(name.to_owned(), value.clone()))
         .collect();
     values.splice(0..0, older);
-    let excess = values.len().saturating_sub(capacity);
+    let excess = values.len().saturating_sub(kept.capacity());
     values.drain(..excess);
 }
 

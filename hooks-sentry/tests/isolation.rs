@@ -9,7 +9,7 @@ use std::sync::Arc;
 use openfeature_hooks_sentry::SentrySink;
 use sentry::{Hub, SentryFutureExt};
 use serde_json::json;
-use support::{flags_of_event, hub, pairs, payloads};
+use support::{evaluate, flags_of_event, hub, pairs, payloads};
 
 const REQUESTS: usize = 32;
 
@@ -113,14 +113,10 @@ fn flags_recorded_after_a_pushed_scope_is_popped_reach_later_errors() {
     Hub::run(hub, || {
         {
             let _pushed = Hub::current().push_scope();
-            runtime.block_on(async {
-                let _ = client.get_bool_value("a", None, None).await;
-            });
+            evaluate(&runtime, &client, "a");
             sentry::capture_message("in the pushed scope", sentry::Level::Error);
         }
-        runtime.block_on(async {
-            let _ = client.get_bool_value("off-flag", None, None).await;
-        });
+        evaluate(&runtime, &client, "off-flag");
         sentry::capture_message("after the pop", sentry::Level::Error);
     });
     let events = payloads(&transport, "event");
