@@ -28,9 +28,10 @@
 //! future dropped between `before` and `after`) is reclaimed once older than [`MAX_START_AGE`];
 //! when every slot a start may use holds a live one, that start is not tracked (counted).
 //!
-//! Only the monotonic clock is read in `before`. The hook reads both clocks once in `after` (or
-//! `error`), as the evaluation's [`EvaluationEnd`], and the start's wall-clock time is derived
-//! from it: every sink then shares one reading of each clock per evaluation.
+//! The clock is read once in `before` and once in `after` (or `error`), as a `tick_clock`
+//! reading. The end's reading gives the evaluation's [`EvaluationEnd`] (its monotonic and
+//! wall-clock times), and the start's times are the end's less the ticks between the two:
+//! every sink then shares one reading at each end of the evaluation.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::FastBuildHasher;
 use crate::start_table::{Pushed, StartTable};
 use crate::thread_number::thread_number;
-use crate::wall_clock::wall_time_at;
+use crate::tick_clock::Tick;
 
 pub use crate::start_table::START_SLOTS;
 
@@ -70,6 +71,14 @@ impl EvaluationStart {
         }
     }
 
+    /// The start `took` before `end`.
+    fn took_before(end: &EvaluationEnd, took: Duration) -> Self {
+        Self {
+            time: end.time.checked_sub(took).unwrap_or(end.time),
+            instant: end.instant.checked_sub(took).unwrap_or(end.instant),
+        }
+    }
+
     /// Time since the start.
     pub fn elapsed(&self) -> Duration {
         self.instant.elapsed()
@@ -80,23 +89,24 @@ impl EvaluationStart {
 /// each clock, shared by every sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EvaluationEnd {
-    /// Wall-clock time: the record's timestamp. From [`EvaluationEnd::now`], the wall-clock
-    /// time of `instant`, derived from it (a step of the system clock shows within 50 ms).
+    /// Wall-clock time: the record's timestamp. From [`EvaluationEnd::now`], derived from the
+    /// same clock reading as `instant` (a step of the system clock shows within 50 ms).
     pub time: SystemTime,
     /// Monotonic time, for durations.
     pub instant: Instant,
 }
 
 impl EvaluationEnd {
-    /// Now: the monotonic clock, and the wall-clock time of that reading (from the offset
-    /// between the clocks, read at most every 50 ms: one clock read per evaluation instead of
-    /// two; see `wall_clock`).
+    /// Now: the monotonic and the wall-clock time of one cheap clock reading (the CPU's
+    /// time-stamp counter where it can be used; see `tick_clock`).
     pub fn now() -> Self {
-        let instant = Instant::now();
-        Self {
-            time: wall_time_at(instant),
-            instant,
-        }
+        Self::at(Tick::now())
+    }
+
+    /// The times of the clock reading `tick`.
+    pub(crate) fn at(tick: Tick) -> Self {
+        let (instant, time) = tick.times();
+        Self { time, instant }
     }
 }
 
@@ -172,21 +182,28 @@ impl Default for StartTimes {
 }
 
 impl StartTimes {
-    /// Remembers that the evaluation of `flag_key` running here starts at `instant`.
-    pub(crate) fn push(&self, flag_key: &str, instant: Instant) {
+    /// Remembers that the evaluation of `flag_key` running here starts at `start`.
+    pub(crate) fn push(&self, flag_key: &str, start: Tick) {
+        // A start older than the age limit at this one was left by a cancelled evaluation.
+        let is_stale = |kept| start.duration_since(Tick::from_raw(kept)) > MAX_START_AGE;
         let pushed =
-            StartKey::hash_of(flag_key).map(|hash| self.table.push(hash, instant, MAX_START_AGE));
+            StartKey::hash_of(flag_key).map(|hash| self.table.push(hash, start.to_raw(), is_stale));
         if !matches!(pushed, Some(Pushed::Kept | Pushed::Reclaimed)) {
             self.untracked.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Takes the start of the evaluation of `flag_key` running here, if it is known and not
-    /// older than [`MAX_START_AGE`] at `end`.
-    pub(crate) fn take(&self, flag_key: &str, end: &EvaluationEnd) -> Option<EvaluationStart> {
-        let instant = self.table.take(StartKey::hash_of(flag_key)?)?;
-        (end.instant.saturating_duration_since(instant) <= MAX_START_AGE)
-            .then(|| EvaluationStart::before(end, instant))
+    /// older than [`MAX_START_AGE`] at the end `end_tick`, whose times are `end`.
+    pub(crate) fn take(
+        &self,
+        flag_key: &str,
+        end_tick: Tick,
+        end: &EvaluationEnd,
+    ) -> Option<EvaluationStart> {
+        let start = Tick::from_raw(self.table.take(StartKey::hash_of(flag_key)?)?);
+        let took = end_tick.duration_since(start);
+        (took <= MAX_START_AGE).then(|| EvaluationStart::took_before(end, took))
     }
 
     pub(crate) fn untracked(&self) -> u64 {
@@ -203,31 +220,46 @@ impl StartTimes {
 mod tests {
     use super::*;
 
-    fn end_in(seconds: u64) -> EvaluationEnd {
+    /// The end `seconds` after now: its clock reading and its times.
+    fn end_in(seconds: u64) -> (Tick, EvaluationEnd) {
+        let tick = Tick::now().plus(Duration::from_secs(seconds));
         let now = EvaluationEnd::now();
-        EvaluationEnd {
+        let end = EvaluationEnd {
             time: now.time + Duration::from_secs(seconds),
             instant: now.instant + Duration::from_secs(seconds),
-        }
+        };
+        (tick, end)
     }
 
     #[test]
     fn push_take_on_one_thread() {
         let starts = StartTimes::default();
         let key = String::from("flag");
-        let instant = Instant::now();
-        starts.push(&key, instant);
-        let end = EvaluationEnd::now();
-        let start = starts.take(&key, &end);
-        assert_eq!(start.map(|s| s.instant), Some(instant));
-        assert_eq!(starts.take(&key, &end), None);
+        starts.push(&key, Tick::now());
+        let end_tick = Tick::now().plus(Duration::from_millis(3));
+        let end = EvaluationEnd::at(end_tick);
+        let start = starts.take(&key, end_tick, &end);
+        let took = start.map(|start| end.instant.saturating_duration_since(start.instant));
+        assert!(
+            took.is_some_and(
+                |took| took >= Duration::from_millis(3) && took < Duration::from_millis(100)
+            ),
+            "{took:?}"
+        );
+        assert_eq!(starts.take(&key, end_tick, &end), None);
         assert_eq!(starts.tracked_keys(), 0, "taken entries are removed");
     }
 
     #[test]
     fn the_start_time_is_the_end_time_less_the_duration() {
-        let end = end_in(0);
+        let (_, end) = end_in(0);
         let start = EvaluationStart::before(&end, end.instant - Duration::from_millis(3));
+        assert_eq!(
+            end.time.duration_since(start.time).ok(),
+            Some(Duration::from_millis(3))
+        );
+        let start = EvaluationStart::took_before(&end, Duration::from_millis(3));
+        assert_eq!(end.instant - start.instant, Duration::from_millis(3));
         assert_eq!(
             end.time.duration_since(start.time).ok(),
             Some(Duration::from_millis(3))
@@ -238,39 +270,48 @@ mod tests {
     fn same_text_at_another_address_is_another_evaluation() {
         let starts = StartTimes::default();
         let (a, b) = (String::from("flag"), String::from("flag"));
-        starts.push(&a, Instant::now());
-        let end = EvaluationEnd::now();
-        assert_eq!(starts.take(&b, &end), None);
-        assert!(starts.take(&a, &end).is_some());
+        starts.push(&a, Tick::now());
+        let (tick, end) = end_in(0);
+        assert_eq!(starts.take(&b, tick, &end), None);
+        assert!(starts.take(&a, tick, &end).is_some());
     }
 
     #[test]
     fn other_threads_never_see_a_start() {
         let starts = StartTimes::default();
         let key: &'static str = "shared-literal";
-        starts.push(key, Instant::now());
-        let end = EvaluationEnd::now();
+        starts.push(key, Tick::now());
+        let (tick, end) = end_in(0);
         std::thread::scope(|scope| {
-            let seen = scope.spawn(|| starts.take(key, &end)).join();
+            let seen = scope.spawn(|| starts.take(key, tick, &end)).join();
             assert!(matches!(seen, Ok(None)));
         });
-        assert!(starts.take(key, &end).is_some());
+        assert!(starts.take(key, tick, &end).is_some());
     }
 
     #[test]
     fn concurrent_starts_of_one_key_each_come_back() {
         let starts = StartTimes::default();
         let key = "flag";
-        let older = Instant::now();
-        let newer = older + Duration::from_millis(1);
+        let older = Tick::now();
+        let newer = older.plus(Duration::from_millis(1));
         starts.push(key, older);
         starts.push(key, newer);
-        let end = end_in(1);
-        let mut taken: Vec<_> = (0..2)
-            .filter_map(|_| starts.take(key, &end).map(|s| s.instant))
+        let end_tick = older.plus(Duration::from_secs(1));
+        let end = EvaluationEnd::at(end_tick);
+        let mut took: Vec<_> = (0..2)
+            .filter_map(|_| starts.take(key, end_tick, &end))
+            .map(|start| end.instant.saturating_duration_since(start.instant))
             .collect();
-        taken.sort();
-        assert_eq!(taken, vec![older, newer]);
+        took.sort();
+        let expected = [Duration::from_millis(999), Duration::from_secs(1)];
+        assert_eq!(took.len(), 2);
+        for (took, expected) in took.iter().zip(expected) {
+            assert!(
+                took.abs_diff(expected) < Duration::from_micros(10),
+                "{took:?}"
+            );
+        }
     }
 
     #[test]
@@ -280,12 +321,12 @@ mod tests {
         let key = "flag";
         let window = crate::start_table::PROBE;
         for _ in 0..=window {
-            starts.push(key, Instant::now());
+            starts.push(key, Tick::now());
         }
         assert_eq!(starts.untracked(), 1);
-        let end = end_in(1);
+        let (tick, end) = end_in(1);
         let taken = (0..=window)
-            .filter(|_| starts.take(key, &end).is_some())
+            .filter(|_| starts.take(key, tick, &end).is_some())
             .count();
         assert_eq!(taken, window);
         assert_eq!(starts.tracked_keys(), 0);
@@ -295,27 +336,50 @@ mod tests {
     fn stale_starts_are_not_handed_out() {
         let starts = StartTimes::default();
         let key = "flag";
-        starts.push(key, Instant::now());
+        starts.push(key, Tick::now());
+        let (tick, end) = end_in(3600);
         assert_eq!(
-            starts.take(key, &end_in(3600)),
+            starts.take(key, tick, &end),
             None,
             "a start from a cancelled evaluation"
         );
         assert_eq!(starts.untracked(), 0);
     }
 
+    #[test]
+    fn a_full_window_takes_over_stale_starts() {
+        let starts = StartTimes::default();
+        let key = "flag";
+        let long_ago = Tick::now();
+        for _ in 0..crate::start_table::PROBE {
+            starts.push(key, long_ago);
+        }
+        let now = long_ago.plus(MAX_START_AGE + Duration::from_secs(1));
+        starts.push(key, now);
+        assert_eq!(starts.untracked(), 0, "a stale start made room");
+        let end = EvaluationEnd::at(now);
+        assert!(starts.take(key, now, &end).is_some());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tasks_are_told_apart_even_on_one_thread_and_across_threads() {
         let starts = std::sync::Arc::new(StartTimes::default());
         let key: &'static str = "literal";
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
+        let tasks: Vec<_> = (0..50_u64)
+            .map(|task| {
                 let starts = starts.clone();
                 tokio::spawn(async move {
-                    let mine = Instant::now();
-                    starts.push(key, mine);
+                    // Each task's start is its own number of milliseconds before a common end.
+                    let now = Tick::now();
+                    let end_tick = now.plus(Duration::from_secs(1));
+                    let mine = Duration::from_millis(task + 1);
+                    starts.push(key, now.plus(Duration::from_secs(1) - mine));
                     tokio::task::yield_now().await; // may resume on another thread
-                    starts.take(key, &EvaluationEnd::now()).map(|s| s.instant) == Some(mine)
+                    let end = EvaluationEnd::at(end_tick);
+                    starts
+                        .take(key, end_tick, &end)
+                        .map(|start| end.instant.saturating_duration_since(start.instant))
+                        .is_some_and(|took| took.abs_diff(mine) < Duration::from_micros(100))
                 })
             })
             .collect();

@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use open_feature::{
     EvaluationContext, EvaluationDetails, EvaluationError, Hook, HookContext, HookHints, Value,
@@ -14,6 +13,7 @@ use crate::evaluation_start::StartTimes;
 use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
 use crate::stage_future::done;
+use crate::tick_clock::Tick;
 use crate::{
     BackgroundStats, CustomAttribute, EvaluationEnd, EvaluationQueue, EvaluationRecord,
     EvaluationSink, EvaluationStarted, TelemetryHookBuilder,
@@ -190,7 +190,7 @@ impl HookInner {
         if !self.records(context.flag_key) {
             return;
         }
-        starts.push(context.flag_key, Instant::now());
+        starts.push(context.flag_key, Tick::now());
         let started = EvaluationStarted::new(
             context.flag_key,
             Some(context.provider_metadata.name.as_str()).filter(|n| !n.is_empty()),
@@ -206,8 +206,9 @@ impl HookInner {
         let Some(starts) = &self.starts else {
             return;
         };
-        let end = EvaluationEnd::now();
-        record.started = starts.take(context.flag_key, &end);
+        let tick = Tick::now();
+        let end = EvaluationEnd::at(tick);
+        record.started = starts.take(context.flag_key, tick, &end);
         record.ended = Some(end);
     }
 

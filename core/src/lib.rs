@@ -113,9 +113,9 @@ mod stage_future;
 mod start_table;
 mod striped_counters;
 mod thread_number;
+mod tick_clock;
 mod timestamp;
 mod value_json;
-mod wall_clock;
 
 pub use attribute::{Attribute, AttributeSet};
 pub use background_worker::{BackgroundStats, BackgroundWorker, Drain};

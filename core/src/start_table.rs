@@ -14,8 +14,8 @@
 //! # Protocol
 //!
 //! A slot is `(key, start)`. `key` is 0 when the slot is free, and otherwise the nonzero hash of
-//! the evaluation that holds it; `start` is the start's monotonic nanoseconds (plus one, so 0
-//! means "not written").
+//! the evaluation that holds it; `start` is the start's clock reading (`tick_clock`), never 0,
+//! so 0 means "not written".
 //!
 //! - **push**: within the key's probe window, claim a free slot (`0 -> key`), then write the
 //!   start. Only the evaluation that holds a key ever writes its start or takes it back, and
@@ -24,16 +24,15 @@
 //! - **take**: find the key in the window, read the start, clear it, free the slot (`key -> 0`).
 //!   One compare-and-swap: the start is read and cleared with plain atomic loads and stores,
 //!   since only its holder writes it.
-//! - **full window**: a slot whose start is older than the caller's `max_age` belongs to an
-//!   evaluation that was cancelled between `before` and `after` (its future dropped), so it is
-//!   reclaimed (`old key -> key`). If nothing is that old, the start is not tracked (counted by
-//!   the caller). A reclaimed evaluation that was merely slow finds its key gone and has no
+//! - **full window**: a slot whose start the caller finds stale (older than its age limit)
+//!   belongs to an evaluation that was cancelled between `before` and `after` (its future
+//!   dropped), so it is reclaimed (`old key -> key`). If nothing is that old, the start is not
+//!   tracked (counted by the caller). A reclaimed evaluation that was merely slow finds its key gone and has no
 //!   start. If it takes its slot back at the very moment it is reclaimed, the take fails its
 //!   compare-and-swap and returns nothing, and the reclaiming evaluation may lose its start
 //!   too. A start is never handed to another evaluation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 /// Evaluations between `before` and `after` that the table holds at once, at most (16 bytes
 /// each: 256 KiB).
@@ -45,7 +44,7 @@ pub(crate) const PROBE: usize = 8;
 #[derive(Default)]
 struct Slot {
     key: AtomicU64,
-    /// Nanoseconds since the table's origin, plus one; 0 when not written.
+    /// The start's clock reading; 0 when not written.
     start: AtomicU64,
 }
 
@@ -62,14 +61,12 @@ pub(crate) enum Pushed {
 
 pub(crate) struct StartTable {
     slots: Box<[Slot]>,
-    origin: Instant,
 }
 
 impl StartTable {
     pub(crate) fn new() -> Self {
         Self {
             slots: (0..START_SLOTS).map(|_| Slot::default()).collect(),
-            origin: Instant::now(),
         }
     }
 
@@ -83,15 +80,11 @@ impl StartTable {
         (0..PROBE).map(move |i| &self.slots[(first + i) % START_SLOTS])
     }
 
-    fn nanos(&self, at: Instant) -> u64 {
-        let since = at.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(since).unwrap_or(u64::MAX - 1) + 1
-    }
-
-    /// Keeps `start` under `hash` (a well-mixed hash of the evaluation's identity).
-    pub(crate) fn push(&self, hash: u64, start: Instant, max_age: Duration) -> Pushed {
+    /// Keeps `start` (a clock reading; 0 is kept as 1) under `hash` (a well-mixed hash of the
+    /// evaluation's identity). In a full window, a slot whose start `is_stale` is taken over.
+    pub(crate) fn push(&self, hash: u64, start: u64, is_stale: impl Fn(u64) -> bool) -> Pushed {
         let key = Self::slot_key(hash);
-        let written = self.nanos(start);
+        let written = start.max(1);
         for slot in self.window(key) {
             if slot.key.load(Ordering::Relaxed) == 0
                 && slot
@@ -103,14 +96,13 @@ impl StartTable {
                 return Pushed::Kept;
             }
         }
-        let oldest_kept = self.nanos(start.checked_sub(max_age).unwrap_or(self.origin));
         for slot in self.window(key) {
             let held = slot.key.load(Ordering::Acquire);
             if held == 0 {
                 continue;
             }
             let kept = slot.start.load(Ordering::Acquire);
-            if kept == 0 || kept >= oldest_kept {
+            if kept == 0 || !is_stale(kept) {
                 continue;
             }
             if slot
@@ -126,7 +118,7 @@ impl StartTable {
     }
 
     /// Takes the start kept under `hash`, if any.
-    pub(crate) fn take(&self, hash: u64) -> Option<Instant> {
+    pub(crate) fn take(&self, hash: u64) -> Option<u64> {
         let key = Self::slot_key(hash);
         for slot in self.window(key) {
             if slot.key.load(Ordering::Acquire) != key {
@@ -145,10 +137,7 @@ impl StartTable {
                 // older than the age limit, and the slot is the evictor's now.
                 return None;
             }
-            if kept == 0 {
-                return None;
-            }
-            return self.origin.checked_add(Duration::from_nanos(kept - 1));
+            return (kept != 0).then_some(kept);
         }
         None
     }
@@ -174,14 +163,16 @@ impl std::fmt::Debug for StartTable {
 mod tests {
     use super::*;
 
-    const AGE: Duration = Duration::from_secs(60);
+    /// Starts are plain numbers here: stale when more than 60 below 1 000.
+    fn stale(kept: u64) -> bool {
+        kept + 60 < 1_000
+    }
 
     #[test]
     fn a_start_comes_back_once() {
         let table = StartTable::new();
-        let start = Instant::now();
-        assert_eq!(table.push(7 << 32, start, AGE), Pushed::Kept);
-        assert_eq!(table.take(7 << 32), Some(start));
+        assert_eq!(table.push(7 << 32, 990, stale), Pushed::Kept);
+        assert_eq!(table.take(7 << 32), Some(990));
         assert_eq!(table.take(7 << 32), None);
         assert_eq!(table.held(), 0);
     }
@@ -189,7 +180,7 @@ mod tests {
     #[test]
     fn another_key_never_gets_it() {
         let table = StartTable::new();
-        table.push(1 << 40, Instant::now(), AGE);
+        table.push(1 << 40, 990, stale);
         assert_eq!(table.take(2 << 40), None);
         assert!(table.take(1 << 40).is_some());
     }
@@ -197,21 +188,29 @@ mod tests {
     #[test]
     fn a_full_window_refuses_live_starts_and_reclaims_stale_ones() {
         let table = StartTable::new();
-        let now = Instant::now() + Duration::from_secs(3600);
-        let stale = now - Duration::from_secs(120);
         // Keys with the same high bits share a window.
         for i in 0..PROBE as u64 {
-            assert_eq!(table.push((5 << 32) | (i << 4), stale, AGE), Pushed::Kept);
+            assert_eq!(table.push((5 << 32) | (i << 4), 880, stale), Pushed::Kept);
         }
-        assert_eq!(table.push((5 << 32) | 0xf00, now, AGE), Pushed::Reclaimed);
-        assert_eq!(table.take((5 << 32) | 0xf00), Some(now));
+        assert_eq!(
+            table.push((5 << 32) | 0xf00, 1_000, stale),
+            Pushed::Reclaimed
+        );
+        assert_eq!(table.take((5 << 32) | 0xf00), Some(1_000));
         let live = StartTable::new();
         for i in 0..PROBE as u64 {
-            assert_eq!(live.push((9 << 32) | (i << 4), now, AGE), Pushed::Kept);
+            assert_eq!(live.push((9 << 32) | (i << 4), 990, stale), Pushed::Kept);
         }
-        assert_eq!(live.push((9 << 32) | 0xf00, now, AGE), Pushed::Full);
+        assert_eq!(live.push((9 << 32) | 0xf00, 1_000, stale), Pushed::Full);
         assert_eq!(live.take((9 << 32) | 0xf00), None);
         assert_eq!(live.held(), PROBE);
+    }
+
+    #[test]
+    fn a_start_of_zero_is_kept_as_one() {
+        let table = StartTable::new();
+        table.push(3 << 32, 0, stale);
+        assert_eq!(table.take(3 << 32), Some(1));
     }
 
     #[test]
@@ -224,8 +223,8 @@ mod tests {
                     for i in 0..10_000u64 {
                         // Few windows, so threads contend for the same slots.
                         let hash = ((i % 3) << 32) | (thread << 20) | (i << 4);
-                        let start = Instant::now();
-                        if table.push(hash, start, AGE) == Pushed::Kept {
+                        let start = (thread << 32) | (i + 1);
+                        if table.push(hash, start, |_| false) == Pushed::Kept {
                             assert_eq!(table.take(hash), Some(start));
                         }
                     }

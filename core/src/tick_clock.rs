@@ -1,0 +1,241 @@
+//! The clock evaluations are timed with: one cheap reading at each end of an evaluation, and
+//! the monotonic and wall-clock times a reading stands for.
+//!
+//! # Why not `Instant::now()`
+//!
+//! The hook reads the clock when an evaluation starts and when it ends. `Instant::now()` is a
+//! call into the vDSO: 16.9 ns on the bench machine, and the end also needs its wall-clock
+//! time. Under `perf` the two readings and the wall-clock time were ~50 ns of the
+//! every-backend evaluation. A [`Tick`] reads the CPU's time-stamp counter through `quanta`
+//! (7.9 ns), where the CPU has an invariant one (constant rate, the same on every core:
+//! `quanta` checks the CPU's flags, and reads the OS monotonic clock instead where it is
+//! missing). Measured: BENCHMARKS.md, "2026-11-29, 17:30 to 19:30 UTC".
+//!
+//! # From ticks to times
+//!
+//! - A duration is the difference of two ticks, scaled by `quanta`'s calibration. That is
+//!   done once per process, when the first hook is built ([`calibrate`]): about 0.6 ms on the
+//!   bench machine, 200 ms at most.
+//! - A monotonic time is the nanoseconds counted since the clock's origin, plus a correction;
+//!   a wall-clock time is that plus an offset. Both are read again from the OS clocks when
+//!   they are older than [`REFRESH`]. The counter's calibrated rate and the OS clock (which NTP
+//!   slews) drift apart by a few parts per million (3 to 4 over two seconds here), so derived
+//!   times stay within a few hundred nanoseconds of the OS clocks, and a step of the wall clock
+//!   (an administrator setting the time, a leap second) shows in timestamps within 50 ms.
+//! - When the correction is read again, a time derived just after may come out up to that
+//!   drift (a few hundred nanoseconds) earlier than one derived just before. A duration never
+//!   does: it is the difference of two ticks.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a correction and a wall-clock offset are used before the OS clocks are read again.
+pub(crate) const REFRESH: Duration = Duration::from_millis(50);
+
+/// One reading of the clock, in counter ticks: meaningful against another reading, or
+/// converted to times with [`Tick::times`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tick(u64);
+
+/// The calibrated clock, and a reading of it taken with a reading of the OS monotonic clock.
+struct Origin {
+    clock: quanta::Clock,
+    tick: u64,
+    instant: Instant,
+}
+
+static ORIGIN: LazyLock<Origin> = LazyLock::new(|| {
+    let clock = quanta::Clock::new();
+    let tick = clock.raw();
+    Origin {
+        clock,
+        tick,
+        instant: Instant::now(),
+    }
+});
+
+/// OS monotonic nanoseconds since the origin minus counted ones, as last read (wrapping: the
+/// counter may run ahead).
+static CORRECTION: AtomicU64 = AtomicU64::new(0);
+/// Wall-clock nanoseconds since the Unix epoch minus monotonic nanoseconds since the origin,
+/// as last read; 0 when not read, or when the wall clock is before 1970 (then read each time).
+static WALL_OFFSET: AtomicU64 = AtomicU64::new(0);
+/// The counted nanoseconds at which [`CORRECTION`] and [`WALL_OFFSET`] were read; 0 when not
+/// read yet.
+static READ_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Calibrates the clock now, not in the first evaluation (the hook's builder calls this).
+pub(crate) fn calibrate() {
+    LazyLock::force(&ORIGIN);
+}
+
+/// `duration` in nanoseconds, saturated.
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Tick {
+    /// Now.
+    #[inline]
+    pub(crate) fn now() -> Self {
+        Self(ORIGIN.clock.raw())
+    }
+
+    /// The reading as a number, to keep in an atomic; never 0.
+    pub(crate) fn to_raw(self) -> u64 {
+        self.0.max(1)
+    }
+
+    /// A reading kept with [`Tick::to_raw`].
+    pub(crate) fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The time from `earlier` to this reading; zero if `earlier` is not earlier.
+    #[inline]
+    pub(crate) fn duration_since(self, earlier: Tick) -> Duration {
+        Duration::from_nanos(ORIGIN.clock.delta_as_nanos(earlier.0, self.0))
+    }
+
+    /// The reading `by` after this one.
+    #[cfg(test)]
+    pub(crate) fn plus(self, by: Duration) -> Self {
+        const SPAN: u64 = 1 << 32;
+        let span_nanos = u128::from(ORIGIN.clock.delta_as_nanos(0, SPAN).max(1));
+        let ticks = u128::from(nanos(by)) * u128::from(SPAN) / span_nanos;
+        Self(
+            self.0
+                .saturating_add(u64::try_from(ticks).unwrap_or(u64::MAX)),
+        )
+    }
+
+    /// The monotonic and the wall-clock time of this reading (taken just now).
+    #[inline]
+    pub(crate) fn times(self) -> (Instant, SystemTime) {
+        let origin = &*ORIGIN;
+        let counted = origin.clock.delta_as_nanos(origin.tick, self.0);
+        let read_at = READ_AT.load(Ordering::Relaxed);
+        let (correction, offset) =
+            if read_at == 0 || counted.saturating_sub(read_at) > nanos(REFRESH) {
+                read_os_clocks()
+            } else {
+                (
+                    CORRECTION.load(Ordering::Relaxed),
+                    WALL_OFFSET.load(Ordering::Relaxed),
+                )
+            };
+        // A correction that takes a reading taken at the origin below zero: the origin.
+        let since_origin = match counted.wrapping_add(correction) {
+            since if i64::try_from(since).is_ok() => since,
+            _ => 0,
+        };
+        let instant = origin
+            .instant
+            .checked_add(Duration::from_nanos(since_origin))
+            .unwrap_or(origin.instant);
+        let time = match offset {
+            0 => SystemTime::now(),
+            offset => UNIX_EPOCH + Duration::from_nanos(since_origin.wrapping_add(offset)),
+        };
+        (instant, time)
+    }
+}
+
+/// Reads the counter and both OS clocks, and stores the correction and the wall-clock offset
+/// they give.
+#[cold]
+fn read_os_clocks() -> (u64, u64) {
+    let origin = &*ORIGIN;
+    let tick = origin.clock.raw();
+    let instant = Instant::now();
+    let wall = SystemTime::now();
+    let counted = origin.clock.delta_as_nanos(origin.tick, tick);
+    let since_origin = nanos(instant.saturating_duration_since(origin.instant));
+    let correction = since_origin.wrapping_sub(counted);
+    let offset = wall
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |wall| nanos(wall).wrapping_sub(since_origin));
+    CORRECTION.store(correction, Ordering::Relaxed);
+    WALL_OFFSET.store(offset, Ordering::Relaxed);
+    READ_AT.store(counted.max(1), Ordering::Relaxed);
+    (correction, offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_the_os_clocks_to_within_a_millisecond() {
+        let slack = Duration::from_millis(1);
+        for _ in 0..1_000 {
+            let (instant_before, wall_before) = (Instant::now(), SystemTime::now());
+            let (instant, wall) = Tick::now().times();
+            let (instant_after, wall_after) = (Instant::now(), SystemTime::now());
+            assert!(
+                instant + slack >= instant_before && instant <= instant_after + slack,
+                "{instant_before:?} <= {instant:?} <= {instant_after:?}"
+            );
+            assert!(
+                wall + slack >= wall_before && wall <= wall_after + slack,
+                "{wall_before:?} <= {wall:?} <= {wall_after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_are_the_os_clocks_to_within_a_percent() {
+        let (tick, instant) = (Tick::now(), Instant::now());
+        while instant.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        let (took, measured) = (Tick::now().duration_since(tick), instant.elapsed());
+        assert!(
+            took.abs_diff(measured) < measured / 100,
+            "{took:?} against {measured:?}"
+        );
+    }
+
+    #[test]
+    fn a_duration_to_an_earlier_reading_is_zero() {
+        let (earlier, later) = (Tick::from_raw(5), Tick::from_raw(9));
+        assert_eq!(earlier.duration_since(later), Duration::ZERO);
+        assert_eq!(
+            Tick::from_raw(0).to_raw(),
+            1,
+            "0 is kept for \"no reading\""
+        );
+    }
+
+    #[test]
+    fn a_reading_plus_a_duration_is_that_duration_later() {
+        let tick = Tick::now();
+        let later = tick.plus(Duration::from_secs(3600)).duration_since(tick);
+        assert!(
+            later.abs_diff(Duration::from_secs(3600)) < Duration::from_millis(1),
+            "{later:?}"
+        );
+    }
+
+    #[test]
+    fn later_readings_give_later_times_between_refreshes() {
+        let first = Tick::now();
+        let (first_instant, first_time) = first.times();
+        let second = Tick::now();
+        let (second_instant, second_time) = second.times();
+        let took = second.duration_since(first);
+        // Exact unless the OS clocks were read again between the two (then off by the drift
+        // since the previous read, well under a microsecond).
+        let apart = second_instant.saturating_duration_since(first_instant);
+        assert!(
+            apart.abs_diff(took) < Duration::from_micros(5),
+            "{apart:?} {took:?}"
+        );
+        let apart = second_time.duration_since(first_time).unwrap_or_default();
+        assert!(
+            apart.abs_diff(took) < Duration::from_micros(5),
+            "{apart:?} {took:?}"
+        );
+    }
+}
