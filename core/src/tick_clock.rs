@@ -9,7 +9,7 @@
 //! every-backend evaluation. A [`Tick`] reads the CPU's time-stamp counter through `quanta`
 //! (7.9 ns), where the CPU has an invariant one (constant rate, the same on every core:
 //! `quanta` checks the CPU's flags, and reads the OS monotonic clock instead where it is
-//! missing). Measured: BENCHMARKS.md, "2026-11-29, 17:30 to 19:30 UTC".
+//! missing). Measured: BENCHMARKS.md, "2026-11-29, 17:05 to 17:45 UTC".
 //!
 //! # From ticks to times
 //!
