@@ -115,7 +115,8 @@ impl Tick {
     pub(crate) fn times(self) -> (Instant, SystemTime) {
         let origin = &*ORIGIN;
         let counted = origin.clock.delta_as_nanos(origin.tick, self.0);
-        let read_at = READ_AT.load(Ordering::Relaxed);
+        // Acquire: a correction and an offset at least as recent as this time of reading.
+        let read_at = READ_AT.load(Ordering::Acquire);
         let (correction, offset) =
             if read_at == 0 || counted.saturating_sub(read_at) > nanos(REFRESH) {
                 read_os_clocks()
@@ -158,7 +159,7 @@ fn read_os_clocks() -> (u64, u64) {
         .map_or(0, |wall| nanos(wall).wrapping_sub(since_origin));
     CORRECTION.store(correction, Ordering::Relaxed);
     WALL_OFFSET.store(offset, Ordering::Relaxed);
-    READ_AT.store(counted.max(1), Ordering::Relaxed);
+    READ_AT.store(counted.max(1), Ordering::Release);
     (correction, offset)
 }
 
