@@ -101,14 +101,12 @@ impl TelemetryHookBuilder {
 
     /// Builds the hook.
     ///
-    /// The first hook built in a process with a sink that needs evaluation starts (metrics,
-    /// spans) calibrates the evaluation clock against the OS clock: about 0.6 ms on the bench
-    /// machine, 200 ms at most, once per process, so that no evaluation waits for it.
+    /// The first hook built in a process calibrates the evaluation clock against the OS clock:
+    /// about 0.6 ms on the bench machine, 200 ms at most, once per process, so that no
+    /// evaluation waits for it.
     pub fn build(self) -> TelemetryHook {
+        crate::tick_clock::calibrate();
         let needs_start = self.sinks.iter().any(|sink| sink.needs_start());
-        if needs_start {
-            crate::tick_clock::calibrate();
-        }
         let (sinks, called, queue) = queue_the_queued(self.sinks);
         TelemetryHook::from_inner(HookInner {
             starts: needs_start.then(StartTimes::default),

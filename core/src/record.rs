@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use open_feature::{EvaluationContext, EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
 
+use crate::tick_clock::Tick;
 use crate::{
     ContextId, ErrorType, EvaluationEnd, EvaluationFailure, EvaluationStart, FlagType, Reason,
 };
@@ -111,9 +112,11 @@ impl<'a> EvaluationRecord<'a> {
     }
 
     /// The evaluation's timestamp: [`ended`](Self::ended) when the hook read it, otherwise the
-    /// clock now (call it during the evaluation).
+    /// clock now (call it during the evaluation; read as the hook reads its clock, see
+    /// [`EvaluationEnd::now`](crate::EvaluationEnd::now)).
     pub fn time(&self) -> SystemTime {
-        self.ended.map_or_else(SystemTime::now, |end| end.time)
+        self.ended
+            .map_or_else(|| Tick::now().wall_time(), |end| end.time)
     }
 
     /// How long the evaluation took, from the `before` stage to the record, when both were seen.

@@ -113,6 +113,25 @@ impl Tick {
     /// The monotonic and the wall-clock time of this reading (taken just now).
     #[inline]
     pub(crate) fn times(self) -> (Instant, SystemTime) {
+        let (since_origin, offset) = self.since_origin();
+        let origin = &ORIGIN.instant;
+        let instant = origin
+            .checked_add(Duration::from_nanos(since_origin))
+            .unwrap_or(*origin);
+        (instant, wall_time(since_origin, offset))
+    }
+
+    /// The wall-clock time of this reading (taken just now).
+    #[inline]
+    pub(crate) fn wall_time(self) -> SystemTime {
+        let (since_origin, offset) = self.since_origin();
+        wall_time(since_origin, offset)
+    }
+
+    /// The monotonic nanoseconds from the origin to this reading (taken just now), and the
+    /// wall-clock offset to add to them.
+    #[inline]
+    fn since_origin(self) -> (u64, u64) {
         let origin = &*ORIGIN;
         let counted = origin.clock.delta_as_nanos(origin.tick, self.0);
         // Acquire: a correction and an offset at least as recent as this time of reading.
@@ -131,15 +150,16 @@ impl Tick {
             since if i64::try_from(since).is_ok() => since,
             _ => 0,
         };
-        let instant = origin
-            .instant
-            .checked_add(Duration::from_nanos(since_origin))
-            .unwrap_or(origin.instant);
-        let time = match offset {
-            0 => SystemTime::now(),
-            offset => UNIX_EPOCH + Duration::from_nanos(since_origin.wrapping_add(offset)),
-        };
-        (instant, time)
+        (since_origin, offset)
+    }
+}
+
+/// The wall-clock time `since_origin` monotonic nanoseconds after the origin.
+#[inline]
+fn wall_time(since_origin: u64, offset: u64) -> SystemTime {
+    match offset {
+        0 => SystemTime::now(),
+        offset => UNIX_EPOCH + Duration::from_nanos(since_origin.wrapping_add(offset)),
     }
 }
 
@@ -196,6 +216,12 @@ mod tests {
             took.abs_diff(measured) < measured / 100,
             "{took:?} against {measured:?}"
         );
+    }
+
+    #[test]
+    fn a_reading_s_wall_time_is_the_one_its_times_give() {
+        let tick = Tick::now();
+        assert_eq!(tick.wall_time(), tick.times().1);
     }
 
     #[test]
