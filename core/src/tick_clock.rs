@@ -7,9 +7,18 @@
 //! call into the vDSO: 16.9 ns on the bench machine, and the end also needs its wall-clock
 //! time. Under `perf` the two readings and the wall-clock time were ~50 ns of the
 //! every-backend evaluation. A [`Tick`] reads the CPU's time-stamp counter through `quanta`
-//! (7.9 ns), where the CPU has an invariant one (constant rate, the same on every core:
-//! `quanta` checks the CPU's flags, and reads the OS monotonic clock instead where it is
-//! missing). Measured: BENCHMARKS.md, "2026-11-29, 17:05 to 17:45 UTC".
+//! (7.9 ns), where the counter can be trusted. Measured: BENCHMARKS.md, "2026-11-29, 17:05 to
+//! 17:45 UTC".
+//!
+//! # When the counter is used
+//!
+//! - `quanta` reads it where the CPU says it is invariant (constant rate, the same on every
+//!   core), and reads the OS monotonic clock itself where it is not.
+//! - On x86 Linux the kernel has the last word: it times itself with the counter (clock source
+//!   `tsc`) only when it found the counter stable and synchronised on this machine, which the
+//!   CPU's flags alone do not promise under a hypervisor. With any other clock source
+//!   (`kvm-clock`, `hpet`, ...) readings are the OS monotonic clock's. The choice is made once,
+//!   with the calibration.
 //!
 //! # From ticks to times
 //!
@@ -38,20 +47,80 @@ pub(crate) const REFRESH: Duration = Duration::from_millis(50);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Tick(u64);
 
-/// The calibrated clock, and a reading of it taken with a reading of the OS monotonic clock.
+/// Where readings come from.
+enum Source {
+    /// The time-stamp counter, calibrated by `quanta` (which reads the OS monotonic clock
+    /// itself where the CPU has no invariant counter).
+    Counter(quanta::Clock),
+    /// The OS monotonic clock, in nanoseconds since the origin: where the kernel does not time
+    /// itself with the counter.
+    Os,
+}
+
+impl Source {
+    /// The source this machine's readings come from.
+    fn chosen() -> Self {
+        if counter_is_trusted(current_clocksource().as_deref()) {
+            Source::Counter(quanta::Clock::new())
+        } else {
+            Source::Os
+        }
+    }
+
+    /// A reading, for an origin at `origin`.
+    #[inline]
+    fn read(&self, origin: Instant) -> u64 {
+        match self {
+            Source::Counter(clock) => clock.raw(),
+            Source::Os => nanos(origin.elapsed()),
+        }
+    }
+
+    /// Nanoseconds from the reading `start` to the reading `end`; 0 if `end` is not later.
+    #[inline]
+    fn nanos_between(&self, start: u64, end: u64) -> u64 {
+        match self {
+            Source::Counter(clock) => clock.delta_as_nanos(start, end),
+            Source::Os => end.saturating_sub(start),
+        }
+    }
+}
+
+/// The clock Linux times itself with on x86 (`tsc` when it found the counter stable and the
+/// same on every CPU); `None` elsewhere, or when it cannot be read.
+fn current_clocksource() -> Option<String> {
+    if cfg!(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "x86")
+    )) {
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .ok()
+    } else {
+        None
+    }
+}
+
+/// Whether to read the counter, given the kernel's clock source: `quanta` checks the CPU's
+/// flags, not whether the kernel found the counter usable on this machine (a hypervisor or a
+/// firmware can make it drift between CPUs); where the kernel says, its word is taken.
+fn counter_is_trusted(clocksource: Option<&str>) -> bool {
+    clocksource.is_none_or(|source| source.trim() == "tsc")
+}
+
+/// The source, and a reading of it taken with a reading of the OS monotonic clock.
 struct Origin {
-    clock: quanta::Clock,
+    source: Source,
     tick: u64,
     instant: Instant,
 }
 
 static ORIGIN: LazyLock<Origin> = LazyLock::new(|| {
-    let clock = quanta::Clock::new();
-    let tick = clock.raw();
+    let source = Source::chosen();
+    let instant = Instant::now();
     Origin {
-        clock,
-        tick,
-        instant: Instant::now(),
+        tick: source.read(instant),
+        source,
+        instant,
     }
 });
 
@@ -79,7 +148,8 @@ impl Tick {
     /// Now.
     #[inline]
     pub(crate) fn now() -> Self {
-        Self(ORIGIN.clock.raw())
+        let origin = &*ORIGIN;
+        Self(origin.source.read(origin.instant))
     }
 
     /// The reading as a number, to keep in an atomic; never 0.
@@ -95,14 +165,14 @@ impl Tick {
     /// The time from `earlier` to this reading; zero if `earlier` is not earlier.
     #[inline]
     pub(crate) fn duration_since(self, earlier: Tick) -> Duration {
-        Duration::from_nanos(ORIGIN.clock.delta_as_nanos(earlier.0, self.0))
+        Duration::from_nanos(ORIGIN.source.nanos_between(earlier.0, self.0))
     }
 
     /// The reading `by` after this one.
     #[cfg(test)]
     pub(crate) fn plus(self, by: Duration) -> Self {
         const SPAN: u64 = 1 << 32;
-        let span_nanos = u128::from(ORIGIN.clock.delta_as_nanos(0, SPAN).max(1));
+        let span_nanos = u128::from(ORIGIN.source.nanos_between(0, SPAN).max(1));
         let ticks = u128::from(nanos(by)) * u128::from(SPAN) / span_nanos;
         Self(
             self.0
@@ -133,7 +203,7 @@ impl Tick {
     #[inline]
     fn since_origin(self) -> (u64, u64) {
         let origin = &*ORIGIN;
-        let counted = origin.clock.delta_as_nanos(origin.tick, self.0);
+        let counted = origin.source.nanos_between(origin.tick, self.0);
         // Acquire: a correction and an offset at least as recent as this time of reading.
         let read_at = READ_AT.load(Ordering::Acquire);
         let (correction, offset) =
@@ -168,10 +238,10 @@ fn wall_time(since_origin: u64, offset: u64) -> SystemTime {
 #[cold]
 fn read_os_clocks() -> (u64, u64) {
     let origin = &*ORIGIN;
-    let tick = origin.clock.raw();
+    let tick = origin.source.read(origin.instant);
     let instant = Instant::now();
     let wall = SystemTime::now();
-    let counted = origin.clock.delta_as_nanos(origin.tick, tick);
+    let counted = origin.source.nanos_between(origin.tick, tick);
     let since_origin = nanos(instant.saturating_duration_since(origin.instant));
     let correction = since_origin.wrapping_sub(counted);
     let offset = wall
@@ -222,6 +292,30 @@ mod tests {
     fn a_reading_s_wall_time_is_the_one_its_times_give() {
         let tick = Tick::now();
         assert_eq!(tick.wall_time(), tick.times().1);
+    }
+
+    #[test]
+    fn the_counter_is_read_only_where_the_kernel_times_itself_with_it() {
+        assert!(counter_is_trusted(Some("tsc\n")));
+        assert!(!counter_is_trusted(Some("kvm-clock\n")));
+        assert!(!counter_is_trusted(Some("hpet\n")));
+        assert!(counter_is_trusted(None), "unknown: quanta's own check");
+    }
+
+    #[test]
+    fn the_os_source_counts_nanoseconds_since_the_origin() {
+        let origin = Instant::now();
+        let start = Source::Os.read(origin);
+        while origin.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        let (took, measured) = (Source::Os.read(origin), origin.elapsed());
+        let took = Duration::from_nanos(Source::Os.nanos_between(start, took));
+        assert!(
+            took <= measured && took >= Duration::from_millis(20),
+            "{took:?}"
+        );
+        assert_eq!(Source::Os.nanos_between(9, 5), 0);
     }
 
     #[test]
