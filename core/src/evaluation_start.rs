@@ -242,7 +242,7 @@ mod tests {
         let took = start.map(|start| end.instant.saturating_duration_since(start.instant));
         assert!(
             took.is_some_and(
-                |took| took >= Duration::from_millis(3) && took < Duration::from_millis(100)
+                |took| took >= Duration::from_millis(3) && took < Duration::from_secs(10)
             ),
             "{took:?}"
         );
