@@ -85,8 +85,8 @@ impl EvaluationStart {
     }
 }
 
-/// When an evaluation was recorded (the hook's `after` or `error` stage ran): one reading of
-/// each clock, shared by every sink.
+/// When an evaluation was recorded (the hook's `after` or `error` stage ran): one clock
+/// reading, as a monotonic and a wall-clock time, shared by every sink.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EvaluationEnd {
     /// Wall-clock time: the record's timestamp. From [`EvaluationEnd::now`], derived from the
