@@ -93,7 +93,7 @@ impl HubFlags {
             return;
         };
         for (name, result) in buffer.iter() {
-            values.retain(|entry| entry.get("flag").and_then(Value::as_str) != Some(name));
+            values.retain(|entry| flag_of_entry(entry) != Some(name));
             values.push(flag_entry(name.to_owned(), result.clone()));
         }
         let excess = values.len().saturating_sub(buffer.capacity());
@@ -128,6 +128,11 @@ pub(crate) fn flag_entry(name: String, result: Value) -> Value {
     entry.insert("flag".to_owned(), Value::String(name));
     entry.insert("result".to_owned(), result);
     Value::Object(entry)
+}
+
+/// The flag name of an entry of the flags context (see [`flag_entry`]).
+pub(crate) fn flag_of_entry(entry: &Value) -> Option<&str> {
+    entry.get("flag").and_then(Value::as_str)
 }
 
 const SHARDS: usize = 8;

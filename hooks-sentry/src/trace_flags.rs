@@ -52,7 +52,7 @@ use sentry::TransactionOrSpan;
 use sentry::protocol::{Context, Event, TraceId, Value};
 
 use crate::FlagBuffer;
-use crate::hub_flags::{flag_entry, flags_context_values};
+use crate::hub_flags::{flag_entry, flag_of_entry, flags_context_values};
 
 /// Traces whose flags are kept at most.
 pub const MAX_TRACES_KEPT: usize = 4_096;
@@ -156,7 +156,7 @@ pub(crate) fn add_trace_flags(event: &mut Event<'static>) {
     let carried = |name: &str| {
         values
             .iter()
-            .any(|entry| entry.get("flag").and_then(Value::as_str) == Some(name))
+            .any(|entry| flag_of_entry(entry) == Some(name))
     };
     let older: Vec<Value> = kept
         .iter()
