@@ -4,7 +4,7 @@
 //! `span_tags_sink_alone/*` calls `SpanTagsSink::record` directly, without the SDK around it:
 //! each iteration tags one of 32 flags in a request span, and a new span starts every 32
 //! iterations (its start and end, a 32nd of them, are in the figure), so every tag is new to
-//! its span. Much less noisy than a whole evaluation in a fresh span, whose span alone moves
+//! its span; `new_tags_two_threads` does the same on two threads at once. Much less noisy than a whole evaluation in a fresh span, whose span alone moves
 //! the figure by ±40 ns between runs.
 //!
 //! `datadog_incoming_trace_state/*` evaluates under request spans whose trace came in with a
@@ -95,6 +95,29 @@ fn sinks(c: &mut Criterion) {
 /// Flags tagged per request span by `span_tags_sink_alone`.
 const FLAGS_PER_SPAN: usize = 32;
 
+/// Tags `iters` flags with `sink`, `FLAGS_PER_SPAN` in each new request span of `app`.
+fn tag_in_new_spans(
+    app: &opentelemetry_sdk::trace::SdkTracer,
+    records: &[EvaluationRecord<'_>],
+    sink: &SpanTagsSink,
+    iters: u64,
+) {
+    let mut left = iters;
+    while left > 0 {
+        let span = app.start("request");
+        let active = Context::current_with_span(span).attach();
+        for record in records
+            .iter()
+            .take(left.min(FLAGS_PER_SPAN as u64) as usize)
+        {
+            sink.record(black_box(record));
+        }
+        // Ends the span: its start and end are a 32nd of each iteration's time.
+        drop(active);
+        left = left.saturating_sub(FLAGS_PER_SPAN as u64);
+    }
+}
+
 fn span_tags_alone(c: &mut Criterion) {
     let tracers = request_tracers();
     let app = tracers.tracer("app");
@@ -113,20 +136,26 @@ fn span_tags_alone(c: &mut Criterion) {
     group.bench_function("new_tags", |b| {
         b.iter_custom(|iters| {
             let start = std::time::Instant::now();
-            let mut left = iters;
-            while left > 0 {
-                let span = app.start("request");
-                let active = Context::current_with_span(span).attach();
-                for record in records
-                    .iter()
-                    .take(left.min(FLAGS_PER_SPAN as u64) as usize)
-                {
-                    sink.record(black_box(record));
-                }
-                // Ends the span: its start and end are a 32nd of each iteration's time.
-                drop(active);
-                left = left.saturating_sub(FLAGS_PER_SPAN as u64);
-            }
+            tag_in_new_spans(&app, &records, &sink, iters);
+            start.elapsed()
+        });
+    });
+    // Both cores tagging new spans at once: the memory of tags set is shared by every thread,
+    // so what one thread writes there can slow the other. Each thread tags `iters` flags; the
+    // figure is the wall time of both, per flag of one thread (the one-thread figure when
+    // nothing is shared). Flat sampling: every sample starts two threads.
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.bench_function("new_tags_two_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| {
+                    let app = tracers.tracer("app");
+                    tag_in_new_spans(&app, &records, &sink, iters);
+                });
+                tag_in_new_spans(&app, &records, &sink, iters);
+                let _ = other.join();
+            });
             start.elapsed()
         });
     });

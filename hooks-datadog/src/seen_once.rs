@@ -1,7 +1,8 @@
 //! A bounded, lock-free memory of what was already done, for work worth doing once: a tag per
 //! value per span, an experiment span per flag per trace.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How many items each memory holds (8 bytes each, allocated once); past it, a new item evicts
 /// an old one of its set, which may then be done a second time, never lost.
@@ -13,12 +14,30 @@ const WAYS: usize = 4;
 /// evaluation takes a lock.
 ///
 /// A new item takes an empty way of its set when there is one, so while the memory has room
-/// nothing is forgotten. Only a full set evicts (round-robin). Two threads racing on the same
-/// new item usually find each other through the empty way they both try to take; when they do
-/// not, the work is done twice, never skipped.
+/// nothing is forgotten. Only a full set evicts, round-robin per thread: each thread counts its
+/// own evictions, so a full memory (every new span's first tag, in a busy service) does not
+/// make every thread bump one shared counter, a cache line that would bounce between cores on
+/// every evaluation. Two threads racing on the same new item usually find each other through
+/// the empty way they both try to take; when they do not, the work is done twice, never
+/// skipped.
 pub(crate) struct SeenOnce {
     slots: [AtomicU64; MAX_REMEMBERED],
-    next_way: AtomicUsize,
+}
+
+thread_local! {
+    /// This thread's evictions, for its round-robin choice of the way to evict.
+    static EVICTIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The way the calling thread evicts next in a full set.
+fn next_way() -> usize {
+    EVICTIONS
+        .try_with(|evictions| {
+            let way = evictions.get().wrapping_add(1);
+            evictions.set(way);
+            way % WAYS
+        })
+        .unwrap_or(0)
 }
 
 impl SeenOnce {
@@ -26,7 +45,6 @@ impl SeenOnce {
     pub(crate) const fn new() -> Self {
         Self {
             slots: [const { AtomicU64::new(0) }; MAX_REMEMBERED],
-            next_way: AtomicUsize::new(0),
         }
     }
 
@@ -55,8 +73,7 @@ impl SeenOnce {
                 Err(_) => {}
             }
         }
-        let way = self.next_way.fetch_add(1, Ordering::Relaxed) % WAYS;
-        slots[way].store(item, Ordering::Relaxed);
+        slots[next_way()].store(item, Ordering::Relaxed);
         true
     }
 }
