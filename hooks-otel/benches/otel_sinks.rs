@@ -9,6 +9,9 @@
 //!   on the other core: the figures are the evaluating thread's; `examples/cpu_per_evaluation.rs`
 //!   counts all threads.
 //!
+//! `metrics_counters/*` calls the metrics sink directly, on one thread and on two threads
+//! counting the same flag at once.
+//!
 //! `otel_paired/*` times the log event and metrics sinks against the bare evaluation in one
 //! loop (turns of each, alternated): the steadier figure on a shared machine.
 
@@ -17,7 +20,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext};
-use openfeature_hooks_core::{NoopSink, TelemetryHook};
+use openfeature_hooks_core::{
+    EvaluationRecord, EvaluationSink, EvaluationStarted, FlagType, NoopSink, TelemetryHook,
+};
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks_testkit::{
     BENCH_FLAG, DropLogs, DropSpans, PairedTurns, bench_provider, fixture_client,
@@ -194,5 +199,51 @@ fn sinks_paired(c: &mut Criterion) {
     let _ = meters.shutdown();
 }
 
-criterion_group!(benches, sinks, sinks_paired);
+/// One evaluation's start and record in `sink`, called directly: the series lookups and the
+/// counters, without the SDK around them.
+fn count_evaluations(sink: &MetricsSink, record: &EvaluationRecord<'_>, iters: u64) {
+    let started = EvaluationStarted::new(record.flag_key, record.provider_name);
+    for _ in 0..iters {
+        sink.started(black_box(&started));
+        sink.record(black_box(record));
+    }
+}
+
+/// The metrics sink's counters on one thread, and on two threads counting the same flag at
+/// once (a hot flag in a service that evaluates on every core): each thread counts `iters`
+/// evaluations; the figure is the wall time of both, per evaluation of one thread, the
+/// one-thread figure when the threads share no cache line. Flat sampling: every sample starts
+/// two threads.
+fn metrics_counters(c: &mut Criterion) {
+    let meters = meters();
+    let sink = MetricsSink::from_provider(&meters);
+    let context = EvaluationContext::default().with_targeting_key("user-42");
+    let mut record = EvaluationRecord::new(FLAG, FlagType::Bool, &context);
+    record.variant = Some("on");
+    record.provider_name = Some("bench");
+    let mut group = c.benchmark_group("metrics_counters");
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.bench_function("one_thread", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            count_evaluations(&sink, &record, iters);
+            start.elapsed()
+        });
+    });
+    group.bench_function("two_threads_one_flag", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| count_evaluations(&sink, &record, iters));
+                count_evaluations(&sink, &record, iters);
+                let _ = other.join();
+            });
+            start.elapsed()
+        });
+    });
+    group.finish();
+    let _ = meters.shutdown();
+}
+
+criterion_group!(benches, sinks, sinks_paired, metrics_counters);
 criterion_main!(benches);

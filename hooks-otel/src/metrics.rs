@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted,
+    BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted, StripedCount,
 };
 use opentelemetry::metrics::{
     AsyncInstrument, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
@@ -71,10 +71,12 @@ pub const MAX_SERIES: usize = 2000;
 /// follow the chosen [`AttributeNaming`].
 ///
 /// The counters are observable instruments: each series (flag, provider, variant, reason, error
-/// type) counts in an atomic and the totals are reported at collection. An evaluation then costs
+/// type) counts in atomics and the totals are reported at collection. An evaluation then costs
 /// two lookups of series (in a per-thread cache: no lock) and atomic additions, instead of five
-/// SDK calls that each build and hash an attribute set. At most [`MAX_SERIES`] series per table
-/// are kept.
+/// SDK calls that each build and hash an attribute set. Each count is striped
+/// ([`StripedCount`]: up to 16 cache lines, one per core), so threads evaluating the same flag
+/// on different cores do not take turns at one cache line. At most [`MAX_SERIES`] series per
+/// table are kept.
 ///
 /// The duration is measured on the evaluation path (from the `before` stage to the record) and
 /// recorded into the SDK's histogram on a background thread (`openfeature-metrics`), behind a
@@ -123,7 +125,8 @@ struct MetricsState {
 #[derive(Debug)]
 struct FlagSeries {
     attributes: Vec<KeyValue>,
-    requests: AtomicU64,
+    /// Striped: every thread evaluating a hot flag adds to it.
+    requests: StripedCount,
     /// Evaluations of this flag recorded in the outcome table's overflow series, which counts
     /// them for many flags at once.
     recorded_in_overflow: AtomicU64,
@@ -138,7 +141,8 @@ struct OutcomeSeries {
     flag: Option<FlagHandle>,
     failed: bool,
     attributes: Vec<KeyValue>,
-    count: AtomicU64,
+    /// Striped, like [`FlagSeries::requests`].
+    count: StripedCount,
     /// Its duration attributes' id in [`MetricsState::duration_attributes`].
     duration_id: u32,
 }
@@ -167,14 +171,13 @@ impl MetricsState {
         let mut recorded: HashMap<*const FlagSeries, u64> = HashMap::new();
         self.outcomes.for_each(|outcome| {
             if let Some(flag) = &outcome.flag {
-                *recorded.entry(&raw const flag.data).or_default() +=
-                    outcome.count.load(Ordering::Acquire);
+                *recorded.entry(&raw const flag.data).or_default() += outcome.count.sum();
             }
         });
         self.flags.for_each(|flag| {
             let done = recorded.get(&(&raw const *flag)).copied().unwrap_or(0)
                 + flag.recorded_in_overflow.load(Ordering::Acquire);
-            let requests = flag.requests.load(Ordering::Relaxed);
+            let requests = flag.requests.sum();
             let active = i64::try_from(requests.saturating_sub(done)).unwrap_or(i64::MAX);
             observe(active, &flag.attributes);
         });
@@ -193,7 +196,7 @@ impl MetricsState {
     ) -> R {
         let make = |attributes| FlagSeries {
             attributes,
-            requests: AtomicU64::new(0),
+            requests: StripedCount::new(),
             recorded_in_overflow: AtomicU64::new(0),
         };
         self.flags.with_series(
@@ -256,7 +259,7 @@ impl MetricsState {
                 flag: Some(self.flag(record.flag_key, record.provider_name)),
                 failed: error_type.is_some(),
                 attributes,
-                count: AtomicU64::new(0),
+                count: StripedCount::new(),
                 duration_id: self.duration_attributes.register(duration_attributes),
             }
         };
@@ -264,7 +267,7 @@ impl MetricsState {
             flag: None,
             failed: error_type.is_some(),
             attributes: overflow_attributes(),
-            count: AtomicU64::new(0),
+            count: StripedCount::new(),
             duration_id: self.duration_attributes.register(overflow_attributes()),
         };
         self.outcomes
@@ -319,22 +322,22 @@ impl MetricsSink {
                 CounterSpec::REQUESTS,
                 &state,
                 |state, observer| {
-                    state.flags.for_each(|f| {
-                        observer.observe(f.requests.load(Ordering::Relaxed), &f.attributes)
-                    });
+                    state
+                        .flags
+                        .for_each(|f| observer.observe(f.requests.sum(), &f.attributes));
                 },
             ),
             _success: observable_counter(meter, CounterSpec::SUCCESS, &state, |state, observer| {
                 state.outcomes.for_each(|o| {
                     if !o.failed {
-                        observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
+                        observer.observe(o.count.sum(), &o.attributes);
                     }
                 });
             }),
             _errors: observable_counter(meter, CounterSpec::ERRORS, &state, |state, observer| {
                 state.outcomes.for_each(|o| {
                     if o.failed {
-                        observer.observe(o.count.load(Ordering::Relaxed), &o.attributes);
+                        observer.observe(o.count.sum(), &o.attributes);
                     }
                 });
             }),
@@ -441,7 +444,7 @@ impl EvaluationSink for MetricsSink {
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
         self.state
             .with_flag(evaluation.flag_key, evaluation.provider_name, |flag| {
-                flag.data.requests.fetch_add(1, Ordering::Relaxed);
+                flag.data.requests.add(1);
             });
     }
 
@@ -454,7 +457,7 @@ impl EvaluationSink for MetricsSink {
         self.state.with_outcome(record, |outcome| {
             // Release: whoever reads this count sees the request counted at the start (the
             // evaluations in flight are the difference).
-            outcome.data.count.fetch_add(1, Ordering::Release);
+            outcome.data.count.add(1);
             if outcome.data.flag.is_none() {
                 // The overflow series counts many flags: count this one's record on its flag.
                 self.state
