@@ -21,7 +21,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext};
 use openfeature_hooks_core::{
-    EvaluationRecord, EvaluationSink, EvaluationStarted, FlagType, NoopSink, TelemetryHook,
+    EvaluationEnd, EvaluationRecord, EvaluationSink, EvaluationStart, EvaluationStarted, FlagType,
+    NoopSink, TelemetryHook,
 };
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks_testkit::{
@@ -221,26 +222,33 @@ fn metrics_counters(c: &mut Criterion) {
     let mut record = EvaluationRecord::new(FLAG, FlagType::Bool, &context);
     record.variant = Some("on");
     record.provider_name = Some("bench");
+    let mut timed = record.clone();
+    timed.started = Some(EvaluationStart::now());
+    timed.ended = Some(EvaluationEnd::now());
     let mut group = c.benchmark_group("metrics_counters");
     group.sampling_mode(criterion::SamplingMode::Flat);
-    group.bench_function("one_thread", |b| {
-        b.iter_custom(|iters| {
-            let start = std::time::Instant::now();
-            count_evaluations(&sink, &record, iters);
-            start.elapsed()
-        });
-    });
-    group.bench_function("two_threads_one_flag", |b| {
-        b.iter_custom(|iters| {
-            let start = std::time::Instant::now();
-            std::thread::scope(|scope| {
-                let other = scope.spawn(|| count_evaluations(&sink, &record, iters));
-                count_evaluations(&sink, &record, iters);
-                let _ = other.join();
+    // `_with_duration`: the record has a start, so its duration also goes to the histogram's
+    // queue, which every thread sends to.
+    for (suffix, record) in [("", &record), ("_with_duration", &timed)] {
+        group.bench_function(format!("one_thread{suffix}"), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                count_evaluations(&sink, record, iters);
+                start.elapsed()
             });
-            start.elapsed()
         });
-    });
+        group.bench_function(format!("two_threads_one_flag{suffix}"), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    let other = scope.spawn(|| count_evaluations(&sink, record, iters));
+                    count_evaluations(&sink, record, iters);
+                    let _ = other.join();
+                });
+                start.elapsed()
+            });
+        });
+    }
     group.finish();
     let _ = meters.shutdown();
 }
