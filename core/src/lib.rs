@@ -94,6 +94,7 @@ mod json_lines;
 mod json_object;
 mod lazy_worker;
 mod normaliser;
+mod own_cache_lines;
 mod panic_guard;
 #[cfg(feature = "opentelemetry")]
 mod parent_span;
@@ -142,6 +143,7 @@ pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
 pub use lazy_worker::LazyWorker;
 #[cfg(feature = "opentelemetry")]
+pub use own_cache_lines::OwnCacheLines;
 pub use parent_span::ParentSpanIds;
 pub use queued_evaluation::QueuedEvaluation;
 pub use queued_record::QueuedRecord;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, PendingEvaluation, QueueMembership,
-    QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink, RecordTexts,
+    BackgroundStats, EvaluationRecord, EvaluationSink, OwnCacheLines, PendingEvaluation,
+    QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink, RecordTexts,
 };
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, StringValue};
@@ -85,7 +85,7 @@ impl<L: Logger> LogEventSink<L> {
     pub fn new(logger: L) -> Self {
         Self {
             emitter: Arc::new(EventEmitter {
-                logger: Arc::new(logger),
+                logger: Arc::new(OwnCacheLines(logger)),
                 naming: AttributeNaming::default(),
                 mutator: None,
                 capacity: DEFAULT_QUEUE_CAPACITY,
@@ -169,7 +169,8 @@ impl<L: Logger> LogEventSink<L> {
 /// The background half: decides on the evaluation path, builds and emits each log record on
 /// the queue's thread.
 struct EventEmitter<L: Logger> {
-    logger: Arc<L>,
+    /// On cache lines of its own: `accepts` reads it on every evaluation.
+    logger: Arc<OwnCacheLines<L>>,
     naming: AttributeNaming,
     mutator: Option<Arc<EventMutator<L::LogRecord>>>,
     capacity: usize,
