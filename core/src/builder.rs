@@ -11,7 +11,7 @@ use crate::normaliser::Normaliser;
 use crate::panic_guard::PanicGuard;
 use crate::{
     Attribute, ContextIdPolicy, CustomAttribute, EvaluationQueue, EvaluationRecord, EvaluationSink,
-    MAX_QUEUED_SINKS, QueuedPart, Reason, ReasonTable, TelemetryHook,
+    MAX_QUEUED_SINKS, OwnCacheLines, QueuedPart, Reason, ReasonTable, TelemetryHook,
 };
 
 /// Configures a [`TelemetryHook`]: its sinks, and the options every sink shares.
@@ -46,7 +46,9 @@ pub struct TelemetryHookBuilder {
 impl TelemetryHookBuilder {
     /// Adds a sink. Every sink receives every record; the evaluation is normalised once.
     pub fn sink(mut self, sink: impl EvaluationSink) -> Self {
-        self.sinks.push(Box::new(sink));
+        // Each sink on cache lines of its own: every evaluation reads it, and a small
+        // allocation shares its line with the next one, which another thread may write.
+        self.sinks.push(Box::new(OwnCacheLines(sink)));
         self
     }
 

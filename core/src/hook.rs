@@ -16,7 +16,7 @@ use crate::stage_future::done;
 use crate::tick_clock::Tick;
 use crate::{
     BackgroundStats, CustomAttribute, EvaluationEnd, EvaluationQueue, EvaluationRecord,
-    EvaluationSink, EvaluationStarted, TelemetryHookBuilder,
+    EvaluationSink, EvaluationStarted, OwnCacheLines, TelemetryHookBuilder,
 };
 
 pub(crate) type FlagFilter = dyn Fn(&str) -> bool + Send + Sync;
@@ -54,7 +54,8 @@ pub(crate) type AttributesCallback =
 /// need rewriting to snake case, are the exceptions a user opts into).
 #[derive(Clone)]
 pub struct TelemetryHook {
-    inner: Arc<HookInner>,
+    /// On cache lines of its own: every evaluation reads it.
+    inner: Arc<OwnCacheLines<HookInner>>,
 }
 
 pub(crate) struct HookInner {
@@ -100,7 +101,7 @@ impl TelemetryHook {
 
     pub(crate) fn from_inner(inner: HookInner) -> Self {
         Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(OwnCacheLines(inner)),
         }
     }
 

@@ -142,8 +142,8 @@ pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
 pub use lazy_worker::LazyWorker;
-#[cfg(feature = "opentelemetry")]
 pub use own_cache_lines::OwnCacheLines;
+#[cfg(feature = "opentelemetry")]
 pub use parent_span::ParentSpanIds;
 pub use queued_evaluation::QueuedEvaluation;
 pub use queued_record::QueuedRecord;

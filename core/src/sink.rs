@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{EvaluationRecord, EvaluationStarted, QueuedPart};
+use crate::{EvaluationRecord, EvaluationStarted, OwnCacheLines, QueuedPart};
 
 /// Receives every evaluation record of a [`TelemetryHook`](crate::TelemetryHook).
 ///
@@ -34,41 +34,35 @@ pub trait EvaluationSink: Send + Sync + 'static {
     }
 }
 
-impl<S: EvaluationSink + ?Sized> EvaluationSink for Arc<S> {
-    fn record(&self, record: &EvaluationRecord<'_>) {
-        (**self).record(record);
-    }
+/// A sink that holds another and hands it everything.
+macro_rules! forward_evaluation_sink {
+    ($([$($generics:tt)*] $holder:ty),+) => {$(
+        impl<$($generics)*> EvaluationSink for $holder {
+            fn record(&self, record: &EvaluationRecord<'_>) {
+                (**self).record(record);
+            }
 
-    fn needs_start(&self) -> bool {
-        (**self).needs_start()
-    }
+            fn needs_start(&self) -> bool {
+                (**self).needs_start()
+            }
 
-    fn started(&self, evaluation: &EvaluationStarted<'_>) {
-        (**self).started(evaluation);
-    }
+            fn started(&self, evaluation: &EvaluationStarted<'_>) {
+                (**self).started(evaluation);
+            }
 
-    fn queued(&self) -> Option<QueuedPart> {
-        (**self).queued()
-    }
+            fn queued(&self) -> Option<QueuedPart> {
+                (**self).queued()
+            }
+        }
+    )+};
 }
 
-impl<S: EvaluationSink + ?Sized> EvaluationSink for Box<S> {
-    fn record(&self, record: &EvaluationRecord<'_>) {
-        (**self).record(record);
-    }
-
-    fn needs_start(&self) -> bool {
-        (**self).needs_start()
-    }
-
-    fn started(&self, evaluation: &EvaluationStarted<'_>) {
-        (**self).started(evaluation);
-    }
-
-    fn queued(&self) -> Option<QueuedPart> {
-        (**self).queued()
-    }
-}
+// `OwnCacheLines`: the hook keeps each sink on cache lines of its own.
+forward_evaluation_sink!(
+    [S: EvaluationSink + ?Sized] Arc<S>,
+    [S: EvaluationSink + ?Sized] Box<S>,
+    [S: EvaluationSink] OwnCacheLines<S>
+);
 
 /// A sink made of a closure: `FnSink(|record| ...)`.
 ///
