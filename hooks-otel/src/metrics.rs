@@ -74,9 +74,10 @@ pub const MAX_SERIES: usize = 2000;
 /// type) counts in atomics and the totals are reported at collection. An evaluation then costs
 /// two lookups of series (in a per-thread cache: no lock) and atomic additions, instead of five
 /// SDK calls that each build and hash an attribute set. Each count is striped
-/// ([`StripedCount`]: up to 16 cache lines, one per core), so threads evaluating the same flag
-/// on different cores do not take turns at one cache line. At most [`MAX_SERIES`] series per
-/// table are kept.
+/// ([`StripedCount`]: one 64-byte cache line per CPU, at most 32), so threads evaluating the
+/// same flag on different cores do not take turns at one cache line. At most [`MAX_SERIES`]
+/// series per table are kept: with both tables full on a machine of 32 CPUs or more, the counts
+/// take 8 MiB (2 KiB a series); with 8 CPUs, 2 MiB.
 ///
 /// The duration is measured on the evaluation path (from the `before` stage to the record) and
 /// recorded into the SDK's histogram on a background thread (`openfeature-metrics`), behind a
