@@ -10,7 +10,8 @@ use crate::thread_number::thread_number;
 pub const MAX_COUNT_STRIPES: usize = 32;
 
 /// A count that many threads add to, such as evaluations of one flag: one atomic per stripe, on
-/// its own cache line, and each thread adds to the stripe of its number. Reading sums them.
+/// its own cache line, and each thread adds to the stripe of the CPU it runs on. Reading sums
+/// them.
 ///
 /// One atomic shared by every thread costs little on one thread and a great deal on several:
 /// each addition then waits for the cache line to come from the core that added last. In
