@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use open_feature::{Client, OpenFeature};
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_otel::LogEventSink;
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::{CLOCK_SLACK, FixtureFlag, FixtureProvider, within_clock_slack};
 use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -173,6 +173,9 @@ fn a_late_event_carries_the_evaluations_time_and_trace_context() {
         });
     }
     let after = SystemTime::now();
+    // Not synchronisation: a gap wider than the clock's slack, so that the export's moment
+    // cannot pass for the evaluation's.
+    std::thread::sleep(CLOCK_SLACK * 5);
     // Only now can the second event be emitted (the worker is held by the first's export).
     let released = SystemTime::now();
     gate.open();
@@ -184,8 +187,9 @@ fn a_late_event_carries_the_evaluations_time_and_trace_context() {
     for (event, (trace_id, span_id)) in events.iter().zip(spans) {
         let time = event.record.timestamp().unwrap_or(SystemTime::UNIX_EPOCH);
         assert!(
-            before <= time && time <= after,
-            "the event's time is the evaluation's"
+            within_clock_slack(before, time, after) && time + CLOCK_SLACK < released,
+            "the event's time is the evaluation's: {before:?} <= {time:?} <= {after:?}, \
+             released at {released:?}"
         );
         let context = event
             .record

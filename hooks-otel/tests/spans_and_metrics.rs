@@ -9,7 +9,7 @@ use openfeature_hooks_otel::{
     AttributeNaming, DURATION_BOUNDARIES, EvaluationSpanSink, MetricsSink, ResultValue,
     SpanEventSink, instrument,
 };
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook, within_clock_slack};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Status, Tracer, TracerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -325,7 +325,13 @@ fn one_span_per_evaluation_covering_it_as_a_child_of_the_active_span() {
             Some(span.span_context.trace_id()),
             request.map(|s| s.span_context.trace_id())
         );
-        assert!(before <= span.start_time && span.end_time <= after);
+        assert!(
+            within_clock_slack(before, span.start_time, after)
+                && within_clock_slack(before, span.end_time, after),
+            "{before:?} <= {:?}, {:?} <= {after:?}",
+            span.start_time,
+            span.end_time
+        );
         let duration = span
             .end_time
             .duration_since(span.start_time)

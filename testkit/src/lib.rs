@@ -6,6 +6,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod bench_client;
+mod clock_slack;
 mod counting_allocator;
 mod do_nothing_hook;
 mod drop_exporters;
@@ -17,6 +18,7 @@ mod remote_parent;
 mod shared_buffer;
 
 pub use bench_client::{BENCH_FLAG, bench_provider, fixture_client};
+pub use clock_slack::{CLOCK_SLACK, within_clock_slack};
 pub use counting_allocator::{CountingAllocator, thread_allocations};
 pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use drop_exporters::{DropLogs, DropSpans};
