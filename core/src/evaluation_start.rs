@@ -64,10 +64,9 @@ impl EvaluationStart {
 
     /// The start at monotonic `instant`, with its wall-clock time derived from `end`.
     pub fn before(end: &EvaluationEnd, instant: Instant) -> Self {
-        let took = end.instant.saturating_duration_since(instant);
         Self {
-            time: end.time.checked_sub(took).unwrap_or(end.time),
             instant,
+            ..Self::took_before(end, end.instant.saturating_duration_since(instant))
         }
     }
 
