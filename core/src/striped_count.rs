@@ -27,6 +27,11 @@ pub const MAX_COUNT_STRIPES: usize = 32;
 /// cannot be read, the stripe of the thread's number: two threads whose numbers fall on the
 /// same stripe then share it.
 ///
+/// Core's other striped counters (`striped_counters`, for a sink's few counters such as
+/// sampling's) give each of the first 64 threads a stripe of its own, 9 KiB per set; a metrics
+/// sink has a count per series, thousands at its limit, so a count here has fewer stripes,
+/// shared by CPU.
+///
 /// Each addition is a release and each read of a stripe an acquire: a reader that sees an
 /// addition sees what its thread had done before it (see [`StripedCount::add`]).
 ///

@@ -28,14 +28,17 @@
 //! - A monotonic time is the nanoseconds counted since the clock's origin, plus a correction;
 //!   a wall-clock time is that plus an offset. Both are read again from the OS clocks when
 //!   they are older than [`REFRESH`]. The counter's calibrated rate and the OS clock (which NTP
-//!   slews) drift apart by a few parts per million (3 to 4 over two seconds here), so derived
-//!   times stay within a few hundred nanoseconds of the OS clocks, and a step of the wall clock
-//!   (an administrator setting the time, a leap second) shows in timestamps within 50 ms.
+//!   or a host's time sync slews) drift apart: 3 to 4 parts per million over two seconds on the
+//!   bench machine, so derived times stay within a few hundred nanoseconds of the OS clocks;
+//!   but one evening the same VM's monotonic clock ran ~2 000 ppm off the raw clock, which
+//!   puts derived times up to ~100 µs off just before a refresh. A step of the wall clock (an
+//!   administrator setting the time, a leap second, a host's sync) shows in timestamps within
+//!   50 ms.
 //! - The OS clocks are read between two readings of the counter, and paired with the middle
 //!   of that bracket: a thread preempted while reading them would otherwise pair them a time
 //!   slice apart. A bracket within 2 µs is taken at once; otherwise the narrowest of four.
 //! - When the correction is read again, a time derived just after may come out up to that
-//!   drift (a few hundred nanoseconds) earlier than one derived just before. A duration never
+//!   drift (usually a few hundred nanoseconds) earlier than one derived just before. A duration never
 //!   does: it is the difference of two ticks.
 
 use std::sync::LazyLock;
@@ -441,7 +444,8 @@ mod tests {
         let (second_instant, second_time) = second.times();
         let took = second.duration_since(first);
         // Exact unless the OS clocks were read again between the two (then off by the drift
-        // since the previous read, well under a microsecond).
+        // since the previous read: usually well under a microsecond; the two readings are
+        // nanoseconds apart, so a read between them is rare).
         let apart = second_instant.saturating_duration_since(first_instant);
         assert!(
             apart.abs_diff(took) < Duration::from_micros(5),
