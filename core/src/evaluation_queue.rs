@@ -16,7 +16,10 @@ pub const MAX_QUEUED_SINKS: usize = 64;
 
 /// A bounded queue drained by one background thread, shared by several [`QueuedSink`]s: each
 /// evaluation is offered to every sink, captured once for those that accept it, and sent
-/// once. A [`TelemetryHook`](crate::TelemetryHook) makes one for its queued sinks (thread
+/// once. The queue is per evaluating thread
+/// ([`BackgroundWorker::start_per_thread`](crate::BackgroundWorker::start_per_thread)): each
+/// thread's evaluations reach the sinks in its order, with no order between threads (each
+/// record carries its own time), and the capacity bounds each thread's queue. A [`TelemetryHook`](crate::TelemetryHook) makes one for its queued sinks (thread
 /// `openfeature-hook`); a queued sink used on its own makes one for itself. The thread starts
 /// with the first evaluation sent; dropping the last clone drains what is queued and stops it
 /// (see [`BackgroundWorker`](crate::BackgroundWorker) for the bounds).
@@ -74,7 +77,7 @@ impl EvaluationQueue {
                 guard: PanicGuard::new("a queued sink's background work"),
                 accepts_guard: PanicGuard::new("a queued sink's `accepts`"),
             }),
-            worker: LazyWorker::new(name).with_capacity(capacity),
+            worker: LazyWorker::new(name).with_capacity(capacity).per_thread(),
         };
         Self {
             parts: Arc::new(parts),

@@ -30,6 +30,7 @@ use crate::{BackgroundStats, BackgroundWorker, Drain};
 pub struct LazyWorker<T> {
     name: &'static str,
     capacity: usize,
+    per_thread: bool,
     worker: Arc<OnceLock<BackgroundWorker<T>>>,
 }
 
@@ -38,6 +39,7 @@ impl<T> Clone for LazyWorker<T> {
         Self {
             name: self.name,
             capacity: self.capacity,
+            per_thread: self.per_thread,
             worker: self.worker.clone(),
         }
     }
@@ -49,6 +51,7 @@ impl<T: Send + 'static> LazyWorker<T> {
         Self {
             name,
             capacity: DEFAULT_QUEUE_CAPACITY,
+            per_thread: false,
             worker: Arc::new(OnceLock::new()),
         }
     }
@@ -59,6 +62,19 @@ impl<T: Send + 'static> LazyWorker<T> {
     pub fn with_capacity(self, capacity: usize) -> Self {
         Self {
             capacity,
+            per_thread: self.per_thread,
+            ..Self::new(self.name)
+        }
+    }
+
+    /// A queue per sending thread ([`BackgroundWorker::start_per_thread`]) instead of one
+    /// queue in sending order; `capacity` then bounds each thread's queue. This makes a new,
+    /// unstarted worker: call it while building the sink.
+    #[must_use]
+    pub fn per_thread(self) -> Self {
+        Self {
+            capacity: self.capacity,
+            per_thread: true,
             ..Self::new(self.name)
         }
     }
@@ -72,7 +88,13 @@ impl<T: Send + 'static> LazyWorker<T> {
     /// is the first item; `false` (and counted as dropped) when the queue is full.
     pub fn try_send<D: Drain<T>>(&self, item: T, start: impl FnOnce() -> D) -> bool {
         self.worker
-            .get_or_init(|| BackgroundWorker::start(self.name, self.capacity, start()))
+            .get_or_init(|| {
+                if self.per_thread {
+                    BackgroundWorker::start_per_thread(self.name, self.capacity, start())
+                } else {
+                    BackgroundWorker::start(self.name, self.capacity, start())
+                }
+            })
             .try_send(item)
     }
 
@@ -98,6 +120,7 @@ impl<T> std::fmt::Debug for LazyWorker<T> {
         f.debug_struct("LazyWorker")
             .field("name", &self.name)
             .field("capacity", &self.capacity)
+            .field("per_thread", &self.per_thread)
             .field("started", &self.worker.get().is_some())
             .finish()
     }

@@ -115,6 +115,7 @@ mod start_table;
 mod striped_count;
 mod striped_counters;
 mod thread_number;
+mod thread_queues;
 mod tick_clock;
 mod timestamp;
 mod value_json;

@@ -107,8 +107,10 @@ impl<T: Tracer> ExperimentSpanSink<T> {
         self.remade(|starter| starter.volume = volume)
     }
 
-    /// How many spans may wait for the background thread (default
-    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, spans are dropped and counted. On a hook's
+    /// How many spans of one evaluating thread may wait for the background thread (default
+    /// [`DEFAULT_QUEUE_CAPACITY`]; the queue is per thread,
+    /// [`BackgroundWorker::start_per_thread`](openfeature_hooks_core::BackgroundWorker::start_per_thread));
+    /// past that, spans are dropped and counted. On a hook's
     /// queue, shared with its other queued sinks, the queue takes the largest capacity they
     /// ask for. Set it before the first evaluation.
     #[must_use]

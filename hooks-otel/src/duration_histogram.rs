@@ -37,7 +37,8 @@ pub(crate) struct DurationHistogram {
 }
 
 impl DurationHistogram {
-    /// Records into `histogram` on a thread of its own, at most `capacity` durations waiting.
+    /// Records into `histogram` on a thread of its own, at most `capacity` durations of each
+    /// evaluating thread waiting (a queue per thread: the histogram does not care about order).
     pub(crate) fn start(
         histogram: Histogram<f64>,
         attributes: Arc<DurationAttributes>,
@@ -49,7 +50,7 @@ impl DurationHistogram {
             known: Vec::new(),
         };
         Self {
-            worker: BackgroundWorker::start("openfeature-metrics", capacity, recorder),
+            worker: BackgroundWorker::start_per_thread("openfeature-metrics", capacity, recorder),
         }
     }
 

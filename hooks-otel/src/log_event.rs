@@ -111,8 +111,10 @@ impl<L: Logger> LogEventSink<L> {
         self.remade(|emitter| emitter.naming = naming)
     }
 
-    /// How many events may wait for the background thread (default
-    /// [`DEFAULT_QUEUE_CAPACITY`]); past that, events are dropped and counted. On a hook's
+    /// How many events of one evaluating thread may wait for the background thread (default
+    /// [`DEFAULT_QUEUE_CAPACITY`]; the queue is per thread,
+    /// [`BackgroundWorker::start_per_thread`](openfeature_hooks_core::BackgroundWorker::start_per_thread));
+    /// past that, events are dropped and counted. On a hook's
     /// queue, shared with its other queued sinks, the queue takes the largest capacity they
     /// ask for. Set it before the first evaluation.
     #[must_use]

@@ -81,7 +81,8 @@ pub const MAX_SERIES: usize = 2000;
 ///
 /// The duration is measured on the evaluation path (from the `before` stage to the record) and
 /// recorded into the SDK's histogram on a background thread (`openfeature-metrics`), behind a
-/// bounded queue: a full queue drops the duration and counts it ([`MetricsSink::stats`]); the
+/// bounded queue per evaluating thread: a full queue drops the duration and counts it
+/// ([`MetricsSink::stats`]); the
 /// counters are never dropped. [`MetricsSink::flush`] waits (bounded) until every queued
 /// duration is recorded: call it before the provider's `force_flush` when reading an exporter.
 ///
@@ -296,7 +297,7 @@ impl MetricsSink {
     }
 
     /// Creates the instruments on `meter`, with `naming`'s attribute names and at most
-    /// `capacity` durations waiting for the histogram.
+    /// `capacity` durations of each evaluating thread waiting for the histogram.
     pub fn with_meter_naming_and_queue(
         meter: &Meter,
         naming: AttributeNaming,

@@ -1,0 +1,292 @@
+//! A queue per thread, swept by one worker: how an evaluating thread hands items to a
+//! background thread without writing a cache line that another core writes on every send.
+//!
+//! # Why
+//!
+//! A shared bounded queue (`crossbeam-channel`'s array flavour) costs every send a
+//! compare-and-swap on the tail and a load of the slot's stamp, both on cache lines the worker
+//! on the other core wrote last. Under `perf`, on the every-backend evaluation with one
+//! evaluating thread, that was ~60 ns for the hook's queue and ~25 ns for the duration
+//! histogram's; with two evaluating threads the tail's compare-and-swap went from 150 to 692
+//! samples. Here a thread locks a mutex only it uses between sweeps (its cache line stays in
+//! its core's cache), pushes, and unlocks; the worker takes each thread's items in one swap
+//! when it wakes (every millisecond while items arrive). Measurements: BENCHMARKS.md,
+//! "2026-11-29, 20:30 to 22:00 UTC".
+//!
+//! # What it guarantees
+//!
+//! - **Bounded.** Each queue holds at most `capacity` items, counting those the worker has
+//!   taken and not handled yet; a push to a full queue is refused and counted. A queue's
+//!   buffer grows as items arrive, to at most `capacity` items; buffers circulate between the
+//!   queues and the worker, and one that a sweep finds a quarter used or less is freed once it
+//!   has room for more than 1 024 items.
+//! - **One thread's items in the order it pushed them.** A thread always pushes to the same
+//!   queue (by its [thread number](crate::thread_number)); the worker takes a queue's items
+//!   whole. Items of different threads are not ordered with each other.
+//! - **Nothing pushed before a sweep starts is missed by it**: each queue is taken under its
+//!   lock, so a flush that asks for a sweep sees everything pushed before it asked.
+//! - The first [`THREAD_QUEUES`] threads to push each have a queue of their own; later threads
+//!   share them (by thread number), which is still correct, only slower when two share.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::own_cache_lines::OwnCacheLines;
+use crate::thread_number::thread_number;
+
+/// How many queues a set has: the first this many threads each push to their own.
+pub(crate) const THREAD_QUEUES: usize = 64;
+
+/// The worker gives back room in a queue after handling this many of its items, so a big batch
+/// frees room as it goes (one lock per this many items).
+const RELEASE_EVERY: usize = 32;
+
+/// A buffer with room for more items than this, found a quarter used or less by a sweep, is
+/// freed: a burst's memory does not stay with the queues.
+const KEPT_AFTER_A_BURST: usize = 1_024;
+
+/// A set of per-thread queues of at most `capacity` items each.
+pub(crate) struct ThreadQueues<T> {
+    /// Each on cache lines of its own: a thread's pushes touch only its queue's lines.
+    queues: Box<[OwnCacheLines<Mutex<ThreadQueue<T>>>]>,
+    capacity: usize,
+    /// A push that brings its queue to this length asks the caller to wake the worker.
+    wake_at: usize,
+}
+
+struct ThreadQueue<T> {
+    items: Vec<T>,
+    /// Items the worker took from this queue and has not handled yet: they still count
+    /// against the capacity, as they would in a shared queue.
+    taken: usize,
+    /// Pushes accepted, ever.
+    accepted: u64,
+    /// Pushes refused because the queue was full.
+    dropped: u64,
+}
+
+/// What became of a [`ThreadQueues::push`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Queued.
+    Queued,
+    /// Queued, and the queue is now half full: wake the worker.
+    QueuedWake,
+    /// The queue was full: the item was dropped and counted.
+    Full,
+}
+
+impl<T> ThreadQueues<T> {
+    /// Queues of at most `capacity` items each (at least 1).
+    pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            queues: (0..THREAD_QUEUES)
+                .map(|_| {
+                    OwnCacheLines(Mutex::new(ThreadQueue {
+                        items: Vec::new(),
+                        taken: 0,
+                        accepted: 0,
+                        dropped: 0,
+                    }))
+                })
+                .collect(),
+            capacity,
+            wake_at: (capacity / 2).max(1),
+        }
+    }
+
+    /// Pushes `item` onto this thread's queue.
+    pub(crate) fn push(&self, item: T) -> Pushed {
+        // While this thread's thread-locals are being destroyed it has no number: queue 0.
+        let index = thread_number().map_or(0, |number| number % THREAD_QUEUES);
+        let mut queue = lock(&self.queues[index]);
+        let length = queue.items.len();
+        if length + queue.taken >= self.capacity {
+            queue.dropped += 1;
+            return Pushed::Full;
+        }
+        if length == queue.items.capacity() {
+            // Grow by doubling, never past the capacity.
+            let more = length.max(4).min(self.capacity - length);
+            queue.items.reserve_exact(more);
+        }
+        queue.items.push(item);
+        queue.accepted += 1;
+        if length + 1 == self.wake_at {
+            Pushed::QueuedWake
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    /// Takes every queue's items, swapping each queue's buffer with `spare` (which must be
+    /// empty), and hands each queue's items, oldest first, to `each`. The items taken count
+    /// against their queue's capacity until handed over, released [`RELEASE_EVERY`] at a
+    /// time. Returns how many items there were; `spare` is empty again afterwards.
+    pub(crate) fn sweep(&self, spare: &mut Vec<T>, mut each: impl FnMut(T)) -> usize {
+        let mut taken = 0;
+        for queue in &self.queues {
+            {
+                let mut queue = lock(queue);
+                if queue.items.is_empty() {
+                    continue;
+                }
+                std::mem::swap(&mut queue.items, spare);
+                queue.taken += spare.len();
+            }
+            taken += spare.len();
+            let batch = spare.len();
+            let mut unreleased = 0;
+            for item in spare.drain(..) {
+                each(item);
+                unreleased += 1;
+                if unreleased == RELEASE_EVERY {
+                    lock(queue).taken -= unreleased;
+                    unreleased = 0;
+                }
+            }
+            if unreleased > 0 {
+                lock(queue).taken -= unreleased;
+            }
+            if spare.capacity() > KEPT_AFTER_A_BURST && batch < spare.capacity() / 4 {
+                // A burst's buffer, now mostly idle: give it back to the allocator.
+                *spare = Vec::new();
+            }
+        }
+        taken
+    }
+
+    /// Items accepted, ever, over every queue.
+    pub(crate) fn accepted(&self) -> u64 {
+        self.queues.iter().map(|queue| lock(queue).accepted).sum()
+    }
+
+    /// Pushes refused, over every queue.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.queues.iter().map(|queue| lock(queue).dropped).sum()
+    }
+
+    /// Each queue's capacity.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// A queue's lock; a panic while it was held (none of the code above panics) leaves it usable.
+fn lock<T>(queue: &Mutex<ThreadQueue<T>>) -> MutexGuard<'_, ThreadQueue<T>> {
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn swept(queues: &ThreadQueues<u32>) -> Vec<u32> {
+        let mut spare = Vec::new();
+        let mut seen = Vec::new();
+        let taken = queues.sweep(&mut spare, |item| seen.push(item));
+        assert_eq!(taken, seen.len());
+        assert!(spare.is_empty());
+        seen
+    }
+
+    #[test]
+    fn a_threads_items_come_out_in_order_and_the_queue_is_bounded() {
+        let queues = ThreadQueues::new(8);
+        let pushed: Vec<Pushed> = (0..10).map(|i| queues.push(i)).collect();
+        assert_eq!(pushed[3], Pushed::QueuedWake, "half of 8 reached");
+        assert_eq!(pushed.iter().filter(|p| **p == Pushed::Full).count(), 2);
+        assert_eq!((queues.accepted(), queues.dropped()), (8, 2));
+        assert_eq!(swept(&queues), (0..8).collect::<Vec<_>>());
+        // The next round reuses a buffer and still keeps the bound.
+        assert_eq!(queues.push(100), Pushed::Queued);
+        assert_eq!(swept(&queues), [100]);
+        assert_eq!(queues.accepted(), 9);
+    }
+
+    #[test]
+    fn items_the_worker_holds_count_against_the_capacity_until_handled() {
+        let queues = ThreadQueues::new(4);
+        for i in 0..4 {
+            assert_ne!(queues.push(i), Pushed::Full);
+        }
+        let mut spare = Vec::new();
+        let mut during = Vec::new();
+        queues.sweep(&mut spare, |item| {
+            // While the worker holds the batch, the queue is still full.
+            during.push((item, queues.push(10 + item)));
+        });
+        assert!(
+            during.iter().all(|(_, pushed)| *pushed == Pushed::Full),
+            "{during:?}"
+        );
+        assert_eq!(queues.dropped(), 4);
+        // Handed over: room again.
+        assert_eq!(queues.push(99), Pushed::Queued);
+    }
+
+    #[test]
+    fn a_buffer_never_grows_past_the_capacity() {
+        let queues = ThreadQueues::new(5);
+        for i in 0..5 {
+            assert_ne!(queues.push(i), Pushed::Full);
+        }
+        let index = thread_number().map_or(0, |number| number % THREAD_QUEUES);
+        assert_eq!(lock(&queues.queues[index]).items.capacity(), 5);
+    }
+
+    #[test]
+    fn a_bursts_buffer_is_freed_once_the_queue_is_quiet() {
+        let queues = ThreadQueues::new(4_096);
+        let mut spare = Vec::new();
+        for i in 0..4_000 {
+            assert_ne!(queues.push(i), Pushed::Full);
+        }
+        queues.sweep(&mut spare, drop);
+        // The queue now has the spare's empty buffer, the spare the burst's: kept while busy.
+        assert!(spare.capacity() >= 4_000);
+        for i in 0..4_000 {
+            assert_ne!(queues.push(i), Pushed::Full);
+        }
+        queues.sweep(&mut spare, drop);
+        assert!(spare.capacity() >= 4_000, "a busy queue keeps its buffer");
+        queues.push(1);
+        queues.sweep(&mut spare, drop);
+        assert_eq!(spare.capacity(), 0, "a quiet queue's big buffer is freed");
+    }
+
+    #[test]
+    fn each_thread_keeps_its_own_order() {
+        let queues = std::sync::Arc::new(ThreadQueues::new(1_000));
+        let threads: Vec<_> = (0..4_u32)
+            .map(|thread| {
+                let queues = queues.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        assert_ne!(queues.push(thread * 1_000 + i), Pushed::Full);
+                    }
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        let mut spare = Vec::new();
+        for thread in threads {
+            // Sweeping while the threads push: every item exactly once, each thread's in order.
+            queues.sweep(&mut spare, |item| seen.push(item));
+            assert!(thread.join().is_ok());
+        }
+        queues.sweep(&mut spare, |item| seen.push(item));
+        assert_eq!(seen.len(), 2_000);
+        for thread in 0..4 {
+            let own: Vec<u32> = seen
+                .iter()
+                .copied()
+                .filter(|item| item / 1_000 == thread)
+                .collect();
+            assert_eq!(
+                own,
+                (0..500).map(|i| thread * 1_000 + i).collect::<Vec<_>>()
+            );
+        }
+    }
+}
