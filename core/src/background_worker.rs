@@ -395,6 +395,7 @@ fn run_per_thread<T>(
     let mut park = MIN_PARK;
     let mut spare = Vec::new();
     let mut answering = Vec::new();
+    let mut trimmed = true;
     loop {
         let mut disconnected = false;
         loop {
@@ -411,9 +412,12 @@ fn run_per_thread<T>(
             counters.drain.run(|| drain.handle(item));
             counters.handled.fetch_add(1, Ordering::Relaxed);
         });
-        if taken > 0 && answering.is_empty() && !disconnected {
+        if taken > 0 {
             park = MIN_PARK;
-            continue;
+            trimmed = false;
+            if answering.is_empty() && !disconnected {
+                continue;
+            }
         }
         counters.drain.run(|| drain.idle());
         for done in answering.drain(..) {
@@ -427,6 +431,11 @@ fn run_per_thread<T>(
             continue;
         }
         if taken == 0 {
+            if park == MAX_IDLE_PARK && !trimmed {
+                // Quiet for the whole back-off (~130 ms): give the buffers back.
+                queues.trim(&mut spare);
+                trimmed = true;
+            }
             thread::park_timeout(park);
             park = (park * 2).min(MAX_IDLE_PARK);
         }
