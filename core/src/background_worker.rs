@@ -504,19 +504,7 @@ mod tests {
             assert!(matches!(sender.join(), Ok(true)));
         }
         assert!(worker.flush(Duration::from_secs(10)));
-        let collected = seen(&collected);
-        assert_eq!(collected.len(), 900);
-        for thread in 0..3 {
-            let own: Vec<u32> = collected
-                .iter()
-                .copied()
-                .filter(|item| item / 1_000 == thread)
-                .collect();
-            assert_eq!(
-                own,
-                (0..300).map(|i| thread * 1_000 + i).collect::<Vec<_>>()
-            );
-        }
+        crate::thread_queues::tests::assert_each_thread_in_order(&seen(&collected), 3, 300);
         assert_eq!(worker.stats().queued, 900);
     }
 

@@ -185,7 +185,7 @@ fn lock<T>(queue: &Mutex<ThreadQueue<T>>) -> MutexGuard<'_, ThreadQueue<T>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn swept(queues: &ThreadQueues<u32>) -> Vec<u32> {
@@ -281,17 +281,21 @@ mod tests {
             assert!(thread.join().is_ok());
         }
         queues.sweep(&mut spare, |item| seen.push(item));
-        assert_eq!(seen.len(), 2_000);
-        for thread in 0..4 {
+        assert_each_thread_in_order(&seen, 4, 500);
+    }
+
+    /// `seen` holds items `thread * 1000 + i` for each of `threads` threads and `i` below
+    /// `per_thread`, each exactly once, and each thread's in its order.
+    pub(crate) fn assert_each_thread_in_order(seen: &[u32], threads: u32, per_thread: u32) {
+        assert_eq!(seen.len(), (threads * per_thread) as usize);
+        for thread in 0..threads {
             let own: Vec<u32> = seen
                 .iter()
                 .copied()
                 .filter(|item| item / 1_000 == thread)
                 .collect();
-            assert_eq!(
-                own,
-                (0..500).map(|i| thread * 1_000 + i).collect::<Vec<_>>()
-            );
+            let sent: Vec<u32> = (0..per_thread).map(|i| thread * 1_000 + i).collect();
+            assert_eq!(own, sent, "thread {thread}");
         }
     }
 }
