@@ -89,7 +89,8 @@ pub struct HookStats {
     /// Evaluation starts that could not be tracked (bounds reached); normally zero.
     pub untracked_starts: u64,
     /// The counters of the hook's queue for its queued sinks (see [`crate::QueuedSink`]):
-    /// evaluations queued, dropped because it was full, handled; zeros without such sinks.
+    /// evaluations queued, dropped because it was full, handled; zeros without such sinks. The
+    /// queue is per evaluating thread, and its capacity is each thread's.
     pub queue: BackgroundStats,
 }
 
