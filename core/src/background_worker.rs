@@ -186,7 +186,7 @@ impl<T: Send + 'static> BackgroundWorker<T> {
         let (sender, receiver) = crossbeam_channel::bounded(capacity);
         let intake = Intake::InOrder {
             sender,
-            wake_at: (capacity / 2).max(1),
+            wake_at: wake_at(capacity),
         };
         Self::spawn(name, capacity, intake, move |counters| {
             run_in_order(&receiver, drain, counters);
@@ -324,6 +324,18 @@ impl<T: Send + 'static> BackgroundWorker<T> {
     }
 }
 
+/// The queue length at which senders wake the worker: half full.
+pub(crate) fn wake_at(capacity: usize) -> usize {
+    (capacity / 2).max(1)
+}
+
+/// Parks the worker for `park`, then doubles it up to [`MAX_IDLE_PARK`] for the next time
+/// nothing arrives.
+fn park_and_back_off(park: &mut Duration) {
+    thread::park_timeout(*park);
+    *park = (*park * 2).min(MAX_IDLE_PARK);
+}
+
 /// Whether this send should look at the queue's length (see the module docs).
 fn should_check_length(capacity: usize) -> bool {
     capacity <= 64
@@ -372,8 +384,7 @@ fn run_in_order<T>(receiver: &Receiver<Message<T>>, mut drain: impl Drain<T>, co
             }
             Err(TryRecvError::Empty) => {
                 counters.drain.run(|| drain.idle());
-                thread::park_timeout(park);
-                park = (park * 2).min(MAX_IDLE_PARK);
+                park_and_back_off(&mut park);
             }
             Err(TryRecvError::Disconnected) => {
                 counters.drain.run(|| drain.idle());
@@ -436,8 +447,7 @@ fn run_per_thread<T>(
                 queues.trim(&mut spare);
                 trimmed = true;
             }
-            thread::park_timeout(park);
-            park = (park * 2).min(MAX_IDLE_PARK);
+            park_and_back_off(&mut park);
         }
     }
 }

@@ -34,6 +34,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::background_worker::wake_at;
 use crate::own_cache_lines::OwnCacheLines;
 use crate::thread_number::thread_number;
 
@@ -91,15 +92,13 @@ impl<T> ThreadQueues<T> {
                 })
                 .collect(),
             capacity,
-            wake_at: (capacity / 2).max(1),
+            wake_at: wake_at(capacity),
         }
     }
 
     /// Pushes `item` onto this thread's queue.
     pub(crate) fn push(&self, item: T) -> Pushed {
-        // While this thread's thread-locals are being destroyed it has no number: queue 0.
-        let index = thread_number().map_or(0, |number| number % THREAD_QUEUES);
-        let mut queue = lock(&self.queues[index]);
+        let mut queue = lock(&self.queues[this_threads_queue()]);
         let length = queue.items.len();
         if length + queue.taken >= self.capacity {
             queue.dropped += 1;
@@ -179,6 +178,13 @@ impl<T> ThreadQueues<T> {
     }
 }
 
+/// The index of the calling thread's queue. While the thread's thread-locals are being
+/// destroyed it has no number: queue 0.
+#[inline]
+fn this_threads_queue() -> usize {
+    thread_number().map_or(0, |number| number % THREAD_QUEUES)
+}
+
 /// A queue's lock; a panic while it was held (none of the code above panics) leaves it usable.
 fn lock<T>(queue: &Mutex<ThreadQueue<T>>) -> MutexGuard<'_, ThreadQueue<T>> {
     queue.lock().unwrap_or_else(PoisonError::into_inner)
@@ -238,8 +244,10 @@ pub(crate) mod tests {
         for i in 0..5 {
             assert_ne!(queues.push(i), Pushed::Full);
         }
-        let index = thread_number().map_or(0, |number| number % THREAD_QUEUES);
-        assert_eq!(lock(&queues.queues[index]).items.capacity(), 5);
+        assert_eq!(
+            lock(&queues.queues[this_threads_queue()]).items.capacity(),
+            5
+        );
     }
 
     #[test]
@@ -256,8 +264,10 @@ pub(crate) mod tests {
         assert_eq!(spare.capacity(), 0);
         assert_eq!(swept(&queues), [7], "a queue with items keeps them");
         queues.trim(&mut spare);
-        let index = thread_number().map_or(0, |number| number % THREAD_QUEUES);
-        assert_eq!(lock(&queues.queues[index]).items.capacity(), 0);
+        assert_eq!(
+            lock(&queues.queues[this_threads_queue()]).items.capacity(),
+            0
+        );
     }
 
     #[test]
