@@ -239,6 +239,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_capacity_of_zero_holds_one_item() {
+        let queues = ThreadQueues::new(0);
+        assert_eq!(queues.capacity(), 1);
+        assert_eq!(
+            queues.push(1),
+            Pushed::QueuedWake,
+            "one item is half of one"
+        );
+        assert_eq!(queues.push(2), Pushed::Full);
+        assert_eq!((queues.accepted(), queues.dropped()), (1, 1));
+        assert_eq!(swept(&queues), [1]);
+    }
+
+    #[test]
     fn a_buffer_never_grows_past_the_capacity() {
         let queues = ThreadQueues::new(5);
         for i in 0..5 {
