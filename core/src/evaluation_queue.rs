@@ -122,11 +122,6 @@ impl EvaluationQueue {
 
     fn send(&self, record: &EvaluationRecord<'_>, pending: PendingEvaluation, accepted_by: u64) {
         let members = &*self.parts.members;
-        let queued = if accepted_by & members.metadata != 0 {
-            QueuedRecord::capture(record)
-        } else {
-            QueuedRecord::capture_without_metadata(record)
-        };
         let start = if accepted_by & members.start != 0 {
             record.started.map(|start| start.time)
         } else {
@@ -134,19 +129,22 @@ impl EvaluationQueue {
         };
         #[cfg(not(feature = "opentelemetry"))]
         let _ = pending;
-        self.parts.worker.try_send(
-            QueuedEvaluation {
-                record: queued,
-                start,
-                #[cfg(feature = "opentelemetry")]
-                parent: pending.parent,
-                accepted_by,
+        // Captured in the queue's buffer, and only when there is room.
+        let capture = || QueuedEvaluation {
+            record: if accepted_by & members.metadata != 0 {
+                QueuedRecord::capture(record)
+            } else {
+                QueuedRecord::capture_without_metadata(record)
             },
-            || QueueDrain {
-                members: self.parts.members.clone(),
-                context: EvaluationContext::default(),
-            },
-        );
+            start,
+            #[cfg(feature = "opentelemetry")]
+            parent: pending.parent,
+            accepted_by,
+        };
+        self.parts.worker.try_send_with(capture, || QueueDrain {
+            members: self.parts.members.clone(),
+            context: EvaluationContext::default(),
+        });
     }
 
     /// Waits until every evaluation queued before this call is handled and the sinks are

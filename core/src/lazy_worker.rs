@@ -87,6 +87,16 @@ impl<T: Send + 'static> LazyWorker<T> {
     /// Queues `item` without waiting, starting the thread with the drain `start` makes if this
     /// is the first item; `false` (and counted as dropped) when the queue is full.
     pub fn try_send<D: Drain<T>>(&self, item: T, start: impl FnOnce() -> D) -> bool {
+        self.try_send_with(|| item, start)
+    }
+
+    /// Queues the item `make` returns, as [`try_send`](Self::try_send) does; see
+    /// [`BackgroundWorker::try_send_with`] for when `make` runs.
+    pub fn try_send_with<D: Drain<T>>(
+        &self,
+        make: impl FnOnce() -> T,
+        start: impl FnOnce() -> D,
+    ) -> bool {
         self.worker
             .get_or_init(|| {
                 if self.per_thread {
@@ -95,7 +105,7 @@ impl<T: Send + 'static> LazyWorker<T> {
                     BackgroundWorker::start(self.name, self.capacity, start())
                 }
             })
-            .try_send(item)
+            .try_send_with(make)
     }
 
     /// [`BackgroundWorker::flush`]; `true` at once when nothing was ever sent.

@@ -65,7 +65,7 @@ struct ThreadQueue<T> {
     dropped: u64,
 }
 
-/// What became of a [`ThreadQueues::push`].
+/// What became of a [`ThreadQueues::push_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
     /// Queued.
@@ -96,8 +96,14 @@ impl<T> ThreadQueues<T> {
         }
     }
 
-    /// Pushes `item` onto this thread's queue.
-    pub(crate) fn push(&self, item: T) -> Pushed {
+    /// Pushes the item `make` returns onto this thread's queue; `make` is not called when the
+    /// queue is full.
+    ///
+    /// `make` runs under the queue's lock, right where the item is stored: an evaluation's
+    /// item (256 bytes) is copied once on its way into the buffer instead of three times, and
+    /// not made at all when it would be dropped (BENCHMARKS.md, "The queued item made where it
+    /// is stored"). `make` must not push to these queues.
+    pub(crate) fn push_with(&self, make: impl FnOnce() -> T) -> Pushed {
         let mut queue = lock(&self.queues[this_threads_queue()]);
         let length = queue.items.len();
         if length + queue.taken >= self.capacity {
@@ -109,7 +115,7 @@ impl<T> ThreadQueues<T> {
             let more = length.max(4).min(self.capacity - length);
             queue.items.reserve_exact(more);
         }
-        queue.items.push(item);
+        queue.items.push(make());
         queue.accepted += 1;
         if length + 1 == self.wake_at {
             Pushed::QueuedWake
@@ -206,13 +212,13 @@ pub(crate) mod tests {
     #[test]
     fn a_threads_items_come_out_in_order_and_the_queue_is_bounded() {
         let queues = ThreadQueues::new(8);
-        let pushed: Vec<Pushed> = (0..10).map(|i| queues.push(i)).collect();
+        let pushed: Vec<Pushed> = (0..10).map(|i| queues.push_with(|| i)).collect();
         assert_eq!(pushed[3], Pushed::QueuedWake, "half of 8 reached");
         assert_eq!(pushed.iter().filter(|p| **p == Pushed::Full).count(), 2);
         assert_eq!((queues.accepted(), queues.dropped()), (8, 2));
         assert_eq!(swept(&queues), (0..8).collect::<Vec<_>>());
         // The next round reuses a buffer and still keeps the bound.
-        assert_eq!(queues.push(100), Pushed::Queued);
+        assert_eq!(queues.push_with(|| 100), Pushed::Queued);
         assert_eq!(swept(&queues), [100]);
         assert_eq!(queues.accepted(), 9);
     }
@@ -221,13 +227,13 @@ pub(crate) mod tests {
     fn items_the_worker_holds_count_against_the_capacity_until_handled() {
         let queues = ThreadQueues::new(4);
         for i in 0..4 {
-            assert_ne!(queues.push(i), Pushed::Full);
+            assert_ne!(queues.push_with(|| i), Pushed::Full);
         }
         let mut spare = Vec::new();
         let mut during = Vec::new();
         queues.sweep(&mut spare, |item| {
             // While the worker holds the batch, the queue is still full.
-            during.push((item, queues.push(10 + item)));
+            during.push((item, queues.push_with(|| 10 + item)));
         });
         assert!(
             during.iter().all(|(_, pushed)| *pushed == Pushed::Full),
@@ -235,7 +241,7 @@ pub(crate) mod tests {
         );
         assert_eq!(queues.dropped(), 4);
         // Handed over: room again.
-        assert_eq!(queues.push(99), Pushed::Queued);
+        assert_eq!(queues.push_with(|| 99), Pushed::Queued);
     }
 
     #[test]
@@ -243,12 +249,26 @@ pub(crate) mod tests {
         let queues = ThreadQueues::new(0);
         assert_eq!(queues.capacity(), 1);
         assert_eq!(
-            queues.push(1),
+            queues.push_with(|| 1),
             Pushed::QueuedWake,
             "one item is half of one"
         );
-        assert_eq!(queues.push(2), Pushed::Full);
+        assert_eq!(queues.push_with(|| 2), Pushed::Full);
         assert_eq!((queues.accepted(), queues.dropped()), (1, 1));
+        assert_eq!(swept(&queues), [1]);
+    }
+
+    #[test]
+    fn a_full_queue_makes_no_item() {
+        let queues = ThreadQueues::new(1);
+        let made = std::cell::Cell::new(0);
+        let make = |item| {
+            made.set(made.get() + 1);
+            item
+        };
+        assert_ne!(queues.push_with(|| make(1)), Pushed::Full);
+        assert_eq!(queues.push_with(|| make(2)), Pushed::Full);
+        assert_eq!(made.get(), 1, "the refused item was never made");
         assert_eq!(swept(&queues), [1]);
     }
 
@@ -256,7 +276,7 @@ pub(crate) mod tests {
     fn a_buffer_never_grows_past_the_capacity() {
         let queues = ThreadQueues::new(5);
         for i in 0..5 {
-            assert_ne!(queues.push(i), Pushed::Full);
+            assert_ne!(queues.push_with(|| i), Pushed::Full);
         }
         assert_eq!(
             lock(&queues.queues[this_threads_queue()]).items.capacity(),
@@ -269,11 +289,11 @@ pub(crate) mod tests {
         let queues = ThreadQueues::new(4_096);
         let mut spare = Vec::new();
         for i in 0..4_000 {
-            assert_ne!(queues.push(i), Pushed::Full);
+            assert_ne!(queues.push_with(|| i), Pushed::Full);
         }
         queues.sweep(&mut spare, drop);
         assert!(spare.capacity() >= 4_000, "kept for the next round");
-        queues.push(7);
+        queues.push_with(|| 7);
         queues.trim(&mut spare);
         assert_eq!(spare.capacity(), 0);
         assert_eq!(swept(&queues), [7], "a queue with items keeps them");
@@ -292,7 +312,7 @@ pub(crate) mod tests {
                 let queues = queues.clone();
                 std::thread::spawn(move || {
                     for i in 0..500 {
-                        assert_ne!(queues.push(thread * 1_000 + i), Pushed::Full);
+                        assert_ne!(queues.push_with(|| thread * 1_000 + i), Pushed::Full);
                     }
                 })
             })
