@@ -14,8 +14,12 @@
 //!
 //! `otel_paired/*` times the log event and metrics sinks against the bare evaluation in one
 //! loop (turns of each, alternated): the steadier figure on a shared machine.
+//! `otel_paired/log_event_queue_full_over_bare` does so with an exporter that has stopped: the
+//! hook's queue is full and every record is dropped, the cost of an evaluation while a
+//! service's log pipeline is stuck.
 
 use std::hint::black_box;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -29,8 +33,10 @@ use openfeature_hooks_testkit::{
     BENCH_FLAG, DropLogs, DropSpans, PairedTurns, bench_provider, fixture_client,
     time_bool_evaluations,
 };
+use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{Tracer, TracerProvider};
-use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -54,6 +60,22 @@ fn batch_logs() -> SdkLoggerProvider {
     SdkLoggerProvider::builder()
         .with_batch_exporter(DropLogs)
         .build()
+}
+
+/// A log processor whose first export waits until the sender of its channel is dropped.
+#[derive(Debug)]
+struct StalledLogs(Mutex<mpsc::Receiver<()>>);
+
+impl LogProcessor for StalledLogs {
+    fn emit(&self, _record: &mut SdkLogRecord, _scope: &InstrumentationScope) {
+        if let Ok(released) = self.0.lock() {
+            let _ = released.recv();
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
 }
 
 /// Metrics collected now and then into memory.
@@ -172,16 +194,34 @@ fn sinks_paired(c: &mut Criterion) {
         let _ = log_hook.flush(timeout);
         let _ = metrics.flush(timeout);
     };
+    // An exporter that has stopped: after the first 4 096 records fill the hook's queue (the
+    // warm-up does), every evaluation's record is dropped and counted.
+    let (release_stalled, stalled) = std::sync::mpsc::channel::<()>();
+    let stalled_logs = SdkLoggerProvider::builder()
+        .with_log_processor(StalledLogs(Mutex::new(stalled)))
+        .build();
+    let stalled_hook = TelemetryHook::builder()
+        .sink(LogEventSink::from_provider(&stalled_logs))
+        .build();
     let cases = [
-        ("log_event_batch_processor_over_bare", log_hook.clone()),
-        ("metrics_over_bare", metrics_hook),
+        (
+            "log_event_batch_processor_over_bare",
+            log_hook.clone(),
+            true,
+        ),
+        ("metrics_over_bare", metrics_hook, true),
+        (
+            "log_event_queue_full_over_bare",
+            stalled_hook.clone(),
+            false,
+        ),
     ];
     let mut group = c.benchmark_group("otel_paired");
     group
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20);
-    for (name, hook) in cases {
+    for (name, hook, drains) in cases {
         let client = runtime.block_on(client(Some(hook)));
         let turns = PairedTurns::new(PairedTurns::EVALUATIONS_PER_TURN);
         group.bench_function(name, |b| {
@@ -190,14 +230,32 @@ fn sinks_paired(c: &mut Criterion) {
                     iters,
                     |count| runtime.block_on(time_bool_evaluations(&bare, FLAG, &context, count)),
                     |count| runtime.block_on(time_bool_evaluations(&client, FLAG, &context, count)),
-                    &drain,
+                    || {
+                        if drains {
+                            drain();
+                        }
+                    },
                 )
             });
         });
     }
     group.finish();
+    print_queue_full(&stalled_hook);
+    drop(release_stalled);
+    let _ = stalled_logs.shutdown();
     let _ = batch_logs.shutdown();
     let _ = meters.shutdown();
+}
+
+/// Prints how many of the stalled case's records were dropped: its figure means an evaluation
+/// whose record is dropped only when nearly all were.
+#[allow(clippy::print_stdout)] // part of the bench's report
+fn print_queue_full(hook: &TelemetryHook) {
+    let queue = hook.stats().queue;
+    println!(
+        "otel_paired/log_event_queue_full_over_bare: {} records queued, {} dropped",
+        queue.queued, queue.dropped
+    );
 }
 
 /// One evaluation's start and record in `sink`, called directly: the series lookups and the
