@@ -149,6 +149,49 @@ fn a_blocked_processor_does_not_slow_evaluations_and_its_drops_are_counted() {
     drop(clients);
 }
 
+/// The hook's queue is per evaluating thread: while the worker is stuck, each thread fills a
+/// queue of its own, so two threads queue twice the capacity (one shared queue would hold it
+/// once), and the rest is dropped and counted.
+#[test]
+fn each_evaluating_thread_has_a_queue_of_its_own() {
+    const EXTRA: usize = 10;
+    let gate = Gate::default();
+    let exported = InMemoryLogExporter::default();
+    let logs = SdkLoggerProvider::builder()
+        .with_log_processor(GatedProcessor::new(&gate, &exported))
+        .build();
+    let sink = LogEventSink::from_provider(&logs).with_queue_capacity(QUEUE);
+    let client = runtime().block_on(client(&sink));
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let client = &client;
+            scope.spawn(move || {
+                let runtime = runtime();
+                for _ in 0..QUEUE + EXTRA {
+                    let value = runtime.block_on(client.get_bool_value("checkout", None, None));
+                    assert_eq!(value, Ok(true));
+                }
+            });
+        }
+    });
+    let stats = sink.stats();
+    // Nothing is handled before the gate opens: the first event holds the worker.
+    assert_eq!(
+        (stats.queued, stats.dropped, stats.handled),
+        (2 * QUEUE as u64, 2 * EXTRA as u64, 0),
+        "{stats:?}"
+    );
+    gate.open();
+    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(logs.force_flush().is_ok());
+    assert_eq!(sink.stats().handled, 2 * QUEUE as u64);
+    assert_eq!(
+        exported.get_emitted_logs().unwrap_or_default().len(),
+        2 * QUEUE
+    );
+    drop(client);
+}
+
 #[test]
 fn a_late_event_carries_the_evaluations_time_and_trace_context() {
     let gate = Gate::default();
