@@ -373,13 +373,7 @@ fn datadog_tags_reach_the_agent_on_the_request_span() {
             .is_ok()
     );
     let traces = agent.traces();
-    let spans: Vec<&Value> = traces
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .collect();
+    let spans = test_agent::spans_of(&traces);
     let request = spans
         .iter()
         .find(|s| s["resource"] == "request")

@@ -10,7 +10,7 @@ use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_datadog::{ExperimentSpanSink, SpanTagsSink};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use serde_json::Value;
-use support::test_agent::TestAgent;
+use support::test_agent::{TestAgent, spans_of};
 use support::{provider, runtime};
 
 /// Datadog's own tracer, sending to `agent_url` as `service`.
@@ -72,13 +72,7 @@ fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
     );
 
     let traces = agent.traces();
-    let spans: Vec<&Value> = traces
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .collect();
+    let spans = spans_of(&traces);
     let root = spans
         .iter()
         .find(|s| s["resource"] == "GET /checkout")

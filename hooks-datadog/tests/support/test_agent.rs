@@ -137,6 +137,18 @@ impl TestAgent {
     }
 }
 
+/// Every span of `traces` (as [`TestAgent::traces`] answers them: a list of traces, each a list
+/// of spans), in one list.
+pub fn spans_of(traces: &serde_json::Value) -> Vec<&serde_json::Value> {
+    traces
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .collect()
+}
+
 impl Drop for TestAgent {
     fn drop(&mut self) {
         let _ = self.child.kill();
