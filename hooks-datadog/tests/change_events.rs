@@ -11,7 +11,7 @@ use openfeature_hooks_datadog::{
     FlagChange, NotQueued,
 };
 use openfeature_hooks_testkit::{
-    FixtureFlag, FixtureProvider, HttpReceiver, ReceivedRequest, Reply,
+    FixtureFlag, FixtureProvider, HttpReceiver, KeptLogs, ReceivedRequest, Reply,
 };
 use serde_json::{Map, Value, json};
 use support::{client_with, runtime};
@@ -256,45 +256,19 @@ fn a_hanging_server_never_slows_evaluations_and_the_queue_stays_bounded() {
     drop(receiver);
 }
 
-/// Keeps every log line, to check what the sender logs.
-struct KeepLogs;
-
-static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-impl log::Log for KeepLogs {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        // ureq_proto hex-dumps raw requests at TRACE, the key header included (documented on
-        // `ApiKey`); that is the HTTP client's, not this crate's, and is left out here. It cuts
-        // the bytes into 16-byte lines, so a plain search would miss the key anyway.
-        if record.target().starts_with("ureq_proto") {
-            return;
-        }
-        LOGGED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(format!("{} {}", record.level(), record.args()));
-    }
-    fn flush(&self) {}
-}
+/// Every log line of this test binary.
+static LOGS: KeptLogs = KeptLogs::new();
 
 #[test]
 fn a_refused_key_is_logged_by_status_never_by_value() {
-    static LOGGER: KeepLogs = KeepLogs;
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Trace);
+    LOGS.install();
     let receiver = receiver();
     receiver.reply_with(Reply::Status(403));
     let events = ChangeEvents::start(config(&receiver));
     assert!(events.report(change("f")));
     receiver.wait_until(Duration::from_secs(5), |r| !r.is_empty());
     assert!(events.shutdown(Duration::from_secs(2)));
-    let logged = LOGGED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .join("\n");
+    let logged = LOGS.text();
     assert!(logged.contains("403"), "the refusal is logged: {logged:?}");
     assert!(!logged.contains(KEY), "the API key is never logged");
 }

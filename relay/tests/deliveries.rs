@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use openfeature_hooks_relay::{ImpactMap, Secret, hmac_signature};
-use openfeature_hooks_testkit::Reply;
+use openfeature_hooks_testkit::{KeptLogs, Reply};
 use serde_json::{Value, json};
 use support::{
     API_KEY, FLIPT_SECRET, LD_SECRET, Served, body_of, events_config, flag_of, relay_config,
@@ -246,35 +246,13 @@ fn a_redelivery_sends_nothing_new() {
     assert_eq!(served.relay.stats().duplicates, 3);
 }
 
-/// Keeps every log line of this test binary, except `ureq_proto`'s: the HTTP client (the
-/// test's and the sender's) hex-dumps raw requests at TRACE, signatures, `Authorization` and
-/// the API key included (documented on `ApiKey`).
-struct KeepLogs;
-
-static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-impl log::Log for KeepLogs {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("ureq_proto") {
-            return;
-        }
-        LOGGED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(format!("{} {}", record.level(), record.args()));
-    }
-    fn flush(&self) {}
-}
+/// Every log line of this test binary.
+static LOGS: KeptLogs = KeptLogs::new();
 
 #[test]
 fn unsigned_tampered_wrongly_signed_oversized_and_malformed_deliveries_are_refused_and_send_nothing()
  {
-    static LOGGER: KeepLogs = KeepLogs;
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Trace);
+    LOGS.install();
     let served = Served::start(relay_config().with_max_body_bytes(4096));
     let (_, at) = time_ago(10);
     let body = flipt_event(
@@ -374,10 +352,7 @@ fn unsigned_tampered_wrongly_signed_oversized_and_malformed_deliveries_are_refus
         (stats.unauthorized, stats.malformed, stats.relayed),
         (8, 6, 1)
     );
-    let logged = LOGGED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .join("\n");
+    let logged = LOGS.text();
     assert!(
         !logged.is_empty(),
         "the logger captures (the HTTP clients' request lines)"

@@ -1,7 +1,8 @@
 //! Test support for the openfeature-hooks crates (not published): an in-memory provider with
 //! fixed flags, a sink that keeps owned copies of records, an HTTP endpoint on loopback that
-//! records what real exporters send, a global allocator that counts allocations per thread, and
-//! the paired timing of two cases that benches report differences with.
+//! records what real exporters send, a logger that keeps every line, a global allocator that
+//! counts allocations per thread, and the paired timing of two cases that benches report
+//! differences with.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -12,6 +13,7 @@ mod do_nothing_hook;
 mod drop_exporters;
 mod fixture_provider;
 mod http_receiver;
+mod kept_logs;
 mod paired_turns;
 mod recording_sink;
 mod remote_parent;
@@ -24,6 +26,7 @@ pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
 pub use drop_exporters::{DropLogs, DropSpans};
 pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
+pub use kept_logs::KeptLogs;
 pub use paired_turns::{PairedTurns, time_bool_evaluations};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
 pub use remote_parent::remote_parent_with_trace_state;
