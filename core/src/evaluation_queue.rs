@@ -19,7 +19,8 @@ pub const MAX_QUEUED_SINKS: usize = 64;
 /// once. The queue is per evaluating thread
 /// ([`BackgroundWorker::start_per_thread`](crate::BackgroundWorker::start_per_thread)): each
 /// thread's evaluations reach the sinks in its order, with no order between threads (each
-/// record carries its own time), and the capacity bounds each thread's queue. A [`TelemetryHook`](crate::TelemetryHook) makes one for its queued sinks (thread
+/// record carries its own time), and the capacity bounds each thread's queue. A
+/// [`TelemetryHook`](crate::TelemetryHook) makes one for its queued sinks (thread
 /// `openfeature-hook`); a queued sink used on its own makes one for itself. The thread starts
 /// with the first evaluation sent; dropping the last clone drains what is queued and stops it
 /// (see [`BackgroundWorker`](crate::BackgroundWorker) for the bounds).
@@ -84,8 +85,9 @@ impl EvaluationQueue {
         }
     }
 
-    /// Offers `record` to every sink; when any accepts, captures it once and queues it without
-    /// waiting (dropped and counted when the queue is full).
+    /// Offers `record` to every sink; when any accepts, captures it once, in the thread's queue,
+    /// without waiting. When the queue is full the evaluation is dropped and counted, and
+    /// nothing is captured.
     pub fn offer(&self, record: &EvaluationRecord<'_>) {
         let members = &*self.parts.members;
         let pending = self.pending();
