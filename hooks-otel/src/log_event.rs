@@ -117,6 +117,11 @@ impl<L: Logger> LogEventSink<L> {
     /// past that, events are dropped and counted. On a hook's
     /// queue, shared with its other queued sinks, the queue takes the largest capacity they
     /// ask for. Set it before the first evaluation.
+    ///
+    /// Memory: a waiting evaluation takes 256 bytes (plus texts too long to copy inline, and
+    /// flag metadata), so a stalled exporter holds at most about `capacity` × 256 bytes per
+    /// evaluating thread: 1 MiB per thread by default, and 64 times that at most, since
+    /// threads past the 64th share the first 64 queues.
     #[must_use]
     pub fn with_queue_capacity(self, capacity: usize) -> Self {
         self.remade(|emitter| emitter.capacity = capacity)
