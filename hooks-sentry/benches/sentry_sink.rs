@@ -1,8 +1,9 @@
 //! What the Sentry sink adds to one flag evaluation, beside the bare evaluation in the same run,
 //! with a full 100-flag buffer and an active span (the steady state of a busy request), and
 //! what the first flag of a fresh hub costs (a hub per request, the first evaluation of each
-//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`, and with a
-//! transaction per hub, `_and_trace`), and requests
+//! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`, under a
+//! request transaction that already carries ten flag attributes, `_flagged_transaction`, and
+//! with a transaction per hub, `_and_trace`), and requests
 //! interleaved on one thread, each evaluation in another hub than the last
 //! (`sentry_sink_requests_interleaved` against `bare_requests_interleaved`).
 //!
@@ -13,7 +14,8 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext};
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_sentry::{SentrySink, add_feature_flag};
@@ -125,10 +127,7 @@ fn sink(c: &mut Criterion) {
     let parent = hub(ClientOptions::new().traces_sample_rate(1.0));
     Hub::run(parent.clone(), || {
         let (transaction, span) = request();
-        for (name, client) in [
-            ("bare_in_a_fresh_hub", &bare),
-            ("sentry_sink_first_flag_in_a_fresh_hub", &with_sentry),
-        ] {
+        let first_flag = |name: &str, client: &Client, group: &mut BenchmarkGroup<'_, WallTime>| {
             group.bench_function(name, |b| {
                 b.iter(|| {
                     Hub::run(Arc::new(Hub::new_from_top(&parent)), || {
@@ -136,7 +135,23 @@ fn sink(c: &mut Criterion) {
                     });
                 });
             });
+        };
+        first_flag("bare_in_a_fresh_hub", &bare, &mut group);
+        first_flag(
+            "sentry_sink_first_flag_in_a_fresh_hub",
+            &with_sentry,
+            &mut group,
+        );
+        // The request's transaction already carries ten flag attributes (its own flags): the
+        // hub's flags are kept for the trace when it is dropped, which reads the trace's id.
+        for i in 0..10 {
+            transaction.set_data(&format!("flag.evaluation.flag-{i}"), true.into());
         }
+        first_flag(
+            "sentry_sink_first_flag_in_a_fresh_hub_flagged_transaction",
+            &with_sentry,
+            &mut group,
+        );
         span.finish();
         transaction.finish();
     });

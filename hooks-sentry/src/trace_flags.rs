@@ -48,8 +48,8 @@ use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use openfeature_hooks_core::{FastBuildHasher, fibonacci_index};
-use sentry::TransactionOrSpan;
 use sentry::protocol::{Context, Event, TraceId, Value};
+use sentry::{TransactionContext, TransactionOrSpan};
 
 use crate::FlagBuffer;
 use crate::hub_flags::{flag_entry, flag_of_entry, flags_context_values};
@@ -125,8 +125,15 @@ pub(crate) fn keep(span: &TransactionOrSpan, flags: &FlagBuffer) {
     if flags.is_empty() {
         return;
     }
-    let trace = span.get_trace_context().trace_id;
+    let trace = trace_id_of(span);
     shard(trace).keep(trace, flags);
+}
+
+/// The trace id of `span`. `get_trace_context` would clone the transaction's whole context,
+/// its data map included (the root's flag attributes among it); building a context that
+/// continues from the span reads only the ids, under the span's lock.
+fn trace_id_of(span: &TransactionOrSpan) -> TraceId {
+    TransactionContext::continue_from_span("", "", Some(span.clone())).trace_id()
 }
 
 /// The event's trace id, from its trace context.
@@ -182,6 +189,21 @@ mod tests {
 
     fn trace(n: u8) -> TraceId {
         TraceId::from([n; 16])
+    }
+
+    #[test]
+    fn a_spans_trace_id_is_read_without_its_context() {
+        let context = TransactionContext::new_with_trace_id("GET /", "http.server", trace(7));
+        let transaction = sentry::start_transaction(context);
+        transaction.set_data("flag.evaluation.a", Value::Bool(true));
+        let child = transaction.start_child("db", "query");
+        for span in [
+            TransactionOrSpan::from(transaction.clone()),
+            TransactionOrSpan::from(child),
+        ] {
+            assert_eq!(trace_id_of(&span), trace(7));
+            assert_eq!(trace_id_of(&span), span.get_trace_context().trace_id);
+        }
     }
 
     #[test]
