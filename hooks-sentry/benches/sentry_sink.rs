@@ -1,5 +1,7 @@
 //! What the Sentry sink adds to one flag evaluation, beside the bare evaluation in the same run,
-//! with a full 100-flag buffer and an active span (the steady state of a busy request), and
+//! with a full 100-flag buffer and an active span (the steady state of a busy request; the
+//! flag already on the span, `_flag_on_span`, or on the active transaction,
+//! `_flag_on_transaction`), and
 //! what the first flag of a fresh hub costs (a hub per request, the first evaluation of each
 //! request: `sentry_sink_first_flag_in_a_fresh_hub` against `bare_in_a_fresh_hub`, under a
 //! request transaction that already carries ten flag attributes, `_flagged_transaction`, and
@@ -101,6 +103,11 @@ fn sink(c: &mut Criterion) {
         evaluate_once(&with_sentry);
         fill_buffer();
         bench("sentry_sink_full_buffer_flag_on_span", &with_sentry);
+        // A request without child spans (sentry-tower without `tracing` spans): the
+        // transaction is the active span, and the flag one of its attributes.
+        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        evaluate_once(&with_sentry);
+        bench("sentry_sink_full_buffer_flag_on_transaction", &with_sentry);
         span.finish();
         transaction.finish();
     });

@@ -45,7 +45,13 @@ pub(crate) fn record_on_active_span(hub: &Hub, active: ActiveSpan, name: &str, v
         match &span {
             TransactionOrSpan::Transaction(transaction) => {
                 let mut data = transaction.data();
-                let (present, exists) = count_flags(data.iter().map(|(k, _)| k.as_str()), &key);
+                let (present, held) = count_flags(data.iter(), &key);
+                // Already there: sentry-core offers no update in place, and setting it again
+                // would allocate the key for nothing.
+                let (exists, same) = (held.is_some(), held == Some(&value));
+                if same {
+                    return false;
+                }
                 if exists || present < MAX_FLAGS_PER_SPAN {
                     data.set_data(Cow::Owned(key.clone()), value);
                     return false;
@@ -101,11 +107,15 @@ fn is_unsampled_child(span: &TransactionOrSpan) -> bool {
     }
 }
 
-/// (flag attributes present, whether `key` is one of them).
-fn count_flags<'a>(keys: impl Iterator<Item = &'a str>, key: &str) -> (usize, bool) {
-    keys.filter(|k| k.starts_with(SPAN_ATTRIBUTE_PREFIX))
-        .fold((0, false), |(count, exists), k| {
-            (count + 1, exists || k == key)
+/// (flag attributes present, the value `key` holds if it is one of them).
+fn count_flags<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    key: &str,
+) -> (usize, Option<&'a Value>) {
+    entries
+        .filter(|(k, _)| k.starts_with(SPAN_ATTRIBUTE_PREFIX))
+        .fold((0, None), |(count, held), (k, v)| {
+            (count + 1, held.or((k == key).then_some(v)))
         })
 }
 

@@ -132,6 +132,48 @@ fn spans_keep_the_first_ten_flags_and_update_present_ones() {
 }
 
 #[test]
+fn the_active_transaction_keeps_the_first_ten_flags_and_updates_present_ones() {
+    let (hub, transport) = hub(true);
+    let runtime = runtime();
+    let client = client(&runtime, SentrySink::new());
+    sentry::Hub::run(hub, || {
+        let transaction =
+            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        runtime.block_on(async {
+            for i in 0..12 {
+                let _ = client.get_bool_value(&format!("f{i}"), None, None).await;
+            }
+            // The same value again changes nothing.
+            let _ = client.get_bool_value("f2", None, None).await;
+        });
+        // f0 is on the transaction as true: a new value replaces it, the same one keeps it.
+        add_feature_flag("f0", false);
+        add_feature_flag("f0", false);
+        // f1 is false: true replaces it.
+        add_feature_flag("f1", true);
+        transaction.finish();
+    });
+    let transactions = payloads(&transport, "transaction");
+    let data = &transactions[0]["contexts"]["trace"]["data"];
+    let flag_keys: Vec<&str> = data
+        .as_object()
+        .map(|data| {
+            data.keys()
+                .map(String::as_str)
+                .filter(|k| k.starts_with("flag.evaluation."))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut expected: Vec<String> = (0..10).map(|i| format!("flag.evaluation.f{i}")).collect();
+    expected.sort();
+    assert_eq!(flag_keys, expected, "the first ten, no more: {data}");
+    assert_eq!(data["flag.evaluation.f0"], false, "updated");
+    assert_eq!(data["flag.evaluation.f1"], true, "updated");
+    assert_eq!(data["flag.evaluation.f2"], true, "kept");
+}
+
+#[test]
 fn a_full_span_skips_absent_flags_but_updates_present_ones_and_a_new_span_starts_empty() {
     // The sink remembers which flags a full span lacks (to skip the span's lock on later
     // evaluations): that must never stop updates of flags on it, nor writes to the next span.
