@@ -4,7 +4,7 @@ mod support;
 
 use openfeature_hooks_sentry::{RecordedValues, SentrySink, add_feature_flag};
 use serde_json::{Value, json};
-use support::{client, flags, hub, pairs, payloads, runtime};
+use support::{active_transaction, client, flag_keys, flags, hub, pairs, payloads, runtime};
 
 #[test]
 fn error_events_carry_the_flags_context_as_sentry_reads_it() {
@@ -57,9 +57,7 @@ fn transactions_carry_no_flags_context_and_the_root_transaction_keeps_its_flags(
     let runtime = runtime();
     let client = client(&runtime, SentrySink::new());
     sentry::Hub::run(hub, || {
-        let transaction =
-            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
-        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        let transaction = active_transaction();
         runtime.block_on(async {
             let _ = client.get_bool_value("a", None, None).await;
             let _ = client.get_bool_value("off-flag", None, None).await;
@@ -110,19 +108,11 @@ fn spans_keep_the_first_ten_flags_and_update_present_ones() {
     });
     let transactions = payloads(&transport, "transaction");
     let span = &transactions[0]["spans"][0];
-    let flag_keys: Vec<&str> = span["data"]
-        .as_object()
-        .map(|data| {
-            data.keys()
-                .map(String::as_str)
-                .filter(|k| k.starts_with("flag.evaluation."))
-                .collect()
-        })
-        .unwrap_or_default();
+    let keys = flag_keys(&span["data"]);
     let expected: Vec<String> = (0..10).map(|i| format!("flag.evaluation.f{i}")).collect();
     let mut sorted = expected.clone();
     sorted.sort();
-    assert_eq!(flag_keys, sorted, "the first ten, no more");
+    assert_eq!(keys, sorted, "the first ten, no more");
     assert_eq!(
         span["data"]["flag.evaluation.f0"], false,
         "present keys are updated"
@@ -137,9 +127,7 @@ fn the_active_transaction_keeps_the_first_ten_flags_and_updates_present_ones() {
     let runtime = runtime();
     let client = client(&runtime, SentrySink::new());
     sentry::Hub::run(hub, || {
-        let transaction =
-            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
-        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        let transaction = active_transaction();
         runtime.block_on(async {
             for i in 0..12 {
                 let _ = client.get_bool_value(&format!("f{i}"), None, None).await;
@@ -156,18 +144,10 @@ fn the_active_transaction_keeps_the_first_ten_flags_and_updates_present_ones() {
     });
     let transactions = payloads(&transport, "transaction");
     let data = &transactions[0]["contexts"]["trace"]["data"];
-    let flag_keys: Vec<&str> = data
-        .as_object()
-        .map(|data| {
-            data.keys()
-                .map(String::as_str)
-                .filter(|k| k.starts_with("flag.evaluation."))
-                .collect()
-        })
-        .unwrap_or_default();
+    let keys = flag_keys(data);
     let mut expected: Vec<String> = (0..10).map(|i| format!("flag.evaluation.f{i}")).collect();
     expected.sort();
-    assert_eq!(flag_keys, expected, "the first ten, no more: {data}");
+    assert_eq!(keys, expected, "the first ten, no more: {data}");
     assert_eq!(data["flag.evaluation.f0"], false, "updated");
     assert_eq!(data["flag.evaluation.f1"], true, "updated");
     assert_eq!(data["flag.evaluation.f2"], true, "kept");

@@ -7,7 +7,7 @@ mod support;
 use openfeature_hooks_sentry::{RecordedValues, SentrySink};
 use serde_json::{Value, json};
 use support::relay::normalise;
-use support::{client, hub, payloads, runtime};
+use support::{active_transaction, client, hub, payloads, runtime};
 
 /// Flags of every kind the sink records with `RecordedValues::Scalars`, names Relay would
 /// reject (outside its alphabet, empty, over 200 characters) included.
@@ -103,9 +103,7 @@ fn flag_span_data_survives_relays_normalisation_of_a_transaction() {
     let runtime = runtime();
     let client = client(&runtime, SentrySink::new());
     sentry::Hub::run(hub, || {
-        let transaction =
-            sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
-        sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+        let transaction = active_transaction();
         runtime.block_on(async {
             let _ = client.get_bool_value("a", None, None).await;
             let _ = client.get_bool_value("off-flag", None, None).await;

@@ -158,3 +158,23 @@ pub fn pairs(expected: &[(&str, Value)]) -> Vec<(String, Value)> {
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect()
 }
+
+/// Starts a request transaction (`GET /`) and makes it the current hub's active span.
+pub fn active_transaction() -> sentry::Transaction {
+    let transaction =
+        sentry::start_transaction(sentry::TransactionContext::new("GET /", "http.server"));
+    sentry::configure_scope(|scope| scope.set_span(Some(transaction.clone().into())));
+    transaction
+}
+
+/// The flag attribute names (`flag.evaluation.*`) of a span's or trace context's `data`.
+pub fn flag_keys(data: &Value) -> Vec<&str> {
+    data.as_object()
+        .map(|data| {
+            data.keys()
+                .map(String::as_str)
+                .filter(|k| k.starts_with("flag.evaluation."))
+                .collect()
+        })
+        .unwrap_or_default()
+}
