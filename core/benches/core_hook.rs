@@ -11,7 +11,9 @@
 //!     writing left the evaluation path (A/B of 2026-11-28, BENCHMARKS.md, issue 15)
 //!
 //! `evaluation_paired/*` times the no-op and JSON-lines cases against the bare evaluation in one
-//! loop (turns of each, alternated): the steadier figure on a shared machine.
+//! loop (turns of each, alternated): the steadier figure on a shared machine;
+//! `core_json_lines_stalled_writer_over_bare` does so with a writer that has stopped, every
+//! record dropped.
 //!
 //! `json_lines_writer/lines_written` measures the other half of that sink: records handed to
 //! it and waited for until its thread has formatted and written them all, per line, in wall
@@ -19,7 +21,7 @@
 //! still paid.
 
 use std::hint::black_box;
-
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -141,7 +143,46 @@ fn evaluation_paired(c: &mut Criterion) {
             print_drops(case.name(), json);
         }
     }
+    // A writer that has stopped: once the sink's queue is full (the warm-up fills it), every
+    // record is dropped and counted. What an evaluation costs while a service's disk or pipe
+    // is stuck.
+    let (release, stalled) = mpsc::channel();
+    let json = JsonLinesSink::new(StalledWriter(Mutex::new(stalled)));
+    let client = runtime.block_on(async {
+        fixture_client(bench_provider())
+            .await
+            .with_hook(TelemetryHook::builder().sink(json.clone()).build())
+    });
+    let turns = PairedTurns::new(PairedTurns::EVALUATIONS_PER_TURN);
+    group.bench_function("core_json_lines_stalled_writer_over_bare", |b| {
+        b.iter_custom(|iters| {
+            turns.difference(
+                iters,
+                |count| runtime.block_on(time_bool_evaluations(&bare, FLAG, &context, count)),
+                |count| runtime.block_on(time_bool_evaluations(&client, FLAG, &context, count)),
+                || {},
+            )
+        });
+    });
+    print_drops("core_json_lines_stalled_writer", &json);
+    drop(release);
     group.finish();
+}
+
+/// A writer whose first write waits until the sender of its channel is dropped.
+struct StalledWriter(Mutex<mpsc::Receiver<()>>);
+
+impl std::io::Write for StalledWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(released) = self.0.lock() {
+            let _ = released.recv();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Says how many lines a case dropped: a dropped line costs the evaluation less than a

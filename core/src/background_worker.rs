@@ -40,7 +40,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
@@ -148,6 +148,10 @@ enum Intake<T> {
         sender: Sender<Message<T>>,
         /// Senders wake the worker once the queue holds this many items.
         wake_at: usize,
+        /// Set by a send that found the queue full, cleared by one that found room again:
+        /// while it is set, a sender asks whether the queue is still full before it makes its
+        /// item. Written only on those changes, so healthy sends only read it.
+        seen_full: AtomicBool,
     },
     /// A queue per thread ([`ThreadQueues`]): each thread's items in its order.
     PerThread {
@@ -187,6 +191,7 @@ impl<T: Send + 'static> BackgroundWorker<T> {
         let intake = Intake::InOrder {
             sender,
             wake_at: wake_at(capacity),
+            seen_full: AtomicBool::new(false),
         };
         Self::spawn(name, capacity, intake, move |counters| {
             run_in_order(&receiver, drain, counters);
@@ -252,8 +257,9 @@ impl<T: Send + 'static> BackgroundWorker<T> {
     /// Queues the item `make` returns without waiting; `false` (and counted as dropped) when
     /// the queue is full. A per-thread worker ([`start_per_thread`](Self::start_per_thread))
     /// calls `make` only when there is room, under the thread's queue lock, next to where the
-    /// item is stored: a large item is copied fewer times, and never made to be dropped.
-    /// `make` must not send to this worker.
+    /// item is stored: a large item is copied fewer times, and never made to be dropped. An
+    /// in-order worker ([`start`](Self::start)) calls it unless its queue was found full by
+    /// an earlier send and still is. `make` must not send to this worker.
     pub fn try_send_with(&self, make: impl FnOnce() -> T) -> bool {
         let shared = &*self.shared;
         let (Some(intake), Some(thread)) = (&shared.intake, &shared.thread) else {
@@ -270,18 +276,38 @@ impl<T: Send + 'static> BackgroundWorker<T> {
                 // Counted in the queue.
                 Pushed::Full => false,
             },
-            Intake::InOrder { sender, wake_at } => match sender.try_send(Message::Item(make())) {
-                Ok(()) => {
-                    if should_check_length(shared.capacity) && sender.len() >= *wake_at {
-                        thread.unpark();
-                    }
-                    true
-                }
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Intake::InOrder {
+                sender,
+                wake_at,
+                seen_full,
+            } => {
+                // A queue found full is asked again first: an item is not made only to be
+                // dropped while the worker is stuck.
+                if seen_full.load(Ordering::Relaxed) && sender.is_full() {
                     shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    false
+                    return false;
                 }
-            },
+                match sender.try_send(Message::Item(make())) {
+                    Ok(()) => {
+                        if seen_full.load(Ordering::Relaxed) {
+                            seen_full.store(false, Ordering::Relaxed);
+                        }
+                        if should_check_length(shared.capacity) && sender.len() >= *wake_at {
+                            thread.unpark();
+                        }
+                        true
+                    }
+                    Err(TrySendError::Full(_)) => {
+                        seen_full.store(true, Ordering::Relaxed);
+                        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                    Err(TrySendError::Disconnected(_)) => {
+                        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                }
+            }
         }
     }
 
@@ -549,6 +575,56 @@ mod tests {
                 "a stuck worker cannot flush"
             );
             for _ in 0..200 {
+                let _ = release.send(());
+            }
+            drop(worker);
+        }
+    }
+
+    #[test]
+    fn a_full_queue_makes_no_item_to_drop_and_makes_them_again_once_it_has_room() {
+        /// Says when it holds an item, then waits to be released.
+        struct Stuck {
+            holding: Sender<()>,
+            released: Receiver<()>,
+        }
+        impl Drain<u32> for Stuck {
+            fn handle(&mut self, _item: u32) {
+                let _ = self.holding.send(());
+                let _ = self.released.recv();
+            }
+        }
+        for per_thread in KINDS {
+            let (holding, held) = crossbeam_channel::unbounded();
+            let (release, released) = crossbeam_channel::unbounded();
+            let worker = start(per_thread, 4, Stuck { holding, released });
+            let made = std::cell::Cell::new(0_u64);
+            let make = |item| {
+                made.set(made.get() + 1);
+                item
+            };
+            // The worker holds the first item before the queue fills: no room is freed below.
+            assert!(worker.try_send_with(|| make(0)));
+            assert!(
+                held.recv_timeout(Duration::from_secs(10)).is_ok(),
+                "{per_thread}"
+            );
+            let accepted = 1
+                + (1..100)
+                    .filter(|&i| worker.try_send_with(|| make(i)))
+                    .count() as u64;
+            // Per thread, nothing is made without room; in order, the one send that first
+            // found the queue full made its item.
+            let wasted = u64::from(!per_thread);
+            assert_eq!(made.get(), accepted + wasted, "{per_thread}");
+            assert_eq!(worker.stats().dropped, 100 - accepted, "{per_thread}");
+            for _ in 0..200 {
+                let _ = release.send(());
+            }
+            assert!(worker.flush(Duration::from_secs(10)), "{per_thread}");
+            assert!(worker.try_send_with(|| make(100)), "room again");
+            assert_eq!(made.get(), accepted + wasted + 1, "{per_thread}");
+            for _ in 0..10 {
                 let _ = release.send(());
             }
             drop(worker);

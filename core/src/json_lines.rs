@@ -108,7 +108,7 @@ impl JsonLinesSink {
 
 impl EvaluationSink for JsonLinesSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        self.worker.try_send(QueuedRecord::capture(record));
+        self.worker.try_send_with(|| QueuedRecord::capture(record));
     }
 }
 
