@@ -21,7 +21,6 @@
 //! still paid.
 
 use std::hint::black_box;
-use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -30,7 +29,8 @@ use openfeature_hooks_core::{
     EvaluationRecord, EvaluationSink, FlagType, JsonLinesSink, NoopSink, Reason, TelemetryHook,
 };
 use openfeature_hooks_testkit::{
-    BENCH_FLAG, DoNothingHook, PairedTurns, bench_provider, fixture_client, time_bool_evaluations,
+    BENCH_FLAG, DoNothingHook, Gate, PairedTurns, bench_provider, fixture_client,
+    time_bool_evaluations,
 };
 
 /// The flag every case evaluates.
@@ -146,8 +146,8 @@ fn evaluation_paired(c: &mut Criterion) {
     // A writer that has stopped: once the sink's queue is full (the warm-up fills it), every
     // record is dropped and counted. What an evaluation costs while a service's disk or pipe
     // is stuck.
-    let (release, stalled) = mpsc::channel();
-    let json = JsonLinesSink::new(StalledWriter(Mutex::new(stalled)));
+    let stalled = Gate::default();
+    let json = JsonLinesSink::new(StalledWriter(stalled.clone()));
     let client = runtime.block_on(async {
         fixture_client(bench_provider())
             .await
@@ -165,18 +165,16 @@ fn evaluation_paired(c: &mut Criterion) {
         });
     });
     print_drops("core_json_lines_stalled_writer", &json);
-    drop(release);
+    stalled.open();
     group.finish();
 }
 
-/// A writer whose first write waits until the sender of its channel is dropped.
-struct StalledWriter(Mutex<mpsc::Receiver<()>>);
+/// A writer whose writes wait until its gate opens.
+struct StalledWriter(Gate);
 
 impl std::io::Write for StalledWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(released) = self.0.lock() {
-            let _ = released.recv();
-        }
+        self.0.wait();
         Ok(buf.len())
     }
 

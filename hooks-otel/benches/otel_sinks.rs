@@ -19,7 +19,6 @@
 //! service's log pipeline is stuck.
 
 use std::hint::black_box;
-use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -30,13 +29,11 @@ use openfeature_hooks_core::{
 };
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks_testkit::{
-    BENCH_FLAG, DropLogs, DropSpans, PairedTurns, bench_provider, fixture_client,
-    time_bool_evaluations,
+    BENCH_FLAG, DropLogs, DropSpans, Gate, GatedLogProcessor, PairedTurns, bench_provider,
+    fixture_client, time_bool_evaluations,
 };
-use opentelemetry::InstrumentationScope;
 use opentelemetry::trace::{Tracer, TracerProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
@@ -60,22 +57,6 @@ fn batch_logs() -> SdkLoggerProvider {
     SdkLoggerProvider::builder()
         .with_batch_exporter(DropLogs)
         .build()
-}
-
-/// A log processor whose first export waits until the sender of its channel is dropped.
-#[derive(Debug)]
-struct StalledLogs(Mutex<mpsc::Receiver<()>>);
-
-impl LogProcessor for StalledLogs {
-    fn emit(&self, _record: &mut SdkLogRecord, _scope: &InstrumentationScope) {
-        if let Ok(released) = self.0.lock() {
-            let _ = released.recv();
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
 }
 
 /// Metrics collected now and then into memory.
@@ -196,9 +177,9 @@ fn sinks_paired(c: &mut Criterion) {
     };
     // An exporter that has stopped: after the first 4 096 records fill the hook's queue (the
     // warm-up does), every evaluation's record is dropped and counted.
-    let (release_stalled, stalled) = std::sync::mpsc::channel::<()>();
+    let stalled = Gate::default();
     let stalled_logs = SdkLoggerProvider::builder()
-        .with_log_processor(StalledLogs(Mutex::new(stalled)))
+        .with_log_processor(GatedLogProcessor::new(&stalled, DropLogs))
         .build();
     let stalled_hook = TelemetryHook::builder()
         .sink(LogEventSink::from_provider(&stalled_logs))
@@ -241,7 +222,7 @@ fn sinks_paired(c: &mut Criterion) {
     }
     group.finish();
     print_queue_full(&stalled_hook);
-    drop(release_stalled);
+    stalled.open();
     let _ = stalled_logs.shutdown();
     let _ = batch_logs.shutdown();
     let _ = meters.shutdown();

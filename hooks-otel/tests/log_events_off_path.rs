@@ -10,71 +10,22 @@
 //! production; BENCHMARKS.md notes it). Latency is compared with a healthy logger in the same
 //! test, in alternating rounds, with a generous bound.
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use open_feature::{Client, OpenFeature};
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_otel::LogEventSink;
-use openfeature_hooks_testkit::{CLOCK_SLACK, FixtureFlag, FixtureProvider, within_clock_slack};
-use opentelemetry::InstrumentationScope;
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{
-    InMemoryLogExporter, LogProcessor, SdkLogRecord, SdkLoggerProvider, SimpleLogProcessor,
+use openfeature_hooks_testkit::{
+    CLOCK_SLACK, FixtureFlag, FixtureProvider, Gate, GatedLogProcessor, within_clock_slack,
 };
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 const QUEUE: usize = 64;
 const ROUNDS: usize = 5;
 const PER_ROUND: usize = 400;
-
-/// Closed until opened: exports wait for it.
-#[derive(Clone, Debug, Default)]
-struct Gate(Arc<(Mutex<bool>, Condvar)>);
-
-impl Gate {
-    fn wait(&self) {
-        let (open, changed) = &*self.0;
-        let mut open = open.lock().unwrap_or_else(PoisonError::into_inner);
-        while !*open {
-            open = changed.wait(open).unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    fn open(&self) {
-        let (open, changed) = &*self.0;
-        *open.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        changed.notify_all();
-    }
-}
-
-/// Hands each record to a simple processor exporting into `exported`, once the gate opens.
-#[derive(Debug)]
-struct GatedProcessor {
-    gate: Gate,
-    inner: SimpleLogProcessor<InMemoryLogExporter>,
-}
-
-impl GatedProcessor {
-    fn new(gate: &Gate, exported: &InMemoryLogExporter) -> Self {
-        Self {
-            gate: gate.clone(),
-            inner: SimpleLogProcessor::new(exported.clone()),
-        }
-    }
-}
-
-impl LogProcessor for GatedProcessor {
-    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
-        self.gate.wait();
-        self.inner.emit(record, scope);
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -101,7 +52,10 @@ fn p99(mut latencies: Vec<Duration>) -> Duration {
 fn a_blocked_processor_does_not_slow_evaluations_and_its_drops_are_counted() {
     let gate = Gate::default();
     let blocked_logs = SdkLoggerProvider::builder()
-        .with_log_processor(GatedProcessor::new(&gate, &InMemoryLogExporter::default()))
+        .with_log_processor(GatedLogProcessor::new(
+            &gate,
+            InMemoryLogExporter::default(),
+        ))
         .build();
     let healthy_logs = SdkLoggerProvider::builder()
         .with_simple_exporter(InMemoryLogExporter::default())
@@ -158,7 +112,7 @@ fn each_evaluating_thread_has_a_queue_of_its_own() {
     let gate = Gate::default();
     let exported = InMemoryLogExporter::default();
     let logs = SdkLoggerProvider::builder()
-        .with_log_processor(GatedProcessor::new(&gate, &exported))
+        .with_log_processor(GatedLogProcessor::new(&gate, exported.clone()))
         .build();
     let sink = LogEventSink::from_provider(&logs).with_queue_capacity(QUEUE);
     let client = runtime().block_on(client(&sink));
@@ -197,7 +151,7 @@ fn a_late_event_carries_the_evaluations_time_and_trace_context() {
     let gate = Gate::default();
     let exported = InMemoryLogExporter::default();
     let logs = SdkLoggerProvider::builder()
-        .with_log_processor(GatedProcessor::new(&gate, &exported))
+        .with_log_processor(GatedLogProcessor::new(&gate, exported.clone()))
         .build();
     let sink = LogEventSink::from_provider(&logs);
     let runtime = runtime();
