@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::panic_guard::PanicGuard;
 use crate::thread_queues::{Pushed, ThreadQueues};
@@ -297,12 +297,10 @@ impl<T: Send + 'static> BackgroundWorker<T> {
                         }
                         true
                     }
-                    Err(TrySendError::Full(_)) => {
-                        seen_full.store(true, Ordering::Relaxed);
-                        shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                        false
-                    }
-                    Err(TrySendError::Disconnected(_)) => {
+                    Err(error) => {
+                        if error.is_full() {
+                            seen_full.store(true, Ordering::Relaxed);
+                        }
                         shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
                         false
                     }
@@ -553,17 +551,32 @@ mod tests {
         assert_eq!(worker.stats().queued, 900);
     }
 
+    /// Says when it holds an item, then waits until it is released (every item at once, when
+    /// the sender of `released` is dropped).
+    struct Stuck {
+        holding: Sender<()>,
+        released: Receiver<()>,
+    }
+
+    impl Drain<u32> for Stuck {
+        fn handle(&mut self, _item: u32) {
+            let _ = self.holding.send(());
+            let _ = self.released.recv();
+        }
+    }
+
+    /// A stuck drain, what it says when it holds an item, and its release.
+    fn stuck() -> (Stuck, Receiver<()>, Sender<()>) {
+        let (holding, held) = crossbeam_channel::unbounded();
+        let (release, released) = crossbeam_channel::unbounded();
+        (Stuck { holding, released }, held, release)
+    }
+
     #[test]
     fn a_full_queue_drops_and_counts() {
-        struct Stuck(Receiver<()>);
-        impl Drain<u32> for Stuck {
-            fn handle(&mut self, _item: u32) {
-                let _ = self.0.recv();
-            }
-        }
         for per_thread in KINDS {
-            let (release, stuck) = crossbeam_channel::unbounded();
-            let worker = start(per_thread, 4, Stuck(stuck));
+            let (stuck, _held, release) = stuck();
+            let worker = start(per_thread, 4, stuck);
             let accepted = (0..100).filter(|&i| worker.try_send(i)).count();
             // At most the queue plus the one item the worker holds.
             assert!(accepted <= 5, "{per_thread}: {accepted}");
@@ -574,30 +587,16 @@ mod tests {
                 !worker.flush(Duration::from_millis(50)),
                 "a stuck worker cannot flush"
             );
-            for _ in 0..200 {
-                let _ = release.send(());
-            }
+            drop(release);
             drop(worker);
         }
     }
 
     #[test]
     fn a_full_queue_makes_no_item_to_drop_and_makes_them_again_once_it_has_room() {
-        /// Says when it holds an item, then waits to be released.
-        struct Stuck {
-            holding: Sender<()>,
-            released: Receiver<()>,
-        }
-        impl Drain<u32> for Stuck {
-            fn handle(&mut self, _item: u32) {
-                let _ = self.holding.send(());
-                let _ = self.released.recv();
-            }
-        }
         for per_thread in KINDS {
-            let (holding, held) = crossbeam_channel::unbounded();
-            let (release, released) = crossbeam_channel::unbounded();
-            let worker = start(per_thread, 4, Stuck { holding, released });
+            let (stuck, held, release) = stuck();
+            let worker = start(per_thread, 4, stuck);
             let made = std::cell::Cell::new(0_u64);
             let make = |item| {
                 made.set(made.get() + 1);
@@ -618,15 +617,10 @@ mod tests {
             let wasted = u64::from(!per_thread);
             assert_eq!(made.get(), accepted + wasted, "{per_thread}");
             assert_eq!(worker.stats().dropped, 100 - accepted, "{per_thread}");
-            for _ in 0..200 {
-                let _ = release.send(());
-            }
+            drop(release);
             assert!(worker.flush(Duration::from_secs(10)), "{per_thread}");
             assert!(worker.try_send_with(|| make(100)), "room again");
             assert_eq!(made.get(), accepted + wasted + 1, "{per_thread}");
-            for _ in 0..10 {
-                let _ = release.send(());
-            }
             drop(worker);
         }
     }
