@@ -62,8 +62,8 @@ impl<T: Send + 'static> LazyWorker<T> {
     pub fn with_capacity(self, capacity: usize) -> Self {
         Self {
             capacity,
-            per_thread: self.per_thread,
-            ..Self::new(self.name)
+            worker: Arc::new(OnceLock::new()),
+            ..self
         }
     }
 
@@ -73,9 +73,9 @@ impl<T: Send + 'static> LazyWorker<T> {
     #[must_use]
     pub fn per_thread(self) -> Self {
         Self {
-            capacity: self.capacity,
             per_thread: true,
-            ..Self::new(self.name)
+            worker: Arc::new(OnceLock::new()),
+            ..self
         }
     }
 
