@@ -28,9 +28,9 @@
 //!   belongs to an evaluation that was cancelled between `before` and `after` (its future
 //!   dropped), so it is reclaimed (`old key -> key`). If nothing is that old, the start is not
 //!   tracked (counted by the caller). A reclaimed evaluation that was merely slow finds its key
-//!   gone and has no start. If it takes its slot back at the very moment it is reclaimed, the take fails its
-//!   compare-and-swap and returns nothing, and the reclaiming evaluation may lose its start
-//!   too. A start is never handed to another evaluation.
+//!   gone and has no start. If it takes its slot back at the very moment it is reclaimed, the
+//!   take fails its compare-and-swap and returns nothing, and the reclaiming evaluation may
+//!   lose its start too. A start is never handed to another evaluation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

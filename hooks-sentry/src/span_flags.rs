@@ -48,11 +48,10 @@ pub(crate) fn record_on_active_span(hub: &Hub, active: ActiveSpan, name: &str, v
                 let (present, held) = count_flags(data.iter(), &key);
                 // Already there: sentry-core offers no update in place, and setting it again
                 // would allocate the key for nothing.
-                let (exists, same) = (held.is_some(), held == Some(&value));
-                if same {
+                if held == Some(&value) {
                     return false;
                 }
-                if exists || present < MAX_FLAGS_PER_SPAN {
+                if held.is_some() || present < MAX_FLAGS_PER_SPAN {
                     data.set_data(Cow::Owned(key.clone()), value);
                     return false;
                 }
