@@ -168,6 +168,9 @@ enum Intake<T> {
 #[repr(align(128))]
 struct Counters {
     dropped: AtomicU64,
+    /// Items the in-order worker has taken from its queue: handled, or being handled. The item
+    /// it is stuck on is in neither the queue's length nor `handled`.
+    taken: AtomicU64,
     handled: AtomicU64,
     drain: PanicGuard,
 }
@@ -176,6 +179,7 @@ impl Default for Counters {
     fn default() -> Self {
         Self {
             dropped: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
             handled: AtomicU64::new(0),
             drain: PanicGuard::new("a sink's background work (formatting, writing, exporting)"),
         }
@@ -340,10 +344,14 @@ impl<T: Send + 'static> BackgroundWorker<T> {
     /// The worker's counters.
     pub fn stats(&self) -> BackgroundStats {
         let counters = &self.shared.counters;
-        let handled = counters.handled.load(Ordering::Relaxed);
+        // Acquire: what the worker counted before an item's `handled` is seen below, so
+        // `queued` is never below `handled`.
+        let handled = counters.handled.load(Ordering::Acquire);
         let (queued, dropped_in_queues) = match &self.shared.intake {
-            Some(Intake::InOrder { sender, .. }) => (handled + sender.len() as u64, 0),
-            // Read after `handled`, so never below it.
+            Some(Intake::InOrder { sender, .. }) => (
+                counters.taken.load(Ordering::Relaxed) + sender.len() as u64,
+                0,
+            ),
             Some(Intake::PerThread { queues, .. }) => (queues.accepted(), queues.dropped()),
             None => (handled, 0),
         };
@@ -407,8 +415,9 @@ fn run_in_order<T>(receiver: &Receiver<Message<T>>, mut drain: impl Drain<T>, co
     loop {
         match receiver.try_recv() {
             Ok(Message::Item(item)) => {
+                counters.taken.fetch_add(1, Ordering::Relaxed);
                 counters.drain.run(|| drain.handle(item));
-                counters.handled.fetch_add(1, Ordering::Relaxed);
+                counters.handled.fetch_add(1, Ordering::Release);
                 park = MIN_PARK;
             }
             Ok(Message::Flush(done)) => {
@@ -454,7 +463,7 @@ fn run_per_thread<T>(
         }
         let taken = queues.sweep(&mut spare, |item| {
             counters.drain.run(|| drain.handle(item));
-            counters.handled.fetch_add(1, Ordering::Relaxed);
+            counters.handled.fetch_add(1, Ordering::Release);
         });
         if taken > 0 {
             park = MIN_PARK;
@@ -575,11 +584,16 @@ mod tests {
     #[test]
     fn a_full_queue_drops_and_counts() {
         for per_thread in KINDS {
-            let (stuck, _held, release) = stuck();
+            let (stuck, held, release) = stuck();
             let worker = start(per_thread, 4, stuck);
             let accepted = (0..100).filter(|&i| worker.try_send(i)).count();
             // At most the queue plus the one item the worker holds.
             assert!(accepted <= 5, "{per_thread}: {accepted}");
+            // Counted once the worker holds an item, however late it woke.
+            assert!(
+                held.recv_timeout(Duration::from_secs(10)).is_ok(),
+                "{per_thread}"
+            );
             let stats = worker.stats();
             assert_eq!(stats.dropped, 100 - accepted as u64, "{per_thread}");
             assert_eq!(stats.queued, accepted as u64, "{per_thread}");
