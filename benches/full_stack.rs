@@ -409,7 +409,8 @@ fn paired(c: &mut Criterion, bench: &Bench) {
     group.finish();
 }
 
-/// Prints a paired case's ratio and its two sides' times, over everything it ran.
+/// Prints a paired case's ratio and its two sides' times, over everything it ran, then the
+/// middle of its rounds' figures ([`PairedTurns::print_rounds`]).
 #[allow(clippy::print_stdout)] // the ratio is part of the bench's report
 fn print_ratio(case: &str, turns: &PairedTurns) {
     // A case left out by the command line's filter ran nothing: nothing to say.
@@ -419,6 +420,7 @@ fn print_ratio(case: &str, turns: &PairedTurns) {
             "full_stack_paired/{case}: ratio {ratio:.3} (stack {with:.3?}, bare {without:.3?} in all)"
         );
     }
+    turns.print_rounds(&format!("full_stack_paired/{case}"));
 }
 
 /// What every case runs with.

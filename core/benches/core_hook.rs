@@ -139,6 +139,7 @@ fn evaluation_paired(c: &mut Criterion) {
                 )
             });
         });
+        turns.print_rounds(&format!("evaluation_paired/{}_over_bare", case.name()));
         if let Some(json) = &json {
             print_drops(case.name(), json);
         }
@@ -164,6 +165,7 @@ fn evaluation_paired(c: &mut Criterion) {
             )
         });
     });
+    turns.print_rounds("evaluation_paired/core_json_lines_stalled_writer_over_bare");
     print_drops("core_json_lines_stalled_writer", &json);
     stalled.open();
     group.finish();

@@ -219,6 +219,7 @@ fn sinks_paired(c: &mut Criterion) {
                 )
             });
         });
+        turns.print_rounds(&format!("otel_paired/{name}"));
     }
     group.finish();
     print_queue_full(&stalled_hook);

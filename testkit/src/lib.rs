@@ -29,7 +29,7 @@ pub use fixture_provider::{FixtureFlag, FixtureProvider};
 pub use gate::{Gate, GatedLogProcessor};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use kept_logs::KeptLogs;
-pub use paired_turns::{PairedTurns, time_bool_evaluations};
+pub use paired_turns::{PairedTurns, Quartiles, RoundFigures, time_bool_evaluations};
 pub use recording_sink::{RecordedEvaluation, RecordingSink};
 pub use remote_parent::remote_parent_with_trace_state;
 pub use shared_buffer::SharedBuffer;
