@@ -10,8 +10,10 @@
 //!   + TelemetryHook, JSON lines to io::sink   +498 ns; +137 to +168 ns once formatting and
 //!     writing left the evaluation path (A/B of 2026-11-28, BENCHMARKS.md, issue 15)
 //!
-//! `evaluation_paired/*` times the no-op and JSON-lines cases against the bare evaluation in one
-//! loop (turns of each, alternated): the steadier figure on a shared machine;
+//! `evaluation_paired/*` times the do-nothing hook, the no-op and the JSON-lines cases against
+//! the bare evaluation in one loop (turns of each, alternated): the steadier figure on a shared
+//! machine (the do-nothing hook is the floor every hook's figure stands on: the SDK's work for
+//! any hook, and `async_trait`'s boxed futures, which `TelemetryHook` does without);
 //! `core_json_lines_stalled_writer_over_bare` does so with a writer that has stopped, every
 //! record dropped.
 //!
@@ -122,7 +124,11 @@ fn evaluation_paired(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .sample_size(20);
-    for case in [Case::CoreNoopSink, Case::CoreJsonLinesToIoSink] {
+    for case in [
+        Case::DoNothingHook,
+        Case::CoreNoopSink,
+        Case::CoreJsonLinesToIoSink,
+    ] {
         let (client, json) = case.client(&runtime);
         let turns = PairedTurns::new(PairedTurns::EVALUATIONS_PER_TURN);
         group.bench_function(format!("{}_over_bare", case.name()), |b| {
