@@ -1,6 +1,6 @@
 //! Two cases timed in one loop, for benches whose figure is a difference between them.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,6 @@ use open_feature::{Client, EvaluationContext};
 #[derive(Debug)]
 pub struct PairedTurns {
     turn: u64,
-    /// (the case's time, the baseline's time) over every round so far.
-    totals: Cell<(Duration, Duration)>,
     /// (the case's time, the baseline's time) of each round so far: a few hundred per bench
     /// case at most (a round is four turns of milliseconds each).
     each_round: RefCell<Vec<(Duration, Duration)>>,
@@ -68,7 +66,6 @@ impl PairedTurns {
     pub fn new(turn: u64) -> Self {
         Self {
             turn: turn.max(1),
-            totals: Cell::new((Duration::ZERO, Duration::ZERO)),
             each_round: RefCell::default(),
         }
     }
@@ -97,8 +94,6 @@ impl PairedTurns {
             with += round_with;
             without += round_without;
         }
-        let (all_with, all_without) = self.totals.get();
-        self.totals.set((all_with + with, all_without + without));
         // `rounds * 2 * turn` iterations of each side stand for `iters`.
         let scale = iters as f64 / (rounds * 2 * self.turn) as f64;
         with.mul_f64(scale)
@@ -108,13 +103,16 @@ impl PairedTurns {
 
     /// The case's time over the baseline's, over every round so far; `None` before any.
     pub fn ratio(&self) -> Option<f64> {
-        let (with, without) = self.totals.get();
+        let (with, without) = self.totals();
         (!without.is_zero()).then(|| with.as_secs_f64() / without.as_secs_f64())
     }
 
     /// (the case's time, the baseline's time) over every round so far.
     pub fn totals(&self) -> (Duration, Duration) {
-        self.totals.get()
+        self.each_round.borrow().iter().fold(
+            (Duration::ZERO, Duration::ZERO),
+            |(all_with, all_without), (with, without)| (all_with + *with, all_without + *without),
+        )
     }
 
     /// The per-round figures' middle and quartiles, over every round so far (criterion's
