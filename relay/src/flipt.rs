@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::json_fields::{object, parse_object, rfc3339, text, text_or_number};
-use crate::{Delivery, ParseError, PrevValue, Source, SourceChange};
+use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
 /// The header Flipt signs with: lowercase hex HMAC-SHA256 of the body.
 pub const FLIPT_SIGNATURE_HEADER: &str = "x-flipt-webhook-signature";
@@ -119,7 +119,15 @@ pub fn parse_flipt(body: &[u8]) -> Result<Delivery, ParseError> {
     if action != "deleted" {
         change.new_value = payload.clone();
     }
-    change.author = Some(author(&event));
+    let (author, author_type, created_by_type) = author(&event);
+    change.author = Some((author, author_type));
+    change.created_by_type = created_by_type;
+    // A variant, rule or segment changing is an update of the flag it belongs to.
+    change.kind = match (kind, action) {
+        ("flag", "created") => ChangeKind::Created,
+        ("flag", "deleted") => ChangeKind::Deleted,
+        _ => ChangeKind::Updated,
+    };
     change.timestamp = text(&event, "timestamp").and_then(rfc3339);
     let mut metadata = Map::new();
     metadata.insert("source".to_owned(), Value::from("flipt"));
@@ -138,13 +146,16 @@ pub fn parse_flipt(body: &[u8]) -> Result<Delivery, ParseError> {
 
 /// The actor: `metadata.actor` (v0.2: an object of optional `authentication`, `ip`, `email`,
 /// `name`, `picture`; v0.1: a map of strings with the same names). The IP is never used.
-fn author(event: &Map<String, Value>) -> (String, AuthorType) {
+fn author(event: &Map<String, Value>) -> (String, AuthorType, CreatedByType) {
     let actor = object(event, "metadata").and_then(|m| object(m, "actor"));
     let Some(actor) = actor else {
-        return ("flipt".to_owned(), AuthorType::System);
+        return ("flipt".to_owned(), AuthorType::System, CreatedByType::Name);
     };
-    if let Some(person) = text(actor, "email").or_else(|| text(actor, "name")) {
-        return (person.to_owned(), AuthorType::User);
+    if let Some(email) = text(actor, "email") {
+        return (email.to_owned(), AuthorType::User, CreatedByType::Email);
+    }
+    if let Some(name) = text(actor, "name") {
+        return (name.to_owned(), AuthorType::User, CreatedByType::Name);
     }
     match text(actor, "authentication") {
         Some(method @ ("token" | "kubernetes" | "jwt" | "github" | "oidc")) => {
@@ -153,9 +164,13 @@ fn author(event: &Map<String, Value>) -> (String, AuthorType) {
             } else {
                 AuthorType::User
             };
-            (format!("flipt ({method})"), kind)
+            (format!("flipt ({method})"), kind, CreatedByType::Name)
         }
-        Some(method) => (format!("flipt ({method})"), AuthorType::System),
-        None => ("flipt".to_owned(), AuthorType::System),
+        Some(method) => (
+            format!("flipt ({method})"),
+            AuthorType::System,
+            CreatedByType::Name,
+        ),
+        None => ("flipt".to_owned(), AuthorType::System, CreatedByType::Name),
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::json_fields::{epoch_millis, object, parse_object, text};
-use crate::{Delivery, ParseError, PrevValue, Source, SourceChange};
+use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
 /// The header LaunchDarkly signs with: hex HMAC-SHA256 of the body.
 pub const LAUNCHDARKLY_SIGNATURE_HEADER: &str = "x-ld-signature";
@@ -80,7 +80,7 @@ pub fn parse_launchdarkly(body: &[u8]) -> Result<Delivery, ParseError> {
             "no flag resource in `accesses`".to_owned(),
         ));
     }
-    let author = author(&entry);
+    let (author, created_by_type) = author(&entry);
     let timestamp = entry.get("date").and_then(epoch_millis);
     let url = object(&entry, "_links")
         .and_then(|links| object(links, "site"))
@@ -122,8 +122,14 @@ pub fn parse_launchdarkly(body: &[u8]) -> Result<Delivery, ParseError> {
             change.flag = Some(resource.key.to_owned());
             change.env = resource.env.map(str::to_owned);
             change.author = Some(author.clone());
-            let created = actions.contains(&"createFlag");
+            change.created_by_type = created_by_type;
+            let created = actions.contains(&"createFlag") || actions.contains(&"cloneFlag");
             let deleted = actions.contains(&"deleteFlag");
+            change.kind = match (created, deleted) {
+                (_, true) => ChangeKind::Deleted,
+                (true, false) => ChangeKind::Created,
+                (false, false) => ChangeKind::Updated,
+            };
             change.prev_value = match previous {
                 Some(previous) => PrevValue::Given(previous.clone()),
                 None if created => PrevValue::Absent,
@@ -159,10 +165,10 @@ pub fn parse_launchdarkly(body: &[u8]) -> Result<Delivery, ParseError> {
     })
 }
 
-fn author(entry: &Map<String, Value>) -> (String, AuthorType) {
+fn author(entry: &Map<String, Value>) -> ((String, AuthorType), CreatedByType) {
     if let Some(member) = object(entry, "member") {
         if let Some(email) = text(member, "email") {
-            return (email.to_owned(), AuthorType::User);
+            return ((email.to_owned(), AuthorType::User), CreatedByType::Email);
         }
         let name = [text(member, "firstName"), text(member, "lastName")]
             .into_iter()
@@ -170,13 +176,16 @@ fn author(entry: &Map<String, Value>) -> (String, AuthorType) {
             .collect::<Vec<_>>()
             .join(" ");
         if !name.is_empty() {
-            return (name, AuthorType::User);
+            return ((name, AuthorType::User), CreatedByType::Name);
         }
     }
     if let Some(token) = object(entry, "token").and_then(|t| text(t, "name")) {
-        return (token.to_owned(), AuthorType::Api);
+        return ((token.to_owned(), AuthorType::Api), CreatedByType::Name);
     }
-    ("LaunchDarkly".to_owned(), AuthorType::System)
+    (
+        ("LaunchDarkly".to_owned(), AuthorType::System),
+        CreatedByType::Name,
+    )
 }
 
 /// A readable verb for the actions, when the entry has no `titleVerb`.

@@ -62,6 +62,8 @@
 mod audit_log;
 mod change_memory;
 mod flipt;
+mod go_feature_flag;
+mod growthbook;
 mod impact_map;
 mod json_fields;
 mod launchdarkly;
@@ -69,6 +71,7 @@ mod relay;
 mod relay_config;
 mod router;
 mod secret;
+mod sentry_changes;
 mod serve;
 mod settings;
 mod signature;
@@ -78,13 +81,23 @@ mod unleash;
 pub use audit_log::{AuditLog, DEFAULT_AUDIT_CAPACITY};
 pub use change_memory::DEFAULT_MEMORY_CAPACITY;
 pub use flipt::{FLIPT_SIGNATURE_HEADER, parse_flipt};
+pub use go_feature_flag::{
+    GO_FEATURE_FLAG_AUTHOR, GO_FEATURE_FLAG_SIGNATURE_HEADER, parse_go_feature_flag,
+};
+pub use growthbook::{GROWTHBOOK_SIGNATURE_HEADER, parse_growthbook};
 pub use impact_map::ImpactMap;
 pub use launchdarkly::{LAUNCHDARKLY_APP, LAUNCHDARKLY_SIGNATURE_HEADER, parse_launchdarkly};
-pub use relay::{Relay, RelayStats};
-pub use relay_config::{DEFAULT_MAX_BODY_BYTES, RelayConfig};
+pub use relay::{Destinations, Relay, RelayStats};
+pub use relay_config::{DEFAULT_GO_FEATURE_FLAG_WINDOW, DEFAULT_MAX_BODY_BYTES, RelayConfig};
 pub use secret::Secret;
+pub use sentry_changes::{
+    DEFAULT_SENTRY_BATCH, MAX_SENTRY_TEXT, SENTRY_SIGNATURE_HEADER, SentryChanges,
+    SentryChangesConfig, SentryStats, sentry_text,
+};
 pub use serve::serve_until;
 pub use settings::{AuditTarget, RelaySettings};
 pub use signature::{hmac_signature, valid_hmac_signature, valid_shared_secret};
-pub use source_change::{Delivery, ParseError, PrevValue, Source, SourceChange};
+pub use source_change::{
+    ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange,
+};
 pub use unleash::parse_unleash;

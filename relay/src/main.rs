@@ -1,6 +1,7 @@
-//! `openfeature-hooks-relay`: relays flag changes from Flipt, LaunchDarkly and Unleash webhooks
-//! to Datadog change events. Configured from the environment: see `RelaySettings` in the
-//! library's documentation, or the README's "Flag-change relay" section.
+//! `openfeature-hooks-relay`: relays flag changes from Flipt, LaunchDarkly, Unleash, GrowthBook
+//! and GO Feature Flag webhooks to Datadog change events and Sentry change tracking.
+//! Configured from the environment: see `RelaySettings` in the library's documentation, or the
+//! crate's README.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,7 +9,8 @@ use std::sync::Arc;
 
 use openfeature_hooks_datadog::ChangeEvents;
 use openfeature_hooks_relay::{
-    AuditLog, AuditTarget, DEFAULT_AUDIT_CAPACITY, Relay, RelaySettings, serve_until,
+    AuditLog, AuditTarget, DEFAULT_AUDIT_CAPACITY, Destinations, Relay, RelaySettings,
+    SentryChanges, serve_until,
 };
 
 /// Log lines to standard error (the audit trail may own standard output). Bodies, secrets and
@@ -78,20 +80,43 @@ async fn run(settings: RelaySettings) -> ExitCode {
         },
         _ => None,
     };
-    let events = Arc::new(ChangeEvents::start(settings.events.clone()));
-    let relay = Relay::new(settings.relay.clone(), events, audit);
+    let mut destinations = Destinations::new();
+    if let Some(datadog) = &settings.datadog {
+        destinations = destinations.with_datadog(Arc::new(ChangeEvents::start(datadog.clone())));
+    }
+    if let Some(sentry) = &settings.sentry {
+        destinations = destinations.with_sentry(Arc::new(SentryChanges::start(sentry.clone())));
+    }
+    log::info!(
+        "sources: {}; destinations: {}",
+        settings.relay.sources().join(", "),
+        destinations.names().join(", ")
+    );
+    let relay = Relay::with_destinations(settings.relay.clone(), destinations, audit);
     match listener.local_addr() {
         Ok(address) => log::info!("listening on {address}"),
         Err(_) => log::info!("listening on {}", settings.listen),
     }
     let bound = settings.shutdown_timeout;
     let drained = serve_until(listener, relay.clone(), shutdown_signal(), bound).await;
-    let stats = relay.events().stats();
+    let mut sent = Vec::new();
+    if let Some(events) = relay.datadog() {
+        let stats = events.stats();
+        sent.push(format!(
+            "datadog: {} change events sent, {} failed, {} dropped",
+            stats.sent, stats.failed, stats.dropped
+        ));
+    }
+    if let Some(sentry) = relay.sentry() {
+        let stats = sentry.stats();
+        sent.push(format!(
+            "sentry: {} changes sent, {} failed ({} invalid), {} dropped",
+            stats.sent, stats.failed, stats.invalid, stats.dropped
+        ));
+    }
     log::info!(
-        "stopped: {} change events sent, {} failed, {} dropped; queue {}",
-        stats.sent,
-        stats.failed,
-        stats.dropped,
+        "stopped: {}; queues {}",
+        sent.join("; "),
         if drained {
             "drained"
         } else {

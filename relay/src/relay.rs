@@ -1,4 +1,4 @@
-//! The relay itself: from a parsed delivery to change events, with what it remembers.
+//! The relay itself: from a parsed delivery to each destination's queue, with what it remembers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,16 +8,18 @@ use openfeature_hooks_core::Rfc3339;
 use openfeature_hooks_datadog::{ChangeEvents, FlagChange, NotQueued, change_event_body_at};
 use serde_json::{Map, Value, json};
 
-use crate::change_memory::{ChangeMemory, Remembered};
-use crate::{AuditLog, Delivery, PrevValue, RelayConfig, Source, SourceChange};
+use crate::change_memory::{Accepted, ChangeMemory, Remembered};
+use crate::sentry_changes::SentryChange;
+use crate::{AuditLog, Delivery, PrevValue, RelayConfig, SentryChanges, Source, SourceChange};
 
 /// Counters of a [`Relay`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RelayStats {
-    /// Changes queued for Datadog.
+    /// Changes queued for at least one destination (each destination's own counters are its
+    /// sender's).
     pub relayed: u64,
-    /// Changes not relayed again because their delivery was seen before.
+    /// Changes not relayed again because every destination already had them.
     pub duplicates: u64,
     /// Deliveries that announced no change (denied requests, other event kinds).
     pub ignored: u64,
@@ -25,7 +27,7 @@ pub struct RelayStats {
     pub unauthorized: u64,
     /// Deliveries refused as unreadable (`400`).
     pub malformed: u64,
-    /// Deliveries answered `503` because the change-event queue was full or stopped.
+    /// Deliveries answered `503` because a destination's queue was full or stopped.
     pub unavailable: u64,
     /// Changes older than the last one seen of the same object (relayed, state not replaced).
     pub out_of_order: u64,
@@ -49,19 +51,109 @@ pub(crate) struct Answer {
     pub(crate) body: Value,
 }
 
+/// A destination, as a bit of [`Accepted::destinations`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Destination {
+    Datadog = 1,
+    Sentry = 2,
+}
+
+impl Destination {
+    const ALL: [Destination; 2] = [Destination::Datadog, Destination::Sentry];
+
+    fn bit(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Destination::Datadog => "datadog",
+            Destination::Sentry => "sentry",
+        }
+    }
+
+    fn names(bits: u8) -> Vec<&'static str> {
+        Self::ALL
+            .iter()
+            .filter(|d| bits & d.bit() != 0)
+            .map(|d| d.as_str())
+            .collect()
+    }
+}
+
+/// What each destination gets for one change, kept while a destination has not taken it.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    datadog: FlagChange,
+    sentry: SentryChange,
+}
+
+/// Where a [`Relay`] sends changes: Datadog change tracking, Sentry change tracking, or both.
+/// Each has its own bounded queue, retries and counters.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Destinations {
+    /// Datadog's Events API, as `change` events.
+    pub datadog: Option<Arc<ChangeEvents>>,
+    /// Sentry's generic flag webhook.
+    pub sentry: Option<Arc<SentryChanges>>,
+}
+
+impl Destinations {
+    /// No destination yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends to Datadog through `events`.
+    #[must_use]
+    pub fn with_datadog(mut self, events: Arc<ChangeEvents>) -> Self {
+        self.datadog = Some(events);
+        self
+    }
+
+    /// Sends to Sentry through `sentry`.
+    #[must_use]
+    pub fn with_sentry(mut self, sentry: Arc<SentryChanges>) -> Self {
+        self.sentry = Some(sentry);
+        self
+    }
+
+    /// The destinations' names, in order (`datadog`, `sentry`).
+    pub fn names(&self) -> Vec<&'static str> {
+        Destination::names(self.bits())
+    }
+
+    fn bits(&self) -> u8 {
+        let mut bits = 0;
+        if self.datadog.is_some() {
+            bits |= Destination::Datadog.bit();
+        }
+        if self.sentry.is_some() {
+            bits |= Destination::Sentry.bit();
+        }
+        bits
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) config: RelayConfig,
-    pub(crate) events: Arc<ChangeEvents>,
+    pub(crate) destinations: Destinations,
     audit: Option<AuditLog>,
     memory: Mutex<ChangeMemory>,
     pub(crate) counters: Counters,
 }
 
-/// Relays the changes that Flipt, LaunchDarkly and Unleash announce to Datadog through a
-/// [`ChangeEvents`] sender. Cheap to clone (shared state); mount [`router`](Self::router).
+/// Relays the changes that Flipt, LaunchDarkly, Unleash, GrowthBook and GO Feature Flag
+/// announce to every configured destination ([`Destinations`]). Cheap to clone (shared
+/// state); mount [`router`](Self::router).
 ///
 /// Changes are queued in the order deliveries are accepted, one delivery at a time, so the
-/// changes of one flag reach Datadog in the order their deliveries were answered.
+/// changes of one flag reach each destination in the order their deliveries were answered.
+/// When a destination's queue is full the delivery is answered `503`, the other destinations
+/// still get its changes, and the relay remembers which destinations took each change: the
+/// source's redelivery is queued only for the destinations that did not, with what the others
+/// got.
 #[derive(Clone)]
 pub struct Relay {
     pub(crate) inner: Arc<Inner>,
@@ -72,19 +164,30 @@ impl std::fmt::Debug for Relay {
         f.debug_struct("Relay")
             .field("config", &self.inner.config)
             .field("stats", &self.stats())
-            .field("events", &self.inner.events)
+            .field("destinations", &self.inner.destinations)
             .finish_non_exhaustive()
     }
 }
 
 impl Relay {
-    /// A relay sending through `events`, writing each relayed change to `audit` when given.
+    /// A relay sending to Datadog through `events`, writing each relayed change to `audit`
+    /// when given. [`with_destinations`](Self::with_destinations) sends to Sentry too.
     pub fn new(config: RelayConfig, events: Arc<ChangeEvents>, audit: Option<AuditLog>) -> Self {
+        Self::with_destinations(config, Destinations::new().with_datadog(events), audit)
+    }
+
+    /// A relay sending to `destinations`, writing each relayed change to `audit` when given.
+    /// Without any destination every change is answered `503`.
+    pub fn with_destinations(
+        config: RelayConfig,
+        destinations: Destinations,
+        audit: Option<AuditLog>,
+    ) -> Self {
         let memory = Mutex::new(ChangeMemory::new(config.memory_capacity));
         Self {
             inner: Arc::new(Inner {
                 config,
-                events,
+                destinations,
                 audit,
                 memory,
                 counters: Counters::default(),
@@ -107,9 +210,14 @@ impl Relay {
         }
     }
 
-    /// The change-event sender.
-    pub fn events(&self) -> &ChangeEvents {
-        &self.inner.events
+    /// The Datadog sender, when Datadog is a destination.
+    pub fn datadog(&self) -> Option<&ChangeEvents> {
+        self.inner.destinations.datadog.as_deref()
+    }
+
+    /// The Sentry sender, when Sentry is a destination.
+    pub fn sentry(&self) -> Option<&SentryChanges> {
+        self.inner.destinations.sentry.as_deref()
     }
 
     /// The audit log, when there is one.
@@ -117,19 +225,50 @@ impl Relay {
         self.inner.audit.as_ref()
     }
 
-    /// Stops taking changes, then lets the sender deliver what is queued and the audit log
-    /// write its lines, waiting at most `timeout` in all: `true` if both finished. Events
-    /// still queued after it are lost (the sender's [`ChangeEvents::shutdown`] bound).
+    /// Stops taking changes, then lets each sender deliver what is queued and the audit log
+    /// write its lines, waiting at most `timeout` in all: `true` if all finished. Changes
+    /// still queued after it are lost (the senders' shutdown bound). The destinations stop
+    /// taking changes at once and drain side by side, so a hanging one does not use up the
+    /// other's time.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         let start = Instant::now();
-        let sent = self.inner.events.shutdown(timeout);
+        let destinations = &self.inner.destinations;
+        let sentry = destinations.sentry.clone();
+        // Each waits on its own thread; Datadog's on this one.
+        let sentry_done = sentry.map(|sentry| {
+            std::thread::Builder::new()
+                .name("openfeature-hooks-relay-shutdown".to_owned())
+                .spawn(move || sentry.shutdown(timeout))
+        });
+        let datadog_done = destinations
+            .datadog
+            .as_ref()
+            .is_none_or(|events| events.shutdown(timeout));
+        let sentry_done = match sentry_done {
+            None => true,
+            Some(Ok(thread)) => thread.join().unwrap_or(false),
+            Some(Err(_)) => false,
+        };
         let left = timeout.saturating_sub(start.elapsed());
         let written = self
             .inner
             .audit
             .as_ref()
             .is_none_or(|audit| audit.shutdown(left.max(Duration::from_millis(10))));
-        sent && written
+        datadog_done && sentry_done && written
+    }
+
+    /// Whether every destination still takes changes.
+    pub(crate) fn running(&self) -> bool {
+        let destinations = &self.inner.destinations;
+        destinations
+            .datadog
+            .as_ref()
+            .is_none_or(|events| events.is_running())
+            && destinations
+                .sentry
+                .as_ref()
+                .is_none_or(|sentry| sentry.is_running())
     }
 
     /// Relays what a checked delivery announces.
@@ -148,65 +287,188 @@ impl Relay {
                 changes,
             } => (delivery_key, changes),
         };
+        let configured = self.inner.destinations.bits();
+        if configured == 0 {
+            counters.unavailable.fetch_add(1, Ordering::Relaxed);
+            return Answer {
+                status: 503,
+                body: json!({"error": "no destination is configured", "relayed": 0}),
+            };
+        }
         let mut memory = self
             .inner
             .memory
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let (mut relayed, mut duplicates) = (0u64, 0u64);
+        // Destinations that refused a change of this delivery get none of its later changes,
+        // so each still gets them in order when the source delivers again.
+        let mut refused = 0u8;
+        let mut refusal = NotQueued::QueueFull;
+        let now_instant = Instant::now();
         for (index, change) in changes.into_iter().enumerate() {
             // A delivery announcing several changes may be cut by a full queue: each change
             // is remembered on its own, so a redelivery relays only the rest.
-            let key = format!("{delivery_key}#{index}");
-            if memory.deliveries.get(&key).is_some() {
+            let key = match (&change.change_key, &change.announced_by) {
+                (Some(change_key), Some(instance)) => memory.announcement(
+                    change_key,
+                    instance,
+                    self.inner.config.go_feature_flag_window,
+                    now_instant,
+                ),
+                (Some(change_key), None) => change_key.clone(),
+                (None, _) => format!("{delivery_key}#{index}"),
+            };
+            let (done, pending) = match memory.deliveries.get_mut(&key) {
+                Some(accepted) => (accepted.destinations, accepted.pending.take()),
+                None => (0, None),
+            };
+            let missing = configured & !done;
+            if missing == 0 {
                 duplicates += 1;
                 continue;
             }
+            let wanted = missing & !refused;
+            if wanted == 0 {
+                if let (Some(accepted), Some(pending)) = (memory.deliveries.get_mut(&key), pending)
+                {
+                    accepted.pending = Some(pending);
+                }
+                continue;
+            }
             let source = change.source;
-            let (flag_change, remember) = self.flag_change(&memory, change);
             let now = SystemTime::now();
-            let audit_line = self.inner.audit.as_ref().map(|_| {
-                let body = change_event_body_at(&flag_change, self.inner.events.origin(), now);
-                json!({
-                    "time": Rfc3339::at(now).to_string(),
-                    "source": source.as_str(),
-                    "delivery": key,
-                    "event": body["data"]["attributes"],
-                })
-                .to_string()
-            });
-            match self.inner.events.try_report(flag_change) {
-                Ok(()) => {
-                    memory.deliveries.insert(key, ());
+            let (pending, remember) = match pending {
+                Some(pending) => (*pending, None),
+                None => {
+                    let (datadog, remember) = self.flag_change(&memory, change.clone());
+                    let author = datadog.author.clone();
+                    let sentry = SentryChange::new(
+                        &key,
+                        change.kind,
+                        &datadog.flag,
+                        &author,
+                        if change.author.is_some() {
+                            change.created_by_type
+                        } else {
+                            crate::CreatedByType::Name
+                        },
+                        source.as_str(),
+                        change.timestamp.unwrap_or(now),
+                    );
+                    (Pending { datadog, sentry }, remember)
+                }
+            };
+            let mut taken = 0u8;
+            for destination in Destination::ALL {
+                if wanted & destination.bit() == 0 {
+                    continue;
+                }
+                let queued = match destination {
+                    Destination::Datadog => self
+                        .inner
+                        .destinations
+                        .datadog
+                        .as_ref()
+                        .map(|events| events.try_report(pending.datadog.clone())),
+                    Destination::Sentry => self
+                        .inner
+                        .destinations
+                        .sentry
+                        .as_ref()
+                        .map(|sentry| sentry.try_report(pending.sentry.clone())),
+                };
+                match queued {
+                    Some(Ok(())) => taken |= destination.bit(),
+                    Some(Err(reason)) => {
+                        refused |= destination.bit();
+                        if reason == NotQueued::Stopped {
+                            refusal = NotQueued::Stopped;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            let now_done = done | taken;
+            if taken != 0 {
+                if let Some(audit) = &self.inner.audit {
+                    audit.write(self.audit_line(
+                        source,
+                        &key,
+                        taken,
+                        configured & !now_done,
+                        &pending,
+                        now,
+                    ));
+                }
+                if done == 0 {
                     if let Some(remember) = remember {
                         remember.apply(&mut memory);
                     }
-                    if let (Some(audit), Some(line)) = (&self.inner.audit, audit_line) {
-                        audit.write(line);
-                    }
                     relayed += 1;
                 }
-                Err(reason) => {
-                    counters.relayed.fetch_add(relayed, Ordering::Relaxed);
-                    counters.duplicates.fetch_add(duplicates, Ordering::Relaxed);
-                    counters.unavailable.fetch_add(1, Ordering::Relaxed);
-                    let error = match reason {
-                        NotQueued::QueueFull => "the change-event queue is full; retry later",
-                        _ => "the relay is shutting down; retry later",
-                    };
-                    return Answer {
-                        status: 503,
-                        body: json!({"error": error, "relayed": relayed}),
-                    };
-                }
+            }
+            if now_done != 0 {
+                let complete = now_done == configured;
+                memory.deliveries.insert(
+                    key,
+                    Accepted {
+                        destinations: now_done,
+                        pending: (!complete).then(|| Box::new(pending)),
+                    },
+                );
             }
         }
         counters.relayed.fetch_add(relayed, Ordering::Relaxed);
         counters.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+        if refused != 0 {
+            counters.unavailable.fetch_add(1, Ordering::Relaxed);
+            let names = Destination::names(refused).join(" and ");
+            let error = match refusal {
+                NotQueued::Stopped => "the relay is shutting down; retry later".to_owned(),
+                _ => format!("the {names} queue is full; retry later"),
+            };
+            return Answer {
+                status: 503,
+                body: json!({"error": error, "relayed": relayed, "refused_by": Destination::names(refused)}),
+            };
+        }
         Answer {
             status: if relayed > 0 { 202 } else { 200 },
             body: json!({"relayed": relayed, "duplicates": duplicates}),
         }
+    }
+
+    /// The audit line of a change queued for the destinations `taken` (and still `waiting`
+    /// for others): what each of them got.
+    fn audit_line(
+        &self,
+        source: Source,
+        key: &str,
+        taken: u8,
+        waiting: u8,
+        pending: &Pending,
+        now: SystemTime,
+    ) -> String {
+        let mut line = Map::new();
+        line.insert("time".into(), Value::from(Rfc3339::at(now).to_string()));
+        line.insert("source".into(), Value::from(source.as_str()));
+        line.insert("delivery".into(), Value::from(key));
+        line.insert("destinations".into(), json!(Destination::names(taken)));
+        if waiting != 0 {
+            line.insert("waiting_for".into(), json!(Destination::names(waiting)));
+        }
+        if let (true, Some(events)) = (
+            taken & Destination::Datadog.bit() != 0,
+            &self.inner.destinations.datadog,
+        ) {
+            let body = change_event_body_at(&pending.datadog, events.origin(), now);
+            line.insert("event".into(), body["data"]["attributes"].clone());
+        }
+        if taken & Destination::Sentry.bit() != 0 {
+            line.insert("sentry".into(), pending.sentry.item().clone());
+        }
+        Value::Object(line).to_string()
     }
 
     /// The change event for `change`, and what to remember once it is queued.
@@ -271,6 +533,9 @@ impl Relay {
         let mut message = format!("{author} {} {object}", change.verb);
         if let Some(env) = &change.env {
             message.push_str(&format!(" in {env}"));
+            for more in &change.more_envs {
+                message.push_str(&format!(", {more}"));
+            }
         }
         if change.source == Source::Flipt && namespace != "default" {
             message.push_str(&format!(" (namespace {namespace})"));
@@ -293,6 +558,10 @@ impl Relay {
                     .unwrap_or("default");
                 format!("{base}/projects/{project}/features/{flag}")
             }),
+            Source::GrowthBook => config
+                .growthbook_url
+                .as_ref()
+                .map(|base| format!("{base}/features/{flag}")),
             _ => None,
         });
         let mut metadata = change.metadata.clone();
@@ -313,13 +582,18 @@ impl Relay {
         if let Some(env) = &change.env {
             flag_change = flag_change.with_env(env.clone());
         }
+        for more in &change.more_envs {
+            flag_change = flag_change.with_tag(format!("env:{more}"));
+        }
         if let Some(url) = url {
             flag_change = flag_change.with_url(url);
         }
         if let Some(time) = change.timestamp {
             flag_change = flag_change.with_timestamp(time);
         }
-        let deleted = change.action == "deleted" || change.action.contains("deleteFlag");
+        let deleted = change.action == "deleted"
+            || change.action == "feature.deleted"
+            || change.action.contains("deleteFlag");
         let remember = Remember {
             state: (!change.state_key.is_empty() && !out_of_order).then(|| {
                 (
@@ -360,5 +634,7 @@ fn source_name(source: Source) -> &'static str {
         Source::Flipt => "via Flipt",
         Source::LaunchDarkly => "via LaunchDarkly",
         Source::Unleash => "via Unleash",
+        Source::GrowthBook => "via GrowthBook",
+        Source::GoFeatureFlag => "via GO Feature Flag",
     }
 }

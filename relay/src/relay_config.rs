@@ -1,9 +1,16 @@
 //! What the relay accepts and how it maps changes.
 
+use std::time::Duration;
+
 use crate::{DEFAULT_MEMORY_CAPACITY, ImpactMap, Secret};
 
 /// The default body size limit: 1 MiB (LaunchDarkly's entries carry whole flag versions).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long after a GO Feature Flag instance first announces a change the same announcement
+/// from other instances is that change again: 5 minutes, five times the relay proxy's default
+/// polling interval (each instance sees a change at its own next poll).
+pub const DEFAULT_GO_FEATURE_FLAG_WINDOW: Duration = Duration::from_secs(300);
 
 /// Which sources the relay accepts (a source without its secret gets `404`), how it maps
 /// their changes and what it remembers. `Debug` never shows a secret.
@@ -17,6 +24,10 @@ pub struct RelayConfig {
     /// The `Authorization` value configured in Unleash's webhook addon: enables
     /// `POST /unleash`.
     pub unleash_authorization: Option<Secret>,
+    /// The GrowthBook event webhook's secret (`ewhk_...`): enables `POST /growthbook`.
+    pub growthbook_secret: Option<Secret>,
+    /// GO Feature Flag's webhook notifier `secret`: enables `POST /go-feature-flag`.
+    pub go_feature_flag_secret: Option<Secret>,
     /// Services impacted by flags.
     pub impact: ImpactMap,
     /// Larger bodies get `413`.
@@ -28,6 +39,11 @@ pub struct RelayConfig {
     pub flipt_url: Option<String>,
     /// Unleash's UI: links to `<url>/projects/<project>/features/<name>`.
     pub unleash_url: Option<String>,
+    /// GrowthBook's UI (e.g. `https://app.growthbook.io`): links to `<url>/features/<id>`.
+    pub growthbook_url: Option<String>,
+    /// Announcements of the same change by several GO Feature Flag instances within this
+    /// window of the first are one change ([`DEFAULT_GO_FEATURE_FLAG_WINDOW`]).
+    pub go_feature_flag_window: Duration,
 }
 
 impl Default for RelayConfig {
@@ -36,11 +52,15 @@ impl Default for RelayConfig {
             flipt_signing_secret: None,
             launchdarkly_secret: None,
             unleash_authorization: None,
+            growthbook_secret: None,
+            go_feature_flag_secret: None,
             impact: ImpactMap::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             memory_capacity: DEFAULT_MEMORY_CAPACITY,
             flipt_url: None,
             unleash_url: None,
+            growthbook_url: None,
+            go_feature_flag_window: DEFAULT_GO_FEATURE_FLAG_WINDOW,
         }
     }
 }
@@ -69,6 +89,28 @@ impl RelayConfig {
     #[must_use]
     pub fn with_unleash_authorization(mut self, value: Secret) -> Self {
         self.unleash_authorization = Some(value);
+        self
+    }
+
+    /// Accepts GrowthBook event webhooks signed with `secret`.
+    #[must_use]
+    pub fn with_growthbook_secret(mut self, secret: Secret) -> Self {
+        self.growthbook_secret = Some(secret);
+        self
+    }
+
+    /// Accepts GO Feature Flag webhook notifications signed with `secret`.
+    #[must_use]
+    pub fn with_go_feature_flag_secret(mut self, secret: Secret) -> Self {
+        self.go_feature_flag_secret = Some(secret);
+        self
+    }
+
+    /// Sets the window in which several GO Feature Flag instances' announcements of one
+    /// change are that change once.
+    #[must_use]
+    pub fn with_go_feature_flag_window(mut self, window: Duration) -> Self {
+        self.go_feature_flag_window = window;
         self
     }
 
@@ -105,5 +147,27 @@ impl RelayConfig {
     pub fn with_unleash_url(mut self, url: impl Into<String>) -> Self {
         self.unleash_url = Some(url.into().trim_end_matches('/').to_owned());
         self
+    }
+
+    /// Sets GrowthBook's UI address, for links.
+    #[must_use]
+    pub fn with_growthbook_url(mut self, url: impl Into<String>) -> Self {
+        self.growthbook_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// The sources whose secret is set, by name (`flipt`, `launchdarkly`, `unleash`,
+    /// `growthbook`, `go-feature-flag`).
+    pub fn sources(&self) -> Vec<&'static str> {
+        [
+            (self.flipt_signing_secret.is_some(), "flipt"),
+            (self.launchdarkly_secret.is_some(), "launchdarkly"),
+            (self.unleash_authorization.is_some(), "unleash"),
+            (self.growthbook_secret.is_some(), "growthbook"),
+            (self.go_feature_flag_secret.is_some(), "go-feature-flag"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use openfeature_hooks_datadog::{ApiKey, ChangeEventsConfig, ChangeOrigin};
 
-use crate::{ImpactMap, RelayConfig, Secret};
+use crate::{ImpactMap, RelayConfig, Secret, SentryChangesConfig};
 
 /// Where audit lines go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,23 +24,28 @@ pub enum AuditTarget {
 ///
 /// | variable | meaning | default |
 /// | --- | --- | --- |
-/// | `DD_API_KEY` | Events API key (required) | - |
+/// | `DD_API_KEY` | Events API key; enables Datadog | - |
 /// | `DD_SITE` | Datadog site | `datadoghq.com` |
 /// | `DD_EVENTS_URL` | full Events API URL instead (a proxy) | from `DD_SITE` |
 /// | `DD_SERVICE` | the service a change impacts when the impact map names none | `unknown-service` |
-/// | `DD_ENV` | `env` tag when the source names no environment (Flipt) | none |
+/// | `DD_ENV` | `env` tag when the source names no environment (Flipt, GO Feature Flag) | none |
+/// | `RELAY_SENTRY_WEBHOOK_URL` | Sentry's generic flag hook, organization included; enables Sentry | - |
+/// | `RELAY_SENTRY_WEBHOOK_SECRET` | the secret registered in Sentry for the generic provider (required with the URL) | - |
 /// | `RELAY_LISTEN` | address to listen on | `0.0.0.0:8080` |
 /// | `RELAY_FLIPT_SIGNING_SECRET` | Flipt's `audit.sinks.webhook.signing_secret`; enables `/flipt` | - |
 /// | `RELAY_LAUNCHDARKLY_SECRET` | the LaunchDarkly webhook's secret; enables `/launchdarkly` | - |
 /// | `RELAY_UNLEASH_AUTHORIZATION` | the Unleash addon's `Authorization` value; enables `/unleash` | - |
+/// | `RELAY_GROWTHBOOK_SECRET` | the GrowthBook event webhook's secret; enables `/growthbook` | - |
+/// | `RELAY_GO_FEATURE_FLAG_SECRET` | the GO Feature Flag webhook notifier's `secret`; enables `/go-feature-flag` | - |
 /// | `RELAY_IMPACTED_SERVICES` | impact map, e.g. `new-checkout=checkout,cart;tag:payments=billing` | none |
-/// | `RELAY_FLIPT_URL`, `RELAY_UNLEASH_URL` | UI addresses, for links in the events | none |
+/// | `RELAY_FLIPT_URL`, `RELAY_UNLEASH_URL`, `RELAY_GROWTHBOOK_URL` | UI addresses, for links in the events | none |
+/// | `RELAY_GO_FEATURE_FLAG_WINDOW_SECS` | GO Feature Flag instances' announcements of one change within this many seconds are one change | `300` |
 /// | `RELAY_MAX_BODY_BYTES` | body size limit | `1048576` |
-/// | `RELAY_QUEUE_CAPACITY` | change events waiting at most (then `503`) | `1024` |
+/// | `RELAY_QUEUE_CAPACITY` | changes waiting at most, per destination (then `503`) | `1024` |
 /// | `RELAY_AUDIT` | `stdout`, `off` or a file path | `stdout` |
 /// | `RELAY_SHUTDOWN_TIMEOUT_SECS` | bound on shutdown after `SIGTERM`/`SIGINT` | `10` |
 ///
-/// At least one source secret is required.
+/// At least one destination (Datadog, Sentry) and one source secret are required.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RelaySettings {
@@ -48,8 +53,10 @@ pub struct RelaySettings {
     pub listen: SocketAddr,
     /// The relay.
     pub relay: RelayConfig,
-    /// The change-event sender.
-    pub events: ChangeEventsConfig,
+    /// The Datadog sender, when `DD_API_KEY` is set.
+    pub datadog: Option<ChangeEventsConfig>,
+    /// The Sentry sender, when `RELAY_SENTRY_WEBHOOK_URL` is set.
+    pub sentry: Option<SentryChangesConfig>,
     /// Where audit lines go.
     pub audit: AuditTarget,
     /// How long shutdown may take, in all.
@@ -60,8 +67,8 @@ impl RelaySettings {
     /// Reads the process environment.
     ///
     /// # Errors
-    /// A missing API key, no source secret, or a value that does not parse (the message names
-    /// the variable, never its value when it is a secret).
+    /// No destination, a Sentry URL without its secret, no source secret, or a value that does
+    /// not parse (the message names the variable, never its value when it is a secret).
     pub fn from_env() -> Result<Self, String> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -85,18 +92,41 @@ impl RelaySettings {
                     .map_err(|_| format!("{name} is not a number: {value:?}")),
             }
         }
-        let api_key = var("DD_API_KEY").ok_or("DD_API_KEY is required")?;
-        let site = var("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
-        let origin = ChangeOrigin {
-            service: var("DD_SERVICE").unwrap_or_else(|| "unknown-service".to_owned()),
-            env: var("DD_ENV"),
+        let queue_capacity = number("RELAY_QUEUE_CAPACITY", var("RELAY_QUEUE_CAPACITY"), 1024)?;
+        let datadog = var("DD_API_KEY").map(|api_key| {
+            let site = var("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+            let origin = ChangeOrigin {
+                service: var("DD_SERVICE").unwrap_or_else(|| "unknown-service".to_owned()),
+                env: var("DD_ENV"),
+            };
+            let events = ChangeEventsConfig::new(ApiKey::new(api_key), &site, origin)
+                .with_queue_capacity(queue_capacity);
+            match var("DD_EVENTS_URL") {
+                Some(url) => events.with_endpoint(url),
+                None => events,
+            }
+        });
+        let sentry = match (
+            var("RELAY_SENTRY_WEBHOOK_URL"),
+            var("RELAY_SENTRY_WEBHOOK_SECRET"),
+        ) {
+            (Some(url), Some(secret)) => Some(
+                SentryChangesConfig::new(url.trim(), Secret::new(secret))
+                    .with_queue_capacity(queue_capacity),
+            ),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err("RELAY_SENTRY_WEBHOOK_URL is set without RELAY_SENTRY_WEBHOOK_SECRET (the generic provider's secret in Sentry)".to_owned());
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "RELAY_SENTRY_WEBHOOK_SECRET is set without RELAY_SENTRY_WEBHOOK_URL"
+                        .to_owned(),
+                );
+            }
         };
-        let mut events =
-            ChangeEventsConfig::new(ApiKey::new(api_key), &site, origin).with_queue_capacity(
-                number("RELAY_QUEUE_CAPACITY", var("RELAY_QUEUE_CAPACITY"), 1024)?,
-            );
-        if let Some(url) = var("DD_EVENTS_URL") {
-            events = events.with_endpoint(url);
+        if datadog.is_none() && sentry.is_none() {
+            return Err("no destination configured: set DD_API_KEY (Datadog), or RELAY_SENTRY_WEBHOOK_URL and RELAY_SENTRY_WEBHOOK_SECRET (Sentry), or both".to_owned());
         }
         let listen = var("RELAY_LISTEN").unwrap_or_else(|| "0.0.0.0:8080".to_owned());
         let listen: SocketAddr = listen
@@ -117,11 +147,14 @@ impl RelaySettings {
         if let Some(secret) = var("RELAY_UNLEASH_AUTHORIZATION") {
             relay = relay.with_unleash_authorization(Secret::new(secret));
         }
-        if relay.flipt_signing_secret.is_none()
-            && relay.launchdarkly_secret.is_none()
-            && relay.unleash_authorization.is_none()
-        {
-            return Err("no source configured: set RELAY_FLIPT_SIGNING_SECRET, RELAY_LAUNCHDARKLY_SECRET or RELAY_UNLEASH_AUTHORIZATION".to_owned());
+        if let Some(secret) = var("RELAY_GROWTHBOOK_SECRET") {
+            relay = relay.with_growthbook_secret(Secret::new(secret));
+        }
+        if let Some(secret) = var("RELAY_GO_FEATURE_FLAG_SECRET") {
+            relay = relay.with_go_feature_flag_secret(Secret::new(secret));
+        }
+        if relay.sources().is_empty() {
+            return Err("no source configured: set RELAY_FLIPT_SIGNING_SECRET, RELAY_LAUNCHDARKLY_SECRET, RELAY_UNLEASH_AUTHORIZATION, RELAY_GROWTHBOOK_SECRET or RELAY_GO_FEATURE_FLAG_SECRET".to_owned());
         }
         if let Some(spec) = var("RELAY_IMPACTED_SERVICES") {
             relay = relay.with_impact(
@@ -134,6 +167,14 @@ impl RelaySettings {
         if let Some(url) = var("RELAY_UNLEASH_URL") {
             relay = relay.with_unleash_url(url);
         }
+        if let Some(url) = var("RELAY_GROWTHBOOK_URL") {
+            relay = relay.with_growthbook_url(url);
+        }
+        relay = relay.with_go_feature_flag_window(Duration::from_secs(number(
+            "RELAY_GO_FEATURE_FLAG_WINDOW_SECS",
+            var("RELAY_GO_FEATURE_FLAG_WINDOW_SECS"),
+            crate::DEFAULT_GO_FEATURE_FLAG_WINDOW.as_secs(),
+        )?));
         let audit = match var("RELAY_AUDIT").as_deref().map(str::trim) {
             None | Some("stdout") => AuditTarget::Stdout,
             Some("off") => AuditTarget::Off,
@@ -147,7 +188,8 @@ impl RelaySettings {
         Ok(Self {
             listen,
             relay,
-            events,
+            datadog,
+            sentry,
             audit,
             shutdown_timeout,
         })
@@ -174,6 +216,13 @@ mod tests {
             ("RELAY_LISTEN", "127.0.0.1:9999"),
             ("RELAY_FLIPT_SIGNING_SECRET", "flipt-secret-value"),
             ("RELAY_UNLEASH_AUTHORIZATION", "unleash-secret-value"),
+            ("RELAY_GROWTHBOOK_SECRET", "growthbook-secret-value"),
+            ("RELAY_GO_FEATURE_FLAG_SECRET", "goff-secret-value"),
+            (
+                "RELAY_SENTRY_WEBHOOK_URL",
+                "https://sentry.example/api/0/organizations/o/flags/hooks/provider/generic/",
+            ),
+            ("RELAY_SENTRY_WEBHOOK_SECRET", "sentry-secret-value"),
             ("RELAY_IMPACTED_SERVICES", "f=a,b"),
             ("RELAY_AUDIT", "off"),
             ("RELAY_SHUTDOWN_TIMEOUT_SECS", "3"),
@@ -184,11 +233,19 @@ mod tests {
         assert_eq!(settings.shutdown_timeout, Duration::from_secs(3));
         assert_eq!(settings.relay.impact.services("f", &[]), ["a", "b"]);
         assert!(settings.relay.launchdarkly_secret.is_none());
+        assert_eq!(
+            settings.relay.sources(),
+            ["flipt", "unleash", "growthbook", "go-feature-flag"]
+        );
+        assert!(settings.datadog.is_some() && settings.sentry.is_some());
         let debug = format!("{settings:?}");
         for secret in [
             "api-key-value",
             "flipt-secret-value",
             "unleash-secret-value",
+            "growthbook-secret-value",
+            "goff-secret-value",
+            "sentry-secret-value",
         ] {
             assert!(!debug.contains(secret), "{debug}");
         }
@@ -197,7 +254,18 @@ mod tests {
     #[test]
     fn missing_or_bad_settings_are_named_without_their_secret_values() {
         let error = |vars: &[(&str, &str)]| RelaySettings::from_lookup(lookup(vars)).err();
-        assert_eq!(error(&[]).as_deref(), Some("DD_API_KEY is required"));
+        assert!(error(&[]).is_some_and(|e| e.starts_with("no destination configured")));
+        let sentry_only = RelaySettings::from_lookup(lookup(&[
+            ("RELAY_SENTRY_WEBHOOK_URL", "http://127.0.0.1:1/"),
+            ("RELAY_SENTRY_WEBHOOK_SECRET", "s"),
+            ("RELAY_GROWTHBOOK_SECRET", "g"),
+        ]));
+        assert!(sentry_only.is_ok_and(|s| s.datadog.is_none() && s.sentry.is_some()));
+        let half = error(&[
+            ("RELAY_SENTRY_WEBHOOK_URL", "http://127.0.0.1:1/"),
+            ("RELAY_GROWTHBOOK_SECRET", "g"),
+        ]);
+        assert!(half.is_some_and(|e| e.contains("without RELAY_SENTRY_WEBHOOK_SECRET")));
         assert!(
             error(&[("DD_API_KEY", "k")]).is_some_and(|e| e.starts_with("no source configured"))
         );

@@ -17,15 +17,66 @@ pub enum Source {
     LaunchDarkly,
     /// Unleash's webhook addon.
     Unleash,
+    /// GrowthBook event webhooks.
+    GrowthBook,
+    /// GO Feature Flag's webhook notifier (relay proxy or SDK).
+    GoFeatureFlag,
 }
 
 impl Source {
-    /// The source's name in tags, metadata and audit lines (`flipt`, `launchdarkly`, `unleash`).
+    /// The source's name in tags, metadata and audit lines (`flipt`, `launchdarkly`,
+    /// `unleash`, `growthbook`, `go-feature-flag`).
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Flipt => "flipt",
             Source::LaunchDarkly => "launchdarkly",
             Source::Unleash => "unleash",
+            Source::GrowthBook => "growthbook",
+            Source::GoFeatureFlag => "go-feature-flag",
+        }
+    }
+}
+
+/// What a change did to its flag, as Sentry's change tracking records it (`action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// The flag was created.
+    Created,
+    /// The flag, or a part of it (a rule, a variant, a strategy, an environment), changed.
+    Updated,
+    /// The flag was deleted (or archived, where the source archives instead).
+    Deleted,
+}
+
+impl ChangeKind {
+    /// Sentry's name: `created`, `updated` or `deleted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deleted => "deleted",
+        }
+    }
+}
+
+/// What the author's text is, as Sentry's `created_by.type` records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreatedByType {
+    /// An e-mail address the source gave as one.
+    Email,
+    /// An identifier (a user id, a token id).
+    Id,
+    /// A name, or what the relay says when the source names nobody.
+    Name,
+}
+
+impl CreatedByType {
+    /// Sentry's name: `email`, `id` or `name`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreatedByType::Email => "email",
+            CreatedByType::Id => "id",
+            CreatedByType::Name => "name",
         }
     }
 }
@@ -65,8 +116,15 @@ pub struct SourceChange {
     pub state_key: String,
     /// The environment, when the source names one.
     pub env: Option<String>,
+    /// More environments the change affects, when the source names several (GrowthBook):
+    /// `env:` tags after the first.
+    pub more_envs: Vec<String>,
     /// Who made the change, and what kind of author.
     pub author: Option<(String, AuthorType)>,
+    /// What the author's text is (an e-mail address, an id, a name), for Sentry.
+    pub created_by_type: CreatedByType,
+    /// What the change did to the flag, for Sentry.
+    pub kind: ChangeKind,
     /// The state before.
     pub prev_value: PrevValue,
     /// The state after (empty after a deletion).
@@ -81,6 +139,12 @@ pub struct SourceChange {
     pub metadata: Map<String, Value>,
     /// Extra context for the message (a LaunchDarkly comment).
     pub note: Option<String>,
+    /// The change's identity when it is not the delivery's (`<delivery key>#<index>`): GO
+    /// Feature Flag's instances announce the same change each in a delivery of its own.
+    pub change_key: Option<String>,
+    /// The instance that announced the change (GO Feature Flag's `meta.hostname`): the relay
+    /// counts each instance's announcements of a change to tell a repeat from a new change.
+    pub announced_by: Option<String>,
 }
 
 impl SourceChange {
@@ -94,7 +158,10 @@ impl SourceChange {
             verb: action.to_owned(),
             state_key: String::new(),
             env: None,
+            more_envs: Vec::new(),
             author: None,
+            created_by_type: CreatedByType::Name,
+            kind: ChangeKind::Updated,
             prev_value: PrevValue::NotSent,
             new_value: Map::new(),
             flag_tags: Vec::new(),
@@ -102,6 +169,8 @@ impl SourceChange {
             timestamp: None,
             metadata: Map::new(),
             note: None,
+            change_key: None,
+            announced_by: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::json_fields::{parse_object, rfc3339, text, text_or_number};
-use crate::{Delivery, ParseError, PrevValue, Source, SourceChange};
+use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
 /// Reads one Unleash webhook delivery.
 ///
@@ -42,8 +42,19 @@ pub fn parse_unleash(body: &[u8]) -> Result<Delivery, ParseError> {
     change.env = env.map(str::to_owned);
     change.author = Some(match text(&event, "createdBy") {
         Some("unknown") | None => ("unleash".to_owned(), AuthorType::System),
-        Some(name) => (name.to_owned(), AuthorType::User),
+        Some(name) => {
+            // `createdBy` is a user name or an e-mail address, whichever the user logs in with.
+            if looks_like_email(name) {
+                change.created_by_type = CreatedByType::Email;
+            }
+            (name.to_owned(), AuthorType::User)
+        }
     });
+    change.kind = match kind {
+        "feature-created" => ChangeKind::Created,
+        "feature-archived" | "feature-deleted" => ChangeKind::Deleted,
+        _ => ChangeKind::Updated,
+    };
     change.prev_value = match event.get("preData") {
         Some(Value::Object(pre)) => PrevValue::Given(pre.clone()),
         _ if kind == "feature-created" => PrevValue::Absent,
@@ -91,6 +102,22 @@ pub fn parse_unleash(body: &[u8]) -> Result<Delivery, ParseError> {
         delivery_key,
         changes: vec![change],
     })
+}
+
+/// `local@domain.tld`, without spaces: what Unleash's `createdBy` holds for a user who logs in
+/// with an e-mail address.
+fn looks_like_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !text.contains(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
 }
 
 /// A readable verb for the event type.

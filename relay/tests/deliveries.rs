@@ -588,7 +588,7 @@ fn an_intake_answering_500_429_or_403_behaves_as_the_sender_documents() {
         let requests = served.received(attempts);
         assert!(served.relay.shutdown(Duration::from_secs(2)));
         assert_eq!(requests.len(), attempts, "{status}");
-        let stats = served.relay.events().stats();
+        let stats = served.datadog_stats();
         assert_eq!(
             (stats.sent, stats.failed, stats.requests),
             (0, 1, attempts as u64),
@@ -621,8 +621,9 @@ fn a_hanging_intake_fills_the_queue_then_deliveries_get_503_and_their_retry_is_r
     assert_eq!(status, 503, "{answer}");
     assert_eq!(
         answer["error"],
-        json!("the change-event queue is full; retry later")
+        json!("the datadog queue is full; retry later")
     );
+    assert_eq!(answer["refused_by"], json!(["datadog"]));
     // The intake recovers; the source retries the refused delivery, which is relayed once.
     served.intake.reply_with(Reply::Status(202));
     let flags = |requests: &[openfeature_hooks_testkit::ReceivedRequest]| -> Vec<String> {
@@ -689,10 +690,7 @@ fn thousands_of_concurrent_deliveries_lose_none_and_reorder_none_per_flag() {
         let expected: Vec<String> = (0..PER_FLAG).map(|v| format!("v{v}")).collect();
         assert_eq!(versions, expected, "{name}: every change, in order");
     }
-    assert_eq!(
-        served.relay.events().stats().sent,
-        (FLAGS * PER_FLAG) as u64
-    );
+    assert_eq!(served.datadog_stats().sent, (FLAGS * PER_FLAG) as u64);
 }
 
 #[test]

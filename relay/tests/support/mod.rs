@@ -123,6 +123,14 @@ impl Served {
         )
     }
 
+    /// The Datadog sender's counters.
+    pub fn datadog_stats(&self) -> openfeature_hooks_datadog::ChangeEventStats {
+        self.relay
+            .datadog()
+            .map(ChangeEvents::stats)
+            .unwrap_or_default()
+    }
+
     pub fn get(&self, path: &str) -> (u16, Value) {
         let response = self.agent.get(&format!("{}{path}", self.url)).call();
         answer(response)
