@@ -300,7 +300,9 @@ impl Relay {
             .memory
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let (mut relayed, mut duplicates) = (0u64, 0u64);
+        // `relayed`: changes queued for the first time; `queued`: changes queued anywhere by
+        // this delivery (a redelivery completing one counts there only).
+        let (mut relayed, mut queued, mut duplicates) = (0u64, 0u64, 0u64);
         // Destinations that refused a change of this delivery get none of its later changes,
         // so each still gets them in order when the source delivers again.
         let mut refused = 0u8;
@@ -391,6 +393,7 @@ impl Relay {
             }
             let now_done = done | taken;
             if taken != 0 {
+                queued += 1;
                 if let Some(audit) = &self.inner.audit {
                     audit.write(self.audit_line(
                         source,
@@ -430,12 +433,12 @@ impl Relay {
             };
             return Answer {
                 status: 503,
-                body: json!({"error": error, "relayed": relayed, "refused_by": Destination::names(refused)}),
+                body: json!({"error": error, "relayed": queued, "refused_by": Destination::names(refused)}),
             };
         }
         Answer {
-            status: if relayed > 0 { 202 } else { 200 },
-            body: json!({"relayed": relayed, "duplicates": duplicates}),
+            status: if queued > 0 { 202 } else { 200 },
+            body: json!({"relayed": queued, "duplicates": duplicates}),
         }
     }
 

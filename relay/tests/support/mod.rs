@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod binary;
+pub mod sentry_receiver;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
