@@ -3,7 +3,8 @@
 
 use openfeature_hooks_datadog::{ChangeOrigin, change_event_body, limits};
 use openfeature_hooks_relay::{
-    Delivery, Secret, parse_flipt, parse_launchdarkly, parse_unleash, valid_hmac_signature,
+    Delivery, MAX_SENTRY_TEXT, ParseError, Secret, parse_flipt, parse_go_feature_flag,
+    parse_growthbook, parse_launchdarkly, parse_unleash, sentry_text, valid_hmac_signature,
     valid_shared_secret,
 };
 use proptest::prelude::*;
@@ -58,6 +59,13 @@ fn delivery_like() -> impl Strategy<Value = Value> {
         "tags",
         "comment",
         "titleVerb",
+        "event",
+        "object",
+        "created",
+        "user",
+        "environments",
+        "flags",
+        "meta",
     ]);
     let values = prop_oneof![
         any_json(),
@@ -78,6 +86,17 @@ fn delivery_like() -> impl Strategy<Value = Value> {
             json!({"key": "k", "flag_key": "f", "rule_id": 1}),
             json!([{"action": "updateOn", "resource": "proj/p:env/e:flag/k"}]),
             json!({"actor": {"email": "a@b"}}),
+            json!("feature.created"),
+            json!("feature.updated"),
+            json!("feature.deleted"),
+            json!({"object": {"id": "f", "tags": ["t"]}, "previous_attributes": {"defaultValue": "x"}}),
+            json!({"object": {"id": 3}, "previous_attributes": 1}),
+            json!({"type": "dashboard", "email": "a@b", "name": "n", "id": "i"}),
+            json!({"type": "api_key", "apiKey": "k"}),
+            json!(["production", 1, null]),
+            json!({"hostname": "h"}),
+            json!({"added": {"a": {"x": 1}}, "deleted": {"d": 2}, "updated": {"u": {"old_value": {}, "new_value": 3}}}),
+            json!({"updated": {"u": {"old_value": null}}, "added": []}),
         ])
         .prop_map(|v| v),
     ];
@@ -126,13 +145,25 @@ fn check(delivery: &Delivery) {
     }
 }
 
+/// A parser of one source's deliveries.
+type Parser = fn(&[u8]) -> Result<Delivery, ParseError>;
+
+/// Every parser the relay has.
+const PARSERS: [Parser; 5] = [
+    parse_flipt,
+    parse_launchdarkly,
+    parse_unleash,
+    parse_growthbook,
+    parse_go_feature_flag,
+];
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn any_json_is_a_delivery_or_a_reason(value in prop_oneof![any_json(), delivery_like()]) {
         let body = value.to_string();
-        for parse in [parse_flipt, parse_launchdarkly, parse_unleash] {
+        for parse in PARSERS {
             match parse(body.as_bytes()) {
                 Ok(delivery) => check(&delivery),
                 Err(reason) => prop_assert!(!reason.reason().is_empty()),
@@ -142,9 +173,33 @@ proptest! {
 
     #[test]
     fn any_bytes_are_a_delivery_or_a_reason(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        for parse in [parse_flipt, parse_launchdarkly, parse_unleash] {
+        for parse in PARSERS {
             if let Ok(delivery) = parse(&bytes) {
                 check(&delivery);
+            }
+        }
+    }
+
+    #[test]
+    fn any_text_becomes_a_name_sentry_accepts_or_none(text in prop_oneof![
+        ".{0,160}",
+        prop::collection::vec(prop_oneof![Just('\0'), Just(' '), Just('\u{1f}'), Just('\u{3000}'), any::<char>()], 0..200)
+            .prop_map(|chars| chars.into_iter().collect::<String>()),
+    ]) {
+        let python_space = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+        let kept: String = text.chars().filter(|c| *c != '\0').collect();
+        let kept = kept.trim_matches(python_space);
+        match sentry_text(&text) {
+            None => prop_assert!(kept.is_empty()),
+            Some(name) => {
+                prop_assert!(!name.is_empty() && name.chars().count() <= MAX_SENTRY_TEXT);
+                prop_assert!(!name.contains('\0'));
+                prop_assert_eq!(name.trim_matches(python_space).chars().count(), name.chars().count());
+                if kept.chars().count() <= MAX_SENTRY_TEXT {
+                    prop_assert_eq!(name.as_str(), kept);
+                } else {
+                    prop_assert_eq!(name.chars().count(), MAX_SENTRY_TEXT);
+                }
             }
         }
     }
@@ -163,10 +218,11 @@ proptest! {
 }
 
 /// The relay's mapping too (memory, rules, impact, message, audit line), through the real
-/// router: any delivery-shaped body, signed, gets a defined answer.
+/// router: any delivery-shaped body, signed, gets a defined answer, and whatever reaches
+/// Sentry passes its generic serializer.
 #[test]
 fn any_signed_delivery_gets_a_defined_answer_from_the_router() {
-    let served = support::Served::start(support::relay_config());
+    let served = support::Served::start_both(support::relay_config());
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 64,
         ..ProptestConfig::default()
@@ -177,6 +233,8 @@ fn any_signed_delivery_gets_a_defined_answer_from_the_router() {
             served.flipt(&body),
             served.launchdarkly(&body),
             served.unleash(&body),
+            served.growthbook(&body),
+            served.go_feature_flag(&body),
         ] {
             prop_assert!([200, 202, 400].contains(&status), "{status} for {body}");
         }
@@ -185,12 +243,27 @@ fn any_signed_delivery_gets_a_defined_answer_from_the_router() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    served.fence_both(1);
+    let sentry = served
+        .sentry
+        .as_ref()
+        .map(|s| s.requests())
+        .unwrap_or_default();
+    assert!(!sentry.is_empty());
+    for request in &sentry {
+        assert!(
+            request.accepted(),
+            "{:?}: {}",
+            request.errors,
+            String::from_utf8_lossy(&request.body)
+        );
+    }
 }
 
 #[test]
 fn deep_json_is_refused_with_a_reason_not_a_stack_overflow() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    for parse in [parse_flipt, parse_launchdarkly, parse_unleash] {
+    for parse in PARSERS {
         assert!(parse(deep.as_bytes()).is_err());
     }
 }

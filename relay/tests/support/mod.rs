@@ -11,7 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use openfeature_hooks_core::Rfc3339;
 use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
-use openfeature_hooks_relay::{AuditLog, Relay, RelayConfig, Secret, hmac_signature};
+use openfeature_hooks_relay::{
+    AuditLog, Destinations, Relay, RelayConfig, Secret, SentryChanges, SentryChangesConfig,
+    hmac_signature,
+};
 use openfeature_hooks_testkit::{HttpReceiver, ReceivedRequest, SharedBuffer};
 use serde_json::Value;
 
@@ -19,12 +22,17 @@ pub const API_KEY: &str = "dd-api-key-0123456789abcdef";
 pub const FLIPT_SECRET: &str = "flipt-signing-secret";
 pub const LD_SECRET: &str = "launchdarkly-webhook-secret";
 pub const UNLEASH_AUTH: &str = "Bearer unleash-shared-secret";
+pub const GROWTHBOOK_SECRET: &str = "ewhk_growthbook-webhook-secret";
+pub const GOFF_SECRET: &str = "go-feature-flag-notifier-secret";
+pub const SENTRY_SECRET: &str = "fedcba9876543210fedcba9876543210";
 
 pub struct Served {
     pub relay: Relay,
     pub intake: HttpReceiver,
     pub url: String,
     pub audit: SharedBuffer,
+    /// Sentry's stand-in, when Sentry is a destination too.
+    pub sentry: Option<sentry_receiver::SentryReceiver>,
     agent: ureq::Agent,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -48,6 +56,8 @@ pub fn relay_config() -> RelayConfig {
         .with_flipt_signing_secret(Secret::new(FLIPT_SECRET))
         .with_launchdarkly_secret(Secret::new(LD_SECRET))
         .with_unleash_authorization(Secret::new(UNLEASH_AUTH))
+        .with_growthbook_secret(Secret::new(GROWTHBOOK_SECRET))
+        .with_go_feature_flag_secret(Secret::new(GOFF_SECRET))
 }
 
 impl Served {
@@ -62,9 +72,38 @@ impl Served {
         intake: HttpReceiver,
         events: ChangeEventsConfig,
     ) -> Self {
+        Self::start_to(config, intake, events, None)
+    }
+
+    /// Datadog and Sentry (a loopback stand-in) as destinations.
+    pub fn start_both(config: RelayConfig) -> Self {
+        let intake = HttpReceiver::start().unwrap_or_else(|e| panic!("no loopback port: {e}"));
+        let events = events_config(&intake);
+        let sentry = sentry_receiver::SentryReceiver::start(SENTRY_SECRET);
+        Self::start_to(config, intake, events, Some(sentry))
+    }
+
+    fn start_to(
+        config: RelayConfig,
+        intake: HttpReceiver,
+        events: ChangeEventsConfig,
+        sentry: Option<sentry_receiver::SentryReceiver>,
+    ) -> Self {
         let audit = SharedBuffer::new();
-        let events = Arc::new(ChangeEvents::start(events));
-        let relay = Relay::new(config, events, Some(AuditLog::start(audit.clone(), 4096)));
+        let mut destinations =
+            Destinations::new().with_datadog(Arc::new(ChangeEvents::start(events)));
+        if let Some(sentry) = &sentry {
+            destinations = destinations.with_sentry(Arc::new(SentryChanges::start(
+                SentryChangesConfig::new(sentry.url(), Secret::new(SENTRY_SECRET))
+                    .with_timeout(Duration::from_millis(500))
+                    .with_retries(3, Duration::from_millis(20)),
+            )));
+        }
+        let relay = Relay::with_destinations(
+            config,
+            destinations,
+            Some(AuditLog::start(audit.clone(), 4096)),
+        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -90,6 +129,7 @@ impl Served {
             intake,
             url: format!("http://{address}"),
             audit,
+            sentry,
             agent,
             runtime: Some(runtime),
         }
@@ -116,6 +156,46 @@ impl Served {
             &[("X-LD-Signature", &signature)],
             body.as_bytes(),
         )
+    }
+
+    pub fn growthbook(&self, body: &str) -> (u16, Value) {
+        let signature = hmac_signature(&Secret::new(GROWTHBOOK_SECRET), body.as_bytes());
+        self.post(
+            "/growthbook",
+            &[("X-GrowthBook-Signature", &signature)],
+            body.as_bytes(),
+        )
+    }
+
+    pub fn go_feature_flag(&self, body: &str) -> (u16, Value) {
+        let signature = format!(
+            "sha256={}",
+            hmac_signature(&Secret::new(GOFF_SECRET), body.as_bytes())
+        );
+        self.post(
+            "/go-feature-flag",
+            &[("X-Hub-Signature-256", &signature)],
+            body.as_bytes(),
+        )
+    }
+
+    /// [`fence`](Self::fence) at both destinations: what reached Datadog and Sentry before it.
+    pub fn fence_both(&self, n: u32) -> (Vec<ReceivedRequest>, Vec<Value>) {
+        let datadog = self.fence(n);
+        let sentry = self.sentry.as_ref().map_or_else(Vec::new, |sentry| {
+            let fence = format!("fence-{n}");
+            let items =
+                sentry_receiver::accepted_items(&sentry.wait_until(Duration::from_secs(20), |r| {
+                    sentry_receiver::accepted_items(r)
+                        .iter()
+                        .any(|i| i["flag"] == fence.as_str())
+                }));
+            items
+                .into_iter()
+                .take_while(|i| i["flag"] != fence.as_str())
+                .collect()
+        });
+        (datadog, sentry)
     }
 
     pub fn unleash(&self, body: &str) -> (u16, Value) {
