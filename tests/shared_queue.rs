@@ -137,7 +137,7 @@ fn one_capture_and_one_send_per_evaluation_for_every_queued_sink() {
     let client = client(&runtime, hook.clone());
 
     let request = evaluate_in_request(&runtime, &backends, &client, "new-checkout", 50);
-    assert!(hook.flush(WAIT));
+    assert!(hook.flush(WAIT).is_complete());
 
     // One item per evaluation on the hook's queue, not one per sink.
     let queue = hook.stats().queue;
@@ -166,7 +166,7 @@ fn each_sink_gets_only_the_evaluations_it_accepts() {
     runtime.block_on(async {
         let _ = client.get_bool_value("new-checkout", None, None).await;
     });
-    assert!(hook.flush(WAIT));
+    assert!(hook.flush(WAIT).is_complete());
 
     assert_eq!(hook.stats().queue.queued, 6);
     assert_eq!(backends.log_events_exported(), 6);
@@ -193,7 +193,7 @@ fn a_panic_in_one_sink_leaves_the_others_their_evaluations() {
     let client = client(&runtime, hook.clone());
 
     let request = evaluate_in_request(&runtime, &backends, &client, "new-checkout", 20);
-    assert!(hook.flush(WAIT));
+    assert!(hook.flush(WAIT).is_complete());
 
     let queue = hook.stats().queue;
     assert_eq!((queue.handled, queue.panics), (20, 20));
@@ -213,8 +213,8 @@ fn a_wrapped_sink_keeps_a_queue_of_its_own() {
     let client = client(&runtime, hook.clone());
 
     evaluate_in_request(&runtime, &backends, &client, "new-checkout", 10);
-    assert!(hook.flush(WAIT));
-    assert!(events.flush(WAIT));
+    assert!(hook.flush(WAIT).is_complete());
+    assert!(events.flush(WAIT).is_complete());
 
     // The experiment spans ride the hook's queue; the deduplicated log events, their own.
     assert_eq!(hook.stats().queue.handled, 10);
@@ -239,7 +239,7 @@ fn one_sink_in_two_hooks_is_flushed_and_counted_on_both() {
     for client in [&first, &second] {
         evaluate_in_request(&runtime, &backends, client, "new-checkout", 3);
     }
-    assert!(events.flush(WAIT));
+    assert!(events.flush(WAIT).is_complete());
     assert_eq!(events.stats().handled, 6);
     assert_eq!(backends.log_events_exported(), 6);
     assert!(

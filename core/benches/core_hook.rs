@@ -246,7 +246,7 @@ fn json_lines_writer(c: &mut Criterion) {
         for _ in 0..LINES_PER_BATCH {
             sink.record(black_box(&record));
         }
-        assert!(sink.flush(Duration::from_secs(10)));
+        assert!(sink.flush(Duration::from_secs(10)).is_complete());
     };
     let mut group = c.benchmark_group("json_lines_writer");
     group.throughput(Throughput::Elements(LINES_PER_BATCH));

@@ -89,8 +89,13 @@ pub struct BackgroundStats {
     pub queued: u64,
     /// Items dropped because the queue was full (or the worker could not start).
     pub dropped: u64,
-    /// Items the worker has handled (including those whose handling panicked).
+    /// Items the worker has handled (including those whose handling panicked), less those
+    /// counted in `lost`: a record is never counted here when it went nowhere.
     pub handled: u64,
+    /// Items handled whose destination was gone or failed (a logger whose provider was shut
+    /// down, a writer that errors, a hook shut down before they reached it): counted by the
+    /// sink that knows, and logged once by it. Zero for a bare worker.
+    pub lost: u64,
     /// Panics caught in the drain (the worker goes on).
     pub panics: u64,
     /// The queue's capacity (each sending thread's, for a worker started
@@ -107,8 +112,26 @@ impl BackgroundStats {
             queued: self.queued + other.queued,
             dropped: self.dropped + other.dropped,
             handled: self.handled + other.handled,
+            lost: self.lost + other.lost,
             panics: self.panics + other.panics,
             capacity: self.capacity.max(other.capacity),
+        }
+    }
+
+    /// Items accepted and not yet handled (waiting, or being handled).
+    pub fn waiting(&self) -> u64 {
+        self.queued.saturating_sub(self.handled + self.lost)
+    }
+
+    /// These counters with `lost` of the handled items moved from `handled` to `lost`: for a
+    /// sink that learns after handing an item on that it went nowhere.
+    #[must_use]
+    pub fn with_lost(self, lost: u64) -> Self {
+        let lost = lost.min(self.handled);
+        Self {
+            handled: self.handled - lost,
+            lost: self.lost + lost,
+            ..self
         }
     }
 }
@@ -172,6 +195,8 @@ struct Counters {
     /// it is stuck on is in neither the queue's length nor `handled`.
     taken: AtomicU64,
     handled: AtomicU64,
+    /// Flush markers in the in-order queue, which its length counts but `queued` must not.
+    flush_markers: AtomicU64,
     drain: PanicGuard,
 }
 
@@ -181,6 +206,7 @@ impl Default for Counters {
             dropped: AtomicU64::new(0),
             taken: AtomicU64::new(0),
             handled: AtomicU64::new(0),
+            flush_markers: AtomicU64::new(0),
             drain: PanicGuard::new("a sink's background work (formatting, writing, exporting)"),
         }
     }
@@ -327,7 +353,18 @@ impl<T: Send + 'static> BackgroundWorker<T> {
         thread.unpark();
         let asked = match intake {
             Intake::InOrder { sender, .. } => {
-                sender.send_deadline(Message::Flush(done), deadline).is_ok()
+                shared
+                    .counters
+                    .flush_markers
+                    .fetch_add(1, Ordering::Relaxed);
+                let sent = sender.send_deadline(Message::Flush(done), deadline).is_ok();
+                if !sent {
+                    shared
+                        .counters
+                        .flush_markers
+                        .fetch_sub(1, Ordering::Relaxed);
+                }
+                sent
             }
             Intake::PerThread { flushes, .. } => flushes.send_deadline(done, deadline).is_ok(),
         };
@@ -349,7 +386,8 @@ impl<T: Send + 'static> BackgroundWorker<T> {
         let handled = counters.handled.load(Ordering::Acquire);
         let (queued, dropped_in_queues) = match &self.shared.intake {
             Some(Intake::InOrder { sender, .. }) => (
-                counters.taken.load(Ordering::Relaxed) + sender.len() as u64,
+                (counters.taken.load(Ordering::Relaxed) + sender.len() as u64)
+                    .saturating_sub(counters.flush_markers.load(Ordering::Relaxed)),
                 0,
             ),
             Some(Intake::PerThread { queues, .. }) => (queues.accepted(), queues.dropped()),
@@ -359,6 +397,7 @@ impl<T: Send + 'static> BackgroundWorker<T> {
             queued,
             dropped: counters.dropped.load(Ordering::Relaxed) + dropped_in_queues,
             handled,
+            lost: 0,
             panics: counters.drain.panics(),
             capacity: self.shared.capacity,
         }
@@ -421,6 +460,7 @@ fn run_in_order<T>(receiver: &Receiver<Message<T>>, mut drain: impl Drain<T>, co
                 park = MIN_PARK;
             }
             Ok(Message::Flush(done)) => {
+                counters.flush_markers.fetch_sub(1, Ordering::Relaxed);
                 counters.drain.run(|| drain.idle());
                 let _ = done.send(());
             }

@@ -1,6 +1,7 @@
 //! The builder of [`TelemetryHook`].
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use open_feature::HookContext;
 
@@ -122,6 +123,8 @@ impl TelemetryHookBuilder {
             filter_guard: PanicGuard::new("the flag filter"),
             attributes_guard: PanicGuard::new("the custom-attributes callback"),
             sink_guard: PanicGuard::new("an evaluation sink"),
+            closed: AtomicBool::new(false),
+            after_shutdown: AtomicU64::new(0),
         })
     }
 }

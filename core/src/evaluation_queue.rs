@@ -8,7 +8,9 @@ use open_feature::EvaluationContext;
 use crate::background_worker::{BackgroundStats, Drain};
 use crate::panic_guard::PanicGuard;
 use crate::queued_sink::{PendingEvaluation, QueuedNeeds};
-use crate::{EvaluationRecord, LazyWorker, QueuedEvaluation, QueuedRecord, QueuedSink};
+use crate::{
+    EvaluationRecord, FlushOutcome, LazyWorker, QueuedEvaluation, QueuedRecord, QueuedSink,
+};
 
 /// The most sinks one queue serves; a hook's further queued sinks each keep a queue of their
 /// own.
@@ -158,9 +160,13 @@ impl EvaluationQueue {
 
     /// The queue's counters; `panics` counts those of every sink's `accepts` and background
     /// work.
+    ///
+    /// `lost` adds up what each sink [could not deliver](QueuedSink::lost): with one sink,
+    /// evaluations; with several, an evaluation two sinks lost counts twice.
     pub fn stats(&self) -> BackgroundStats {
-        let mut stats = self.parts.worker.stats();
         let members = &self.parts.members;
+        let lost = members.sinks.iter().map(|sink| sink.lost()).sum();
+        let mut stats = self.parts.worker.stats().with_lost(lost);
         stats.panics += members.guard.panics() + members.accepts_guard.panics();
         stats
     }
@@ -277,12 +283,15 @@ impl QueueMembership {
         self.0.own.get().cloned().into_iter().chain(live).collect()
     }
 
-    /// Flushes every queue the sink is on, at most `timeout` in all; `false` on timeout.
-    pub fn flush(&self, timeout: Duration) -> bool {
+    /// Flushes every queue the sink is on, at most `timeout` in all.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
         let deadline = Instant::now() + timeout;
         self.queues()
             .iter()
-            .all(|queue| queue.flush(deadline.saturating_duration_since(Instant::now())))
+            .fold(FlushOutcome::COMPLETE, |outcome, queue| {
+                let flushed = queue.flush(deadline.saturating_duration_since(Instant::now()));
+                outcome.and(FlushOutcome::of_queue(flushed, queue.stats()))
+            })
     }
 
     /// The counters of the queues the sink is on, added up (the capacity is the largest):
@@ -451,7 +460,7 @@ mod tests {
                 &EvaluationRecord::new(key, FlagType::Bool, &context),
             );
         }
-        assert!(membership.flush(Duration::from_secs(10)));
+        assert!(membership.flush(Duration::from_secs(10)).is_complete());
         assert_eq!(membership.stats(7).handled, 2);
         assert_eq!(sink.seen().len(), 2);
     }

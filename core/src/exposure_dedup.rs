@@ -225,6 +225,14 @@ impl<S: EvaluationSink, C: Clock> EvaluationSink for ExposureDedup<S, C> {
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
         self.sink.started(evaluation);
     }
+
+    fn flush(&self, timeout: std::time::Duration) -> crate::FlushOutcome {
+        self.sink.flush(timeout)
+    }
+
+    fn lost(&self) -> u64 {
+        self.sink.lost()
+    }
 }
 
 impl<S, C> fmt::Debug for ExposureDedup<S, C> {

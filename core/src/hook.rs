@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use open_feature::{
     EvaluationContext, EvaluationDetails, EvaluationError, Hook, HookContext, HookHints, Value,
@@ -16,7 +18,8 @@ use crate::stage_future::done;
 use crate::tick_clock::Tick;
 use crate::{
     BackgroundStats, CustomAttribute, EvaluationEnd, EvaluationQueue, EvaluationRecord,
-    EvaluationSink, EvaluationStarted, OwnCacheLines, TelemetryHookBuilder,
+    EvaluationSink, EvaluationStarted, FlushOutcome, OwnCacheLines, ShutdownGuard,
+    TelemetryHookBuilder,
 };
 
 pub(crate) type FlagFilter = dyn Fn(&str) -> bool + Send + Sync;
@@ -74,6 +77,9 @@ pub(crate) struct HookInner {
     pub(crate) filter_guard: PanicGuard,
     pub(crate) attributes_guard: PanicGuard,
     pub(crate) sink_guard: PanicGuard,
+    /// Set by [`TelemetryHook::shutdown`]: later evaluations are counted, not recorded.
+    pub(crate) closed: AtomicBool,
+    pub(crate) after_shutdown: AtomicU64,
 }
 
 /// Counters of rare events, for health checks and tests.
@@ -89,9 +95,16 @@ pub struct HookStats {
     /// Evaluation starts that could not be tracked (bounds reached); normally zero.
     pub untracked_starts: u64,
     /// The counters of the hook's queue for its queued sinks (see [`crate::QueuedSink`]):
-    /// evaluations queued, dropped because it was full, handled; zeros without such sinks. The
-    /// queue is per evaluating thread, and its capacity is each thread's.
+    /// evaluations queued, dropped because it was full, handled, lost; zeros without such
+    /// sinks. The queue is per evaluating thread, and its capacity is each thread's.
     pub queue: BackgroundStats,
+    /// Records that went nowhere: what every sink counted as [lost](EvaluationSink::lost)
+    /// (its destination gone or failing), plus `after_shutdown`. Drops of full queues are
+    /// counted apart, in `queue` and in each sink's stats.
+    pub lost: u64,
+    /// Evaluations after [`TelemetryHook::shutdown`] (or the drop of its
+    /// [`ShutdownGuard`]), which the hook no longer records.
+    pub after_shutdown: u64,
 }
 
 impl TelemetryHook {
@@ -106,9 +119,16 @@ impl TelemetryHook {
         }
     }
 
-    /// Counters of caught panics and refused marks.
+    /// Counters of caught panics, refused marks, the hook's queue, and records lost.
     pub fn stats(&self) -> HookStats {
         let inner = &self.inner;
+        let after_shutdown = inner.after_shutdown.load(Ordering::Relaxed);
+        let lost = inner
+            .sinks
+            .iter()
+            .map(|sink| inner.sink_guard.run(|| sink.lost()).unwrap_or(0))
+            .sum::<u64>()
+            + after_shutdown;
         HookStats {
             callback_panics: inner.filter_guard.panics() + inner.attributes_guard.panics(),
             sink_panics: inner.sink_guard.panics(),
@@ -119,19 +139,61 @@ impl TelemetryHook {
                 .as_ref()
                 .map(EvaluationQueue::stats)
                 .unwrap_or_default(),
+            lost,
+            after_shutdown,
         }
     }
 
-    /// Waits until every evaluation the hook queued for its queued sinks before this call is
-    /// handled, at most `timeout`; `false` on timeout. `true` at once without such sinks. Not
-    /// for the evaluation path. The sinks' exporters may still hold what they were given:
-    /// flush their providers too before reading an exporter.
-    #[must_use = "false means the queue was not handled in time"]
-    pub fn flush(&self, timeout: std::time::Duration) -> bool {
-        self.inner
+    /// Waits until every record of an evaluation before this call has left every queue the
+    /// hook's evaluations feed, at most `timeout` in all, and says what was left: the hook's
+    /// own queue (for its [queued sinks](crate::QueuedSink)), then each sink's
+    /// [`flush`](EvaluationSink::flush), which covers a sink's own queue (JSON lines, the
+    /// metrics sink's durations, change events) and queued sinks held inside wrappers
+    /// ([`ExposureDedup`](crate::ExposureDedup), [`SampledSink`](crate::SampledSink), your
+    /// own). What the queues handed on may still sit in the backends' own exporters: shut down
+    /// (or flush) the OpenTelemetry providers after this call. Not for the evaluation path.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
+        let inner = &self.inner;
+        let deadline = Instant::now() + timeout;
+        let remaining = || deadline.saturating_duration_since(Instant::now());
+        let queued = inner
             .queue
             .as_ref()
-            .is_none_or(|queue| queue.flush(timeout))
+            .map_or(FlushOutcome::COMPLETE, |queue| {
+                FlushOutcome::of_queue(queue.flush(timeout), queue.stats())
+            });
+        // The sinks the hook's queue serves were flushed with it.
+        inner.sinks[..inner.called]
+            .iter()
+            .fold(queued, |outcome, sink| {
+                let flushed = inner.sink_guard.run(|| sink.flush(remaining()));
+                outcome.and(flushed.unwrap_or(FlushOutcome::COMPLETE))
+            })
+    }
+
+    /// Stops recording (evaluations from now on are counted in
+    /// [`HookStats::after_shutdown`] and [`HookStats::lost`], and go to no sink), then
+    /// [flushes](Self::flush) every queue, at most `timeout`, and says what was left. Call it
+    /// (or drop the [`shutdown_guard`](Self::shutdown_guard)) before shutting down the
+    /// backends' providers. Calling it again flushes again.
+    pub fn shutdown(&self, timeout: Duration) -> FlushOutcome {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        self.flush(timeout)
+    }
+
+    /// A guard that [shuts the hook down](Self::shutdown) when dropped, waiting at most
+    /// [`DEFAULT_SHUTDOWN_TIMEOUT`](crate::DEFAULT_SHUTDOWN_TIMEOUT): keep it in `main`, and
+    /// let it drop before the providers shut down.
+    ///
+    /// ```
+    /// use openfeature_hooks_core::{JsonLinesSink, TelemetryHook};
+    ///
+    /// let hook = TelemetryHook::builder().sink(JsonLinesSink::new(std::io::sink())).build();
+    /// let _guard = hook.shutdown_guard();
+    /// // api.add_hook(hook).await; ...
+    /// ```
+    pub fn shutdown_guard(&self) -> ShutdownGuard {
+        ShutdownGuard::new(self.clone())
     }
 }
 
@@ -177,6 +239,10 @@ impl HookInner {
     // `memcpy`, 8.7 ns of the JSON-lines evaluation under `perf`; BENCHMARKS.md, "2026-11-29,
     // 11:30").
     fn emit(&self, record: &EvaluationRecord<'_>) {
+        if self.closed.load(Ordering::Relaxed) {
+            self.after_shutdown.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         for sink in &self.sinks[..self.called] {
             self.sink_guard.run(|| sink.record(record));
         }

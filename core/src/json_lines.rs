@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use crate::background_worker::{BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain};
 use crate::json_object::JsonObject;
 use crate::timestamp::{Rfc3339Text, Rfc3339Writer};
-use crate::{EvaluationRecord, EvaluationSink, JsonValue, QueuedRecord};
+use crate::{EvaluationRecord, EvaluationSink, FlushOutcome, JsonValue, QueuedRecord};
 
 /// The worker writes its lines in one `write_all` once this many bytes are waiting, or when
 /// the queue runs empty; a buffer grown past it by one huge line is released after the write.
@@ -55,13 +55,20 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// let lines = JsonLinesSink::new(std::io::stdout());
 /// let hook = TelemetryHook::builder().sink(lines.clone()).build();
 /// // ... evaluate flags, then, before reading the output:
-/// assert!(lines.flush(Duration::from_secs(5)));
+/// assert!(lines.flush(Duration::from_secs(5)).is_complete());
 /// # drop(hook);
 /// ```
 #[derive(Clone)]
 pub struct JsonLinesSink {
     worker: BackgroundWorker<QueuedRecord>,
-    write_errors: Arc<AtomicU64>,
+    lines: Arc<LineCounts>,
+}
+
+/// Lines the writer took, and lines it failed to take.
+#[derive(Debug, Default)]
+struct LineCounts {
+    written: AtomicU64,
+    write_errors: AtomicU64,
 }
 
 impl JsonLinesSink {
@@ -73,36 +80,42 @@ impl JsonLinesSink {
 
     /// A sink writing to `writer`, with at most `capacity` records waiting to be written.
     pub fn with_queue_capacity(writer: impl Write + Send + 'static, capacity: usize) -> Self {
-        let write_errors = Arc::new(AtomicU64::new(0));
+        let lines = Arc::new(LineCounts::default());
         let drain = LineWriter {
             writer,
             buffer: Vec::new(),
             lines: 0,
-            write_errors: write_errors.clone(),
+            counts: lines.clone(),
             context: EvaluationContext::default(),
             times: Rfc3339Writer::default(),
         };
         Self {
             worker: BackgroundWorker::start("openfeature-json-lines", capacity, drain),
-            write_errors,
+            lines,
         }
     }
 
     /// How many lines could not be written.
     pub fn write_errors(&self) -> u64 {
-        self.write_errors.load(Ordering::Relaxed)
+        self.lines.write_errors.load(Ordering::Relaxed)
     }
 
-    /// The queue's counters: records dropped because it was full, records written.
+    /// The queue's counters: records dropped because it was full, lines the writer took
+    /// (`handled`: formatted lines still in the sink's buffer are not), and lines it failed to
+    /// take (`lost`, the same as [`write_errors`](Self::write_errors)).
     pub fn stats(&self) -> BackgroundStats {
-        self.worker.stats()
+        BackgroundStats {
+            handled: self.lines.written.load(Ordering::Acquire),
+            lost: self.write_errors(),
+            ..self.worker.stats()
+        }
     }
 
     /// Waits until every record queued before this call is written and the writer flushed, at
-    /// most `timeout`; `false` on timeout (a blocked writer). Not for the evaluation path.
-    #[must_use = "false means the lines were not all written in time"]
-    pub fn flush(&self, timeout: Duration) -> bool {
-        self.worker.flush(timeout)
+    /// most `timeout`, and says how many were left (a blocked writer). Not for the evaluation
+    /// path.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
+        FlushOutcome::of_queue(self.worker.flush(timeout), self.stats())
     }
 }
 
@@ -110,12 +123,20 @@ impl EvaluationSink for JsonLinesSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
         self.worker.try_send_with(|| QueuedRecord::capture(record));
     }
+
+    fn flush(&self, timeout: Duration) -> FlushOutcome {
+        JsonLinesSink::flush(self, timeout)
+    }
+
+    fn lost(&self) -> u64 {
+        self.write_errors()
+    }
 }
 
 impl std::fmt::Debug for JsonLinesSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsonLinesSink")
-            .field("write_errors", &self.write_errors.load(Ordering::Relaxed))
+            .field("write_errors", &self.write_errors())
             .field("stats", &self.worker.stats())
             .finish_non_exhaustive()
     }
@@ -125,9 +146,9 @@ impl std::fmt::Debug for JsonLinesSink {
 struct LineWriter<W> {
     writer: W,
     buffer: Vec<u8>,
-    /// Lines in `buffer`, to count write errors per line.
+    /// Lines in `buffer`, to count them written or failed.
     lines: u64,
-    write_errors: Arc<AtomicU64>,
+    counts: Arc<LineCounts>,
     /// The empty context records are lent (the evaluation's is not captured).
     context: EvaluationContext,
     /// Formats the records' times.
@@ -139,13 +160,23 @@ impl<W: Write> LineWriter<W> {
         if self.buffer.is_empty() {
             return;
         }
-        if let Err(error) = self.writer.write_all(&self.buffer)
-            && self.write_errors.fetch_add(self.lines, Ordering::Relaxed) == 0
-        {
-            log::error!(
-                target: "openfeature_hooks",
-                "JsonLinesSink cannot write, later errors are counted but not logged: {error}"
-            );
+        match self.writer.write_all(&self.buffer) {
+            Ok(()) => {
+                self.counts.written.fetch_add(self.lines, Ordering::Release);
+            }
+            Err(error) => {
+                if self
+                    .counts
+                    .write_errors
+                    .fetch_add(self.lines, Ordering::Relaxed)
+                    == 0
+                {
+                    log::error!(
+                        target: "openfeature_hooks",
+                        "JsonLinesSink cannot write, later errors are counted but not logged: {error}"
+                    );
+                }
+            }
         }
         self.buffer.clear();
         self.lines = 0;

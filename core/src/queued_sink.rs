@@ -38,6 +38,13 @@ pub trait QueuedSink: Send + Sync + 'static {
     /// anything buffered.
     fn idle(&self) {}
 
+    /// Evaluations this half [handled](Self::handle) but could not deliver, because its
+    /// destination was gone or failed (count them in `handle`, and log the first): the queue
+    /// moves them from `handled` to `lost` in its stats. Default: none.
+    fn lost(&self) -> u64 {
+        0
+    }
+
     /// What the captured evaluation must carry for this sink (default: the record only).
     fn needs(&self) -> QueuedNeeds {
         QueuedNeeds::default()

@@ -158,6 +158,14 @@ impl<S: EvaluationSink> EvaluationSink for SampledSink<S> {
     fn started(&self, evaluation: &EvaluationStarted<'_>) {
         self.sink.started(evaluation);
     }
+
+    fn flush(&self, timeout: std::time::Duration) -> crate::FlushOutcome {
+        self.sink.flush(timeout)
+    }
+
+    fn lost(&self) -> u64 {
+        self.sink.lost()
+    }
 }
 
 impl<S> fmt::Debug for SampledSink<S> {

@@ -1,8 +1,9 @@
 //! Where records go: the trait every backend implements.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::{EvaluationRecord, EvaluationStarted, OwnCacheLines, QueuedPart};
+use crate::{EvaluationRecord, EvaluationStarted, FlushOutcome, OwnCacheLines, QueuedPart};
 
 /// Receives every evaluation record of a [`TelemetryHook`](crate::TelemetryHook).
 ///
@@ -32,6 +33,23 @@ pub trait EvaluationSink: Send + Sync + 'static {
     fn queued(&self) -> Option<QueuedPart> {
         None
     }
+
+    /// Waits until what this sink queued before the call (in a queue of its own, or on the
+    /// hook's queue, or in a sink it wraps) is delivered, at most `timeout`, and says what was
+    /// left. [`TelemetryHook::flush`](crate::TelemetryHook::flush) calls it on every sink; a
+    /// sink with a queue must implement it, a wrapper must forward it. Not for the evaluation
+    /// path. Default: nothing waits.
+    fn flush(&self, _timeout: Duration) -> FlushOutcome {
+        FlushOutcome::COMPLETE
+    }
+
+    /// Records this sink handled but could not deliver because its destination was gone or
+    /// failed (a provider shut down, a writer that errors), as counted in its own stats;
+    /// [`TelemetryHook::stats`](crate::TelemetryHook::stats) adds them up in
+    /// [`HookStats::lost`](crate::HookStats::lost). A wrapper must forward it. Default: none.
+    fn lost(&self) -> u64 {
+        0
+    }
 }
 
 /// A sink that holds another and hands it everything.
@@ -52,6 +70,14 @@ macro_rules! forward_evaluation_sink {
 
             fn queued(&self) -> Option<QueuedPart> {
                 (**self).queued()
+            }
+
+            fn flush(&self, timeout: Duration) -> FlushOutcome {
+                (**self).flush(timeout)
+            }
+
+            fn lost(&self) -> u64 {
+                (**self).lost()
             }
         }
     )+};

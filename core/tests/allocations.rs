@@ -90,7 +90,7 @@ async fn records_with_rare_parts_are_queued_without_allocating() {
     let queued = api.create_client().with_hook(hook(Box::new(json.clone())));
     // The writer drops each record before the next evaluation, so its parts are back in the
     // pool: what a service whose writer keeps up sees.
-    let written = || assert!(json.flush(Duration::from_secs(10)));
+    let written = || assert!(json.flush(Duration::from_secs(10)).is_complete());
     // `bool-on` has a context id, a set id, a version and three metadata entries; `color`
     // answers "blue", a `String` the SDK hands the hook.
     for (key, string) in [("bool-on", false), ("color", true)] {

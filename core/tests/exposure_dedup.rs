@@ -60,7 +60,7 @@ async fn setup(policy: ContextIdPolicy, capacity: usize) -> Setup {
 /// The lines written so far: the sink writes on its own thread, so wait for it first.
 fn lines(s: &Setup) -> Vec<Json> {
     assert!(
-        s.dedup.inner().flush(Duration::from_secs(10)),
+        s.dedup.inner().flush(Duration::from_secs(10)).is_complete(),
         "JSON lines not written in time"
     );
     assert_eq!(s.dedup.inner().stats().dropped, 0, "JSON lines dropped");

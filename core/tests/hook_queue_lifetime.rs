@@ -45,7 +45,7 @@ async fn dropped_hooks_leave_no_queue_and_no_thread_behind() {
         let hook = TelemetryHook::builder().sink(sink.clone()).build();
         let client = api.create_client().with_hook(hook.clone());
         let _ = client.get_bool_value("bool-on", None, None).await;
-        assert!(hook.flush(Duration::from_secs(10)));
+        assert!(hook.flush(Duration::from_secs(10)).is_complete());
         assert_eq!(
             threads_named("openfeature-hoo"),
             1,

@@ -101,11 +101,11 @@ async fn a_blocked_writer_does_not_slow_evaluations_and_its_drops_are_counted() 
         sleepy.stats()
     );
     assert!(
-        !full_pipe.flush(Duration::from_millis(100)),
+        !full_pipe.flush(Duration::from_millis(100)).is_complete(),
         "a blocked writer cannot flush"
     );
     assert_eq!(healthy.stats().dropped, 0, "{:?}", healthy.stats());
-    assert!(healthy.flush(Duration::from_secs(10)));
+    assert!(healthy.flush(Duration::from_secs(10)).is_complete());
     assert_eq!(healthy.stats().handled, evaluated);
 
     // Unblock the pipe (its writes now fail) so that the sink's thread can stop.

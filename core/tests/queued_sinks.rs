@@ -105,7 +105,7 @@ async fn a_queued_sink_in_a_hook_is_told_of_starts_and_handled_on_the_hooks_queu
     let sink = CountingSink::new();
     let hook = TelemetryHook::builder().sink(sink.clone()).build();
     evaluate(hook.clone(), &["bool-on", "plain", "bool-on"]).await;
-    assert!(hook.flush(WAIT));
+    assert!(hook.flush(WAIT).is_complete());
 
     let seen = &sink.seen;
     assert_eq!(seen.started.load(Ordering::Relaxed), 3);
@@ -138,7 +138,7 @@ async fn outside_a_hooks_queue_the_same_sink_uses_a_queue_of_its_own() {
         ))
         .build();
     evaluate(hook.clone(), &["bool-on", "plain", "color"]).await;
-    assert!(sink.membership.flush(WAIT));
+    assert!(sink.membership.flush(WAIT).is_complete());
 
     assert_eq!(sink.seen.recorded.load(Ordering::Relaxed), 3);
     assert_eq!(sink.membership.stats(0).handled, 2);

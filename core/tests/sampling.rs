@@ -41,7 +41,7 @@ async fn a_context_is_always_in_or_always_out_and_lines_state_the_rate() {
         }
     }
     assert!(
-        json_lines.flush(Duration::from_secs(10)),
+        json_lines.flush(Duration::from_secs(10)).is_complete(),
         "lines not written"
     );
     assert_eq!(json_lines.stats().dropped, 0);
@@ -125,7 +125,7 @@ fn seeds_choose_other_contexts_and_rates_nest() {
         nested.record(&EvaluationRecord::new("f", FlagType::Bool, &ctx));
     }
     assert!(
-        json_lines.flush(Duration::from_secs(10)),
+        json_lines.flush(Duration::from_secs(10)).is_complete(),
         "lines not written"
     );
     let lines: Vec<Json> = out

@@ -2,9 +2,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use openfeature_hooks_core::FlushOutcome;
 
 use crate::{ChangeOrigin, FlagChange, change_event_body};
 
@@ -143,10 +145,28 @@ pub struct ChangeEventStats {
 
 #[derive(Debug, Default)]
 struct Counters {
+    /// Events taken into the queue.
+    queued: AtomicU64,
     sent: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
     requests: AtomicU64,
+    /// Notified, under its lock, each time an event is sent or given up on (for `flush`).
+    settled: (Mutex<()>, Condvar),
+}
+
+impl Counters {
+    /// Events sent or given up on.
+    fn settled(&self) -> u64 {
+        self.sent.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire)
+    }
+
+    fn settle(&self, outcome: &AtomicU64) {
+        outcome.fetch_add(1, Ordering::Release);
+        let (lock, settled) = &self.settled;
+        let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        settled.notify_all();
+    }
 }
 
 /// Sends change events from a thread of its own: [`report`](Self::report) only puts the event
@@ -217,10 +237,35 @@ impl ChangeEvents {
                 TrySendError::Disconnected(_) => NotQueued::Stopped,
             }),
         };
-        if result.is_err() {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        match result {
+            Ok(()) => self.counters.queued.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.counters.dropped.fetch_add(1, Ordering::Relaxed),
+        };
         result
+    }
+
+    /// Waits until every event queued before this call is sent or given up on (retries
+    /// included), at most `timeout`, and says how many were left. Not for the evaluation path.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
+        let deadline = Instant::now() + timeout;
+        let counters = &*self.counters;
+        let target = counters.queued.load(Ordering::Relaxed);
+        let (lock, settled) = &counters.settled;
+        let mut held = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let done = counters.settled();
+            if done >= target {
+                return FlushOutcome::COMPLETE;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return FlushOutcome::timed_out(target - done);
+            }
+            held = settled
+                .wait_timeout(held, remaining)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// The service and environment the events are tagged with, unless a change says otherwise.
@@ -329,7 +374,7 @@ impl Worker {
         for attempt in 1..=self.config.max_attempts {
             match self.post(body) {
                 Outcome::Sent => {
-                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
+                    self.counters.settle(&self.counters.sent);
                     return;
                 }
                 Outcome::GiveUp => break,
@@ -347,7 +392,7 @@ impl Worker {
                 Outcome::Retry(_) => {}
             }
         }
-        self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        self.counters.settle(&self.counters.failed);
     }
 
     fn post(&mut self, body: &str) -> Outcome {

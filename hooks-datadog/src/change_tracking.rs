@@ -1,8 +1,9 @@
 //! The sink that turns what evaluations reveal into change events.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlushOutcome};
 
 use crate::{ChangeDetector, ChangeEvents};
 
@@ -15,12 +16,13 @@ pub struct ChangeTrackingSink {
 }
 
 impl ChangeTrackingSink {
-    /// Sends detected changes through `events` (keep a clone to report changes yourself, read
-    /// its stats and shut it down).
-    pub fn new(events: Arc<ChangeEvents>) -> Self {
+    /// Sends detected changes through `events`: a sender as [`ChangeEvents::start`] returns
+    /// it, or an `Arc` of one (keep a clone to report changes yourself, read its stats and
+    /// shut it down).
+    pub fn new(events: impl Into<Arc<ChangeEvents>>) -> Self {
         Self {
             detector: ChangeDetector::new(),
-            events,
+            events: events.into(),
         }
     }
 }
@@ -30,5 +32,13 @@ impl EvaluationSink for ChangeTrackingSink {
         if let Some(change) = self.detector.observe(record) {
             self.events.report(change);
         }
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushOutcome {
+        self.events.flush(timeout)
+    }
+
+    fn lost(&self) -> u64 {
+        self.events.stats().failed
     }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use open_feature::Value;
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, FastBuildHasher, PendingEvaluation,
-    QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink, SharedText,
-    shared_text,
+    BackgroundStats, EvaluationRecord, EvaluationSink, FastBuildHasher, FlushOutcome,
+    PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink,
+    SharedText, shared_text,
 };
 use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -135,11 +135,10 @@ impl<T: Tracer> ExperimentSpanSink<T> {
 }
 
 impl<T> ExperimentSpanSink<T> {
-    /// Waits until every span queued before this call is ended, at most `timeout`; `false` on
-    /// timeout. Not for the evaluation path. The tracer's processor may still hold them: flush
-    /// the tracer provider too before reading an exporter.
-    #[must_use = "false means the spans were not all ended in time"]
-    pub fn flush(&self, timeout: Duration) -> bool {
+    /// Waits until every span queued before this call is ended, at most `timeout`, and says
+    /// how many were left. Not for the evaluation path. The tracer's processor may still hold
+    /// them: flush the tracer provider too before reading an exporter.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
         self.membership.flush(timeout)
     }
 
@@ -255,5 +254,9 @@ where
             sink: self.starter.clone(),
             membership: self.membership.clone(),
         })
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushOutcome {
+        ExperimentSpanSink::flush(self, timeout)
     }
 }

@@ -74,7 +74,7 @@ impl Fixture {
                 }
                 let mut total = 0;
                 for _ in 0..100 {
-                    assert!(self.sink.flush(Duration::from_secs(10)));
+                    assert!(self.sink.flush(Duration::from_secs(10)).is_complete());
                     let before = thread_allocations();
                     evaluate().await;
                     total += thread_allocations() - before;
@@ -87,7 +87,7 @@ impl Fixture {
 
     /// The experiment spans of `key`, once the sink has ended them.
     fn spans_of(&self, key: &str) -> Vec<SpanData> {
-        assert!(self.sink.flush(Duration::from_secs(10)));
+        assert!(self.sink.flush(Duration::from_secs(10)).is_complete());
         self.exporter
             .get_finished_spans()
             .unwrap_or_default()

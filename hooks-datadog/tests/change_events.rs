@@ -366,3 +366,53 @@ fn try_report_says_when_the_queue_is_full_and_when_the_sender_stopped() {
     assert_eq!(events.try_report(change("d")), Err(NotQueued::Stopped));
     assert_eq!(events.stats().dropped, 2);
 }
+
+#[test]
+fn the_hooks_flush_waits_for_every_detected_change_and_reports_what_a_hung_server_holds() {
+    let receiver = receiver();
+    let runtime = runtime();
+    // `ChangeTrackingSink::new` takes the sender as `ChangeEvents::start` returns it.
+    let hook = openfeature_hooks_core::TelemetryHook::builder()
+        .sink(ChangeTrackingSink::new(ChangeEvents::start(config(
+            &receiver,
+        ))))
+        .build();
+    let evaluate = |version: u32| {
+        let provider = FixtureProvider::new("fixture").with_flag(
+            "checkout",
+            FixtureFlag::new(true)
+                .variant("on")
+                .metadata("version", version.to_string().as_str()),
+        );
+        runtime.block_on(async {
+            let mut api = open_feature::OpenFeature::default();
+            api.set_provider(provider).await;
+            let client = api.create_client().with_hook(hook.clone());
+            assert_eq!(
+                client.get_bool_value("checkout", None, None).await,
+                Ok(true)
+            );
+        });
+    };
+    // The first sighting reveals nothing; each later version one change.
+    for version in 0..6 {
+        evaluate(version);
+    }
+    assert!(hook.flush(Duration::from_secs(10)).is_complete());
+    assert_eq!(
+        receiver.requests().len(),
+        5,
+        "every change sent when flush returns"
+    );
+
+    receiver.reply_with(Reply::Hang);
+    for version in 6..9 {
+        evaluate(version);
+    }
+    let timeout = Duration::from_millis(200);
+    let started = Instant::now();
+    let outcome = hook.shutdown(timeout);
+    assert!(started.elapsed() < timeout + Duration::from_secs(5));
+    assert!(!outcome.is_complete());
+    assert_eq!(outcome.left, 3, "{outcome:?}");
+}

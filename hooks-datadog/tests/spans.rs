@@ -105,7 +105,7 @@ fn experiment_spans_once_per_flag_per_trace_under_the_active_span() {
     evaluate_all(&client, &runtime); // no active span: nothing
 
     // The spans are built on the sink's thread, here after their parents have ended.
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     assert_eq!((sink.stats().handled, sink.stats().dropped), (10, 0));
     let spans = exporter.get_finished_spans().unwrap_or_default();
     let experiments: Vec<_> = spans
@@ -162,7 +162,7 @@ fn every_evaluation_when_asked() {
         evaluate_all(&client, &runtime);
         evaluate_all(&client, &runtime);
     });
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     let spans = exporter.get_finished_spans().unwrap_or_default();
     assert_eq!(spans.iter().filter(|s| s.name == "new-checkout").count(), 2);
 }
@@ -196,7 +196,7 @@ fn an_experiment_span_has_the_evaluations_own_times_not_the_background_threads()
     // when the request does, not when the background thread gets to its child.
     let ended_at_once = exporter.get_finished_spans().unwrap_or_default();
     assert_eq!(by_name(&ended_at_once, "request").len(), 1);
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     let spans = exporter.get_finished_spans().unwrap_or_default();
     let span = by_name(&spans, "new-checkout")[0];
     let recorded = times.lock().unwrap_or_else(PoisonError::into_inner).clone();
@@ -364,7 +364,7 @@ fn a_stuck_span_exporter_never_holds_an_evaluation_and_its_drops_are_counted() {
     let stuck_stats = sink.stats();
     assert!(stuck_stats.dropped >= EVALUATIONS - 3, "{stuck_stats:?}");
     gate.open();
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     let stats = sink.stats();
     assert_eq!(stats.handled + stats.dropped, EVALUATIONS, "{stats:?}");
     assert_eq!(

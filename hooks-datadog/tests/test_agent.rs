@@ -64,7 +64,7 @@ fn flag_tags_and_experiment_spans_reach_the_datadog_agent() {
     });
     // The experiment spans are built on the sink's thread, here after the request span ended:
     // Datadog's tracer must still put them in the request's trace, under the request span.
-    assert!(experiments.flush(Duration::from_secs(10)));
+    assert!(experiments.flush(Duration::from_secs(10)).is_complete());
     assert!(
         tracers
             .shutdown_with_timeout(Duration::from_secs(10))

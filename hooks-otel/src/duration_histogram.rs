@@ -34,6 +34,8 @@ impl DurationAttributes {
 #[derive(Clone, Debug)]
 pub(crate) struct DurationHistogram {
     worker: BackgroundWorker<(u32, f64)>,
+    histogram: Histogram<f64>,
+    attributes: Arc<DurationAttributes>,
 }
 
 impl DurationHistogram {
@@ -45,13 +47,21 @@ impl DurationHistogram {
         capacity: usize,
     ) -> Self {
         let recorder = Recorder {
-            histogram,
-            attributes,
+            histogram: histogram.clone(),
+            attributes: attributes.clone(),
             known: Vec::new(),
         };
         Self {
             worker: BackgroundWorker::start_per_thread("openfeature-metrics", capacity, recorder),
+            histogram,
+            attributes,
         }
+    }
+
+    /// The same histogram behind a new queue of `capacity` (this one's thread stops when its
+    /// last clone goes).
+    pub(crate) fn with_capacity(&self, capacity: usize) -> Self {
+        Self::start(self.histogram.clone(), self.attributes.clone(), capacity)
     }
 
     /// Queues one duration of the series registered as `id`; dropped (counted) when full.

@@ -39,7 +39,7 @@
 //! assert_eq!(enabled, Ok(true));
 //!
 //! // Log events are built and emitted on a background thread: wait for them.
-//! assert!(events.flush(std::time::Duration::from_secs(5)));
+//! assert!(events.flush(std::time::Duration::from_secs(5)).is_complete());
 //! let events = exporter.get_emitted_logs().unwrap_or_default();
 //! assert_eq!(events[0].record.event_name(), Some("feature_flag.evaluation"));
 //! # }

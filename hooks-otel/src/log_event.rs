@@ -2,12 +2,14 @@
 //! evaluation path, built and emitted on a background thread.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, OwnCacheLines, PendingEvaluation,
-    QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink, RecordTexts,
+    BackgroundStats, EvaluationRecord, EvaluationSink, FlushOutcome, OwnCacheLines,
+    PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink,
+    RecordTexts,
 };
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, StringValue};
@@ -20,6 +22,9 @@ use crate::otel_value::log_value;
 pub const LOG_TARGET: &str = "openfeature_hooks";
 
 type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
+
+/// Whether a logger made now by the sink's provider would take the event.
+type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 
 /// Emits one `feature_flag.evaluation` log event per evaluation through an OpenTelemetry
 /// `Logger`.
@@ -42,13 +47,27 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 /// (`openfeature-log-events`). When the queue is full the event is dropped and counted
 /// ([`LogEventSink::stats`]); size it with [`LogEventSink::with_queue_capacity`] for bursts.
 /// [`LogEventSink::flush`] waits (bounded) until everything queued before it is emitted: call
-/// it, then the provider's `force_flush`, before reading an exporter. Dropping the last clone
+/// it (or the hook's [`flush`](openfeature_hooks_core::TelemetryHook::flush)), then the
+/// provider's `force_flush`, before reading an exporter. Dropping the last clone
 /// of a hook emits what its queue holds and stops its thread (the sink does not keep a dropped
 /// hook's queue), and dropping the sink's last clone does the same for its own queue, each
 /// waiting at most
 /// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.
+///
+/// # When the provider is gone
+///
+/// An event that reaches the background thread after its provider was shut down goes nowhere:
+/// OpenTelemetry's SDK (0.33) drops it without a word, and a logger gives no sign of it. A sink
+/// made [`from_provider`](Self::from_provider) asks the provider for a fresh logger before each
+/// event: once the provider is shut down, it hands out loggers that take nothing, while the
+/// sink's own logger still says it would. Such events are not emitted but counted as lost
+/// (`stats().lost`, and the hook's [`HookStats::lost`](openfeature_hooks_core::HookStats::lost)),
+/// and the first is logged through `log`. A sink made with [`new`](Self::new) from a bare
+/// logger cannot tell. Shut the hook down (its
+/// [`ShutdownGuard`](openfeature_hooks_core::ShutdownGuard)) before the provider, and nothing
+/// is lost.
 ///
 /// ```
 /// use std::time::Duration;
@@ -61,7 +80,7 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 /// let events = LogEventSink::from_provider(&provider).with_naming(AttributeNaming::Both);
 /// let hook = TelemetryHook::builder().sink(events.clone()).build();
 /// // ... evaluate flags, then, before reading the exporter:
-/// assert!(events.flush(Duration::from_secs(5)));
+/// assert!(events.flush(Duration::from_secs(5)).is_complete());
 /// # drop(hook);
 /// ```
 pub struct LogEventSink<L: Logger> {
@@ -89,20 +108,37 @@ impl<L: Logger> LogEventSink<L> {
                 naming: AttributeNaming::default(),
                 mutator: None,
                 capacity: DEFAULT_QUEUE_CAPACITY,
+                destination: Arc::new(Destination::default()),
             }),
             membership: QueueMembership::new(),
         }
     }
 
-    /// Emits through a logger of `provider` whose instrumentation scope is this crate.
+    /// Emits through a logger of `provider` whose instrumentation scope is this crate, and
+    /// counts as lost the events that reach it after the provider was shut down (see "When
+    /// the provider is gone").
     pub fn from_provider<P>(provider: &P) -> Self
     where
-        P: LoggerProvider<Logger = L>,
+        P: LoggerProvider<Logger = L> + Clone + Send + Sync + 'static,
     {
         let scope = InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
-        Self::new(provider.logger_with_scope(scope))
+        let sink = Self::new(provider.logger_with_scope(scope.clone()));
+        let provider = provider.clone();
+        let fresh: Arc<FreshLoggerEnabled> = Arc::new(move || {
+            provider.logger_with_scope(scope.clone()).event_enabled(
+                Severity::Info,
+                LOG_TARGET,
+                Some(EVENT_NAME),
+            )
+        });
+        sink.remade(|emitter| {
+            emitter.destination = Arc::new(Destination {
+                fresh: Some(fresh),
+                ..Destination::default()
+            });
+        })
     }
 
     /// The attribute names to write (default: [`AttributeNaming::Current`]).
@@ -150,6 +186,7 @@ impl<L: Logger> LogEventSink<L> {
             naming: self.emitter.naming,
             mutator: self.emitter.mutator.clone(),
             capacity: self.emitter.capacity,
+            destination: self.emitter.destination.clone(),
         };
         change(&mut emitter);
         Self {
@@ -159,17 +196,60 @@ impl<L: Logger> LogEventSink<L> {
     }
 
     /// Waits until every event queued before this call is emitted to the logger, at most
-    /// `timeout`; `false` on timeout. Not for the evaluation path. The logger's processor may
-    /// still hold them: flush the provider too before reading an exporter.
-    #[must_use = "false means the events were not all emitted in time"]
-    pub fn flush(&self, timeout: Duration) -> bool {
+    /// `timeout`, and says how many were left. Not for the evaluation path. The logger's
+    /// processor may still hold them: flush the provider too before reading an exporter.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
         self.membership.flush(timeout)
     }
 
-    /// The counters of the queue the events wait in: dropped because it was full, handled.
-    /// On a hook's queue they count every evaluation queued for any of its queued sinks.
+    /// The counters of the queue the events wait in: dropped because it was full, handled,
+    /// and `lost`, this sink's events that found the provider shut down. On a hook's queue
+    /// `queued`, `dropped` and `handled` count every evaluation queued for any of its queued
+    /// sinks.
     pub fn stats(&self) -> BackgroundStats {
-        self.membership.stats(self.emitter.capacity)
+        let mut stats = self.membership.stats(self.emitter.capacity);
+        // The queue's `lost` adds up every sink of the queue: this sink's own count instead.
+        let others = stats.lost;
+        stats.handled += others;
+        stats.lost = 0;
+        stats.with_lost(self.emitter.destination.lost())
+    }
+}
+
+/// Whether the events' destination is still there, and what reached it after it was gone.
+#[derive(Default)]
+struct Destination {
+    /// A probe of the provider, for a sink made from one.
+    fresh: Option<Arc<FreshLoggerEnabled>>,
+    /// Set for good once the provider is found shut down.
+    gone: AtomicBool,
+    lost: AtomicU64,
+}
+
+impl Destination {
+    /// Whether the provider behind `logger` is shut down: its fresh loggers take nothing while
+    /// `logger` would take the event.
+    fn is_gone(&self, logger: &impl Logger) -> bool {
+        if self.gone.load(Ordering::Relaxed) {
+            return true;
+        }
+        let Some(fresh) = &self.fresh else {
+            return false;
+        };
+        let gone = !fresh() && logger.event_enabled(Severity::Info, LOG_TARGET, Some(EVENT_NAME));
+        if gone {
+            self.gone.store(true, Ordering::Relaxed);
+            log::warn!(
+                target: LOG_TARGET,
+                "LogEventSink: the logger provider was shut down before its events were \
+                 emitted; they are counted as lost (shut the hook down first)"
+            );
+        }
+        gone
+    }
+
+    fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
     }
 }
 
@@ -181,6 +261,8 @@ struct EventEmitter<L: Logger> {
     naming: AttributeNaming,
     mutator: Option<Arc<EventMutator<L::LogRecord>>>,
     capacity: usize,
+    /// Shared by every half made from one sink.
+    destination: Arc<Destination>,
 }
 
 impl<L> QueuedSink for EventEmitter<L>
@@ -221,7 +303,17 @@ where
             // it (counted in `stats().panics`, logged once).
             mutator(&mut log, record);
         }
+        // Asked last, just before the event leaves: the provider may have been shut down
+        // while it was built.
+        if self.destination.is_gone(&**self.logger) {
+            self.destination.lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         self.logger.emit(log);
+    }
+
+    fn lost(&self) -> u64 {
+        self.destination.lost()
     }
 
     fn needs(&self) -> QueuedNeeds {
@@ -263,6 +355,14 @@ where
             sink: self.emitter.clone(),
             membership: self.membership.clone(),
         })
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushOutcome {
+        LogEventSink::flush(self, timeout)
+    }
+
+    fn lost(&self) -> u64 {
+        self.emitter.destination.lost()
     }
 }
 

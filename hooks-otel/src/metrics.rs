@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted, StripedCount,
+    BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted, FlushOutcome,
+    StripedCount,
 };
 use opentelemetry::metrics::{
     AsyncInstrument, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
@@ -363,6 +364,16 @@ impl MetricsSink {
         }
     }
 
+    /// How many durations of one evaluating thread may wait for the histogram (default
+    /// [`DEFAULT_QUEUE_CAPACITY`]; the queue is per thread); past that, durations are dropped
+    /// and counted in [`stats`](Self::stats). Combines with every constructor; set it before
+    /// the first evaluation.
+    #[must_use]
+    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
+        self.durations = self.durations.with_capacity(capacity);
+        self
+    }
+
     /// Also reports `feature_flag.evaluation.distinct_contexts`: an observable gauge of how many
     /// distinct contexts received each (flag, variant) since the process started, such as how
     /// many users are in a 5% rollout. Off by default.
@@ -385,10 +396,14 @@ impl MetricsSink {
     }
 
     /// Waits until every duration queued before this call is recorded in the histogram, at
-    /// most `timeout`; `false` on timeout. Not for the evaluation path.
-    #[must_use = "false means the durations were not all recorded in time"]
-    pub fn flush(&self, timeout: Duration) -> bool {
-        self.durations.flush(timeout)
+    /// most `timeout`, and says how many were left. Not for the evaluation path.
+    ///
+    /// A duration recorded after the meter provider was shut down is not exported, and
+    /// OpenTelemetry's SDK (0.33) gives an instrument no sign of it: shut the hook down (its
+    /// [`ShutdownGuard`](openfeature_hooks_core::ShutdownGuard)) before the provider, so that
+    /// this queue is empty when the provider's own shutdown exports the histogram.
+    pub fn flush(&self, timeout: Duration) -> FlushOutcome {
+        FlushOutcome::of_queue(self.durations.flush(timeout), self.durations.stats())
     }
 
     /// The duration queue's counters: durations dropped because it was full, recorded.
@@ -441,6 +456,10 @@ fn observable_counter(
 impl EvaluationSink for MetricsSink {
     fn needs_start(&self) -> bool {
         true
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushOutcome {
+        MetricsSink::flush(self, timeout)
     }
 
     fn started(&self, evaluation: &EvaluationStarted<'_>) {

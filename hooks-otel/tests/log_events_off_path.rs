@@ -88,16 +88,16 @@ fn a_blocked_processor_does_not_slow_evaluations_and_its_drops_are_counted() {
     // The queue, plus the event the worker is stuck emitting, at most.
     assert!(stats.dropped >= evaluated - QUEUE as u64 - 1, "{stats:?}");
     assert!(
-        !blocked.flush(Duration::from_millis(100)),
+        !blocked.flush(Duration::from_millis(100)).is_complete(),
         "a blocked export cannot flush"
     );
-    assert!(healthy.flush(Duration::from_secs(10)));
+    assert!(healthy.flush(Duration::from_secs(10)).is_complete());
     assert_eq!(healthy.stats().dropped, 0);
     assert_eq!(healthy.stats().handled, evaluated);
 
     gate.open();
     assert!(
-        blocked.flush(Duration::from_secs(10)),
+        blocked.flush(Duration::from_secs(10)).is_complete(),
         "delivery resumes once unblocked"
     );
     drop(clients);
@@ -136,7 +136,7 @@ fn each_evaluating_thread_has_a_queue_of_its_own() {
         "{stats:?}"
     );
     gate.open();
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     assert!(logs.force_flush().is_ok());
     assert_eq!(sink.stats().handled, 2 * QUEUE as u64);
     assert_eq!(
@@ -176,7 +176,7 @@ fn a_late_event_carries_the_evaluations_time_and_trace_context() {
     // Only now can the second event be emitted (the worker is held by the first's export).
     let released = SystemTime::now();
     gate.open();
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     assert!(logs.force_flush().is_ok());
 
     let events = exported.get_emitted_logs().unwrap_or_default();
@@ -232,7 +232,7 @@ fn the_event_mutator_runs_on_every_event_and_its_panic_is_contained_and_counted(
         let value = runtime.block_on(client.get_bool_value("checkout", None, None));
         assert_eq!(value, Ok(true));
     }
-    assert!(sink.flush(Duration::from_secs(10)));
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
     assert_eq!(calls.load(Ordering::Relaxed), 3);
     assert_eq!(sink.stats().panics, 1);
 

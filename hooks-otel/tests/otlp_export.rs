@@ -249,7 +249,7 @@ fn export(naming: AttributeNaming, inside_span: bool) -> (Vec<LogRecord>, Option
         runtime.block_on(evaluate_all(&api));
     }
     // The sink emits on its own thread: wait for it, then for the batch processor.
-    assert!(events.flush(Duration::from_secs(10)));
+    assert!(events.flush(Duration::from_secs(10)).is_complete());
     assert!(logs.force_flush().is_ok());
 
     let requests = receiver.wait_until(Duration::from_secs(10), |r| !r.is_empty());

@@ -123,7 +123,12 @@ fn deduplicated_log_events_beside_metrics_that_count_every_evaluation() {
     evaluate(&runtime, &client, "checkout", "bob");
 
     // Log events are emitted on the sink's own thread: wait for it before reading.
-    assert!(exposures.inner().flush(Duration::from_secs(10)));
+    assert!(
+        exposures
+            .inner()
+            .flush(Duration::from_secs(10))
+            .is_complete()
+    );
     let events = events(&exporter);
     assert_eq!(events.len(), 2, "{events:?}");
     assert!(
@@ -165,7 +170,7 @@ fn sampled_log_events_state_their_rate() {
     for user in 0..200 {
         evaluate(&runtime, &client, "checkout", &format!("user-{user}"));
     }
-    assert!(log_events.flush(Duration::from_secs(10)));
+    assert!(log_events.flush(Duration::from_secs(10)).is_complete());
     let events = events(&exporter);
     assert!((60..140).contains(&events.len()), "{}", events.len());
     assert!(events.iter().all(|e| e[SAMPLE_RATE] == "0.5"), "{events:?}");

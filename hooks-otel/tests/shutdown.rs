@@ -1,0 +1,242 @@
+//! Nothing lost at shutdown: a hook on the global OpenFeature API, log events through a batch
+//! processor and durations through a periodic reader, evaluations on four tasks, then the
+//! shutdown OpenTelemetry's docs teach. With the hook's guard dropped first, every event and
+//! every duration arrives; with the providers shut down first and no guard, what the exporter
+//! misses is exactly what the stats count as lost.
+//!
+//! The exporter is a real `LogExporter` that counts what the batch processor hands it (the
+//! SDK's `InMemoryLogExporter` empties itself on shutdown). The global API is shared by every
+//! test in a process, so both phases run in one test, one after the other.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use open_feature::OpenFeature;
+use openfeature_hooks_core::TelemetryHook;
+use openfeature_hooks_otel::{LogEventSink, MetricsSink};
+use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, Gate};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::logs::{
+    BatchConfigBuilder, BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider,
+};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+const TASKS: usize = 4;
+const PER_TASK: usize = 2_500;
+const EVALUATIONS: u64 = (TASKS * PER_TASK) as u64;
+const REPETITIONS: usize = 20;
+/// Our queue and the SDK's batch queue sized together, for the burst (see the README's
+/// production section): neither drops.
+const QUEUE: usize = 16_384;
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Counts the log records the batch processor exports.
+#[derive(Clone, Debug, Default)]
+struct CountingLogs(Arc<AtomicU64>);
+
+impl LogExporter for CountingLogs {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        self.0
+            .fetch_add(batch.iter().count() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl CountingLogs {
+    fn exported(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn loggers(exporter: &CountingLogs) -> SdkLoggerProvider {
+    let batch = BatchConfigBuilder::default()
+        .with_max_queue_size(QUEUE)
+        .build();
+    SdkLoggerProvider::builder()
+        .with_log_processor(
+            BatchLogProcessor::builder(exporter.clone())
+                .with_batch_config(batch)
+                .build(),
+        )
+        .build()
+}
+
+/// A meter provider whose reader exports only at shutdown (the interval is an hour).
+fn meters() -> (SdkMeterProvider, InMemoryMetricExporter) {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone())
+        .with_interval(Duration::from_secs(3600))
+        .build();
+    (
+        SdkMeterProvider::builder().with_reader(reader).build(),
+        exporter,
+    )
+}
+
+/// The duration histogram's count in the last export (cumulative).
+fn durations(exporter: &InMemoryMetricExporter) -> u64 {
+    let metrics = exporter.get_finished_metrics().unwrap_or_default();
+    let Some(last) = metrics.last() else {
+        return 0;
+    };
+    let mut count = 0;
+    for scope in last.scope_metrics() {
+        for metric in scope.metrics() {
+            if metric.name() == "feature_flag.evaluation.duration"
+                && let AggregatedMetrics::F64(MetricData::Histogram(histogram)) = metric.data()
+            {
+                count += histogram.data_points().map(|p| p.count()).sum::<u64>();
+            }
+        }
+    }
+    count
+}
+
+/// `EVALUATIONS` boolean evaluations through the global API, on `TASKS` tasks at once.
+async fn evaluate() {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            tokio::spawn(async move {
+                let client = OpenFeature::singleton().await.create_client();
+                for _ in 0..PER_TASK {
+                    let value = client.get_bool_value("checkout", None, None).await;
+                    assert_eq!(value, Ok(true));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.is_ok());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn global_hook_loses_nothing_with_its_guard_and_counts_what_it_loses_without() {
+    OpenFeature::singleton_mut()
+        .await
+        .set_provider(
+            FixtureProvider::new("fixture")
+                .with_flag("checkout", FixtureFlag::new(true).variant("on")),
+        )
+        .await;
+
+    // The guard dropped before the providers shut down: everything arrives, every time.
+    for repetition in 0..REPETITIONS {
+        let exported = CountingLogs::default();
+        let logger_provider = loggers(&exported);
+        let (meter_provider, metrics) = meters();
+        let hook = TelemetryHook::builder()
+            .sink(LogEventSink::from_provider(&logger_provider).with_queue_capacity(QUEUE))
+            .sink(MetricsSink::from_provider(&meter_provider).with_queue_capacity(QUEUE))
+            .build();
+        let guard = hook.shutdown_guard().with_timeout(WAIT);
+        OpenFeature::singleton_mut()
+            .await
+            .add_hook(hook.clone())
+            .await;
+
+        evaluate().await;
+
+        drop(guard);
+        assert!(logger_provider.shutdown().is_ok());
+        assert!(meter_provider.shutdown().is_ok());
+        let stats = hook.stats();
+        assert_eq!(
+            exported.exported(),
+            EVALUATIONS,
+            "repetition {repetition}: every log event arrives ({stats:?})"
+        );
+        assert_eq!(
+            durations(&metrics),
+            EVALUATIONS,
+            "repetition {repetition}: every duration arrives"
+        );
+        assert_eq!(stats.lost, 0, "{stats:?}");
+        assert_eq!(stats.queue.dropped, 0, "{stats:?}");
+    }
+
+    // The providers shut down first, no guard: the events still queued go nowhere, and the
+    // stats say exactly how many. The hook's thread is held (by the event mutator) until the
+    // provider is shut down, so that most events are still queued then.
+    let exported = CountingLogs::default();
+    let logger_provider = loggers(&exported);
+    let gate = Gate::default();
+    let held = gate.clone();
+    let events = LogEventSink::from_provider(&logger_provider)
+        .with_queue_capacity(QUEUE)
+        .with_event_mutator(move |_, _| held.wait());
+    let hook = TelemetryHook::builder().sink(events.clone()).build();
+    OpenFeature::singleton_mut()
+        .await
+        .add_hook(hook.clone())
+        .await;
+
+    evaluate().await;
+
+    assert!(logger_provider.shutdown().is_ok());
+    gate.open();
+    // Not a shutdown: only waits until the hook's thread has handled everything.
+    assert!(hook.flush(WAIT).is_complete());
+    let stats = hook.stats();
+    let shortfall = EVALUATIONS - exported.exported();
+    assert!(
+        shortfall > 0,
+        "the provider was shut down with events queued"
+    );
+    assert_eq!(stats.lost, shortfall, "{stats:?}");
+    assert_eq!(events.stats().lost, shortfall, "{:?}", events.stats());
+    assert_eq!(
+        events.stats().handled + events.stats().lost,
+        EVALUATIONS,
+        "a lost event is not counted as handled: {:?}",
+        events.stats()
+    );
+    // The hooks of the first phase, shut down, took no record of the second: they counted
+    // each evaluation as after their shutdown.
+    assert_eq!(stats.after_shutdown, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_exporter_makes_shutdown_return_at_its_timeout_with_the_count_left() {
+    use openfeature_hooks_testkit::GatedLogProcessor;
+    use opentelemetry_sdk::logs::InMemoryLogExporter;
+
+    let gate = Gate::default();
+    let logger_provider = SdkLoggerProvider::builder()
+        .with_log_processor(GatedLogProcessor::new(
+            &gate,
+            InMemoryLogExporter::default(),
+        ))
+        .build();
+    let hook = TelemetryHook::builder()
+        .sink(LogEventSink::from_provider(&logger_provider).with_queue_capacity(QUEUE))
+        .build();
+    let mut api = OpenFeature::default();
+    api.set_provider(
+        FixtureProvider::new("fixture").with_flag("checkout", FixtureFlag::new(true).variant("on")),
+    )
+    .await;
+    let client = api.create_client().with_hook(hook.clone());
+    for _ in 0..1_000 {
+        assert_eq!(
+            client.get_bool_value("checkout", None, None).await,
+            Ok(true)
+        );
+    }
+
+    let timeout = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let outcome = hook.shutdown(timeout);
+    let took = started.elapsed();
+    assert!(
+        took >= timeout && took < timeout + Duration::from_secs(5),
+        "{took:?}"
+    );
+    // Every event waits: in the queue, or the one the hook's thread is stuck emitting.
+    assert!(!outcome.is_complete());
+    assert_eq!(outcome.left, 1_000, "{outcome:?}");
+    gate.open();
+    assert!(hook.flush(WAIT).is_complete());
+}
