@@ -28,7 +28,8 @@ use openfeature_hooks::TelemetryHook;
 use openfeature_hooks::datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks::sentry::SentrySink;
-use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
+use openfeature_hooks_testkit::{DropLogs, DropSpans};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -100,12 +101,13 @@ fn phase(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()?;
+    let mut guard = None;
     let client = runtime.block_on(async {
         let mut api = OpenFeature::default();
         api.set_provider(
-            FixtureProvider::new("cpu").with_flag(
+            InMemoryProvider::new("cpu").with_flag(
                 "new-checkout",
-                FixtureFlag::new(true)
+                InMemoryFlag::new(true)
                     .variant("on")
                     .reason(Some(EvaluationReason::TargetingMatch)),
             ),
@@ -123,6 +125,7 @@ fn phase(
                         .with_volume(ExperimentSpanVolume::Every),
                 )
                 .build();
+            guard = Some(hook.shutdown_guard());
             api.add_hook(hook).await;
         }
         Arc::new(api.create_client())
@@ -168,6 +171,7 @@ fn phase(
     let wall_seconds = started.elapsed().as_secs_f64();
     // Drop the hook (its background work drains) and finish the providers' work before reading
     // the CPU time: all of it was caused by these evaluations.
+    drop(guard);
     drop(client);
     drop(runtime);
     let _ = logs.shutdown();

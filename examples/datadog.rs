@@ -20,7 +20,7 @@ use openfeature_hooks::datadog::{
     ChangeEvents, ChangeEventsConfig, ChangeTrackingSink, EnrichmentMetricSink, ExperimentSpanSink,
     SpanTagsSink,
 };
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 use opentelemetry::trace::{Tracer, TracerProvider};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("DD_API_KEY is not set: no change events");
     }
     let hook = hook.build();
+    let guard = hook.shutdown_guard();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -44,9 +45,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let mut api = OpenFeature::default();
         api.set_provider(
-            FixtureProvider::new("in-memory").with_flag(
+            InMemoryProvider::new("in-memory").with_flag(
                 "new-checkout",
-                FixtureFlag::new(true)
+                InMemoryFlag::new(true)
                     .variant("on")
                     .metadata("version", "7"),
             ),
@@ -59,6 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let enabled = client.get_bool_value("new-checkout", None, None).await;
         println!("new-checkout = {enabled:?}");
     });
+    // Shutdown order: the hook's guard (experiment spans, change events), then the tracer.
+    drop(guard);
     tracers.shutdown_with_timeout(Duration::from_secs(5))?;
     if let Some(events) = events {
         events.shutdown(Duration::from_secs(5));

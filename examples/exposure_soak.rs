@@ -22,7 +22,8 @@ use openfeature_hooks::otel::{LogEventSink, MetricsSink};
 use openfeature_hooks::{
     ContextIdKey, ContextIdPolicy, ExposureDedup, JsonLinesSink, TelemetryHook,
 };
-use openfeature_hooks_testkit::{DropLogs, FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
+use openfeature_hooks_testkit::DropLogs;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
@@ -78,16 +79,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sink(MetricsSink::from_provider(&meters).with_distinct_contexts())
         .context_id(ContextIdPolicy::hashed(ContextIdKey::random()))
         .build();
+    let guard = hook.shutdown_guard();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()?;
     let client = runtime.block_on(async {
         let mut api = OpenFeature::default();
-        let answer = FixtureFlag::new(true)
+        let answer = InMemoryFlag::new(true)
             .variant("on")
             .metadata("version", "1");
-        api.set_provider(FixtureProvider::new("soak").with_fallback(answer))
+        api.set_provider(InMemoryProvider::new("soak").with_fallback(answer))
             .await;
         api.add_hook(hook).await;
         Arc::new(api.create_client())
@@ -129,6 +131,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report(&log_exposures, per_task * TASKS, started);
     println!("log events: {log_exposures:?}");
     println!("JSON lines: {line_exposures:?}");
+    // Shutdown order: the hook's guard, then the providers.
+    drop(guard);
     let _ = meters.force_flush();
     let _ = logs.shutdown();
     Ok(())

@@ -20,7 +20,7 @@ use axum::routing::get;
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks::TelemetryHook;
 use openfeature_hooks::sentry::{SentrySink, with_flags_context};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 use sentry::integrations::tower::{NewSentryLayer, SentryHttpLayer};
 use sentry::{Envelope, Transport};
 
@@ -106,14 +106,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut api = OpenFeature::default();
     api.set_provider(
-        FixtureProvider::new("in-memory")
-            .with_flag("new-checkout", FixtureFlag::new(true))
-            .with_flag("express-shipping", FixtureFlag::new(false))
-            .with_flag("beta-search", FixtureFlag::new(true)),
+        InMemoryProvider::new("in-memory")
+            .with_flag("new-checkout", InMemoryFlag::new(true))
+            .with_flag("express-shipping", InMemoryFlag::new(false))
+            .with_flag("beta-search", InMemoryFlag::new(true)),
     )
     .await;
-    api.add_hook(TelemetryHook::builder().sink(SentrySink::new()).build())
-        .await;
+    let hook = TelemetryHook::builder().sink(SentrySink::new()).build();
+    // Dropped when `main` returns, before Sentry's guard (declared earlier, dropped later).
+    let _guard = hook.shutdown_guard();
+    api.add_hook(hook).await;
     let flags = Arc::new(api.create_client());
 
     let app = Router::new()

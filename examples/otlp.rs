@@ -7,12 +7,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // an example reports what it does
 
-use std::time::Duration;
-
 use open_feature::{EvaluationContext, OpenFeature};
 use openfeature_hooks::TelemetryHook;
 use openfeature_hooks::otel::{AttributeNaming, EvaluationSpanSink, LogEventSink, SpanEventSink};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_otlp::{LogExporter, SpanExporter, WithHttpConfig};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -33,23 +31,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_batch_exporter(SpanExporter::builder().with_http().build()?)
         .build();
 
-    // Log events are built and emitted on the sink's own thread: keep a clone to flush it.
-    let log_events = LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current);
+    // Log events are built and emitted on the hook's thread: its guard drains it.
     let hook = TelemetryHook::builder()
-        .sink(log_events.clone())
+        .sink(LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current))
         .sink(SpanEventSink::new())
         .sink(EvaluationSpanSink::new(traces.tracer("openfeature-hooks")))
         .build();
+    let guard = hook.shutdown_guard();
 
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     runtime.block_on(async {
         let mut api = OpenFeature::default();
         api.set_provider(
-            FixtureProvider::new("in-memory")
-                .with_flag("new-checkout", FixtureFlag::new(true).variant("on"))
+            InMemoryProvider::new("in-memory")
+                .with_flag("new-checkout", InMemoryFlag::new(true).variant("on"))
                 .with_flag(
                     "button-color",
-                    FixtureFlag::new("green").variant("treatment"),
+                    InMemoryFlag::new("green").variant("treatment"),
                 ),
         )
         .await;
@@ -67,8 +65,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("new-checkout = {checkout:?}, button-color = {color:?}");
     });
 
-    // Hand every queued event to the SDK, then let the SDK export it.
-    let _ = log_events.flush(Duration::from_secs(5));
+    // Shutdown order: the hook's guard hands every queued event to the SDK, then the providers'
+    // shutdown exports it.
+    drop(guard);
     logs.shutdown()?;
     traces.shutdown()?;
     let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -23,7 +23,7 @@ use openfeature_hooks::datadog::{ExperimentSpanSink, SpanTagsSink};
 use openfeature_hooks::otel::LogEventSink;
 use openfeature_hooks::sentry::{SentrySink, with_flags_context};
 use openfeature_hooks::{ContextIdKey, ContextIdPolicy, JsonLinesSink, TelemetryHook};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 use opentelemetry::logs::AnyValue;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
@@ -40,11 +40,11 @@ const FLAGS: [&str; 6] = [
     "pricing-v2",
 ];
 
-fn provider() -> FixtureProvider {
-    FixtureProvider::new("in-memory")
+fn provider() -> InMemoryProvider {
+    InMemoryProvider::new("in-memory")
         .with_flag(
             "new-checkout",
-            FixtureFlag::new(true)
+            InMemoryFlag::new(true)
                 .variant("on")
                 .reason(Some(EvaluationReason::TargetingMatch))
                 .metadata("flagSetId", "checkout")
@@ -52,30 +52,30 @@ fn provider() -> FixtureProvider {
         )
         .with_flag(
             "button-color",
-            FixtureFlag::new("green")
+            InMemoryFlag::new("green")
                 .variant("treatment")
                 .reason(Some(EvaluationReason::Split)),
         )
         .with_flag(
             "max-items",
-            FixtureFlag::new(25_i64).reason(Some(EvaluationReason::Static)),
+            InMemoryFlag::new(25_i64).reason(Some(EvaluationReason::Static)),
         )
         .with_flag(
             "banner",
-            FixtureFlag::new(Value::Struct(
+            InMemoryFlag::new(Value::Struct(
                 StructValue::default().with_field("text", "Welcome back"),
             ))
             .variant("welcome"),
         )
         .with_flag(
             "beta-search",
-            FixtureFlag::new(false)
+            InMemoryFlag::new(false)
                 .variant("off")
                 .reason(Some(EvaluationReason::Other("RULE_MATCH".into()))),
         )
         .with_flag(
             "pricing-v2",
-            FixtureFlag::failing(
+            InMemoryFlag::failing(
                 EvaluationErrorCode::ParseError,
                 Some("rule 3: unknown operator"),
             ),
@@ -115,20 +115,19 @@ async fn main() {
     let _sentry = sentry::init(with_flags_context(sentry_options));
 
     // One hook, normalising each evaluation once for every backend. JSON lines, log events and
-    // experiment spans are made on background threads: keep a clone of each to wait for them
-    // (`flush`).
+    // experiment spans are made on background threads; the hook's guard drains them all.
     let json_lines = JsonLinesSink::new(std::io::stdout());
-    let log_event_sink = LogEventSink::from_provider(&otel_logs);
-    let experiment_spans = ExperimentSpanSink::new(tracers.tracer("openfeature-hooks"));
     let hook = TelemetryHook::builder()
         .sink(json_lines.clone())
-        .sink(log_event_sink.clone())
+        .sink(LogEventSink::from_provider(&otel_logs))
         .sink(SentrySink::new())
         .sink(SpanTagsSink::new())
-        .sink(experiment_spans.clone())
+        .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
         // A keyed hash of the targeting key, never the key itself.
         .context_id(ContextIdPolicy::hashed(ContextIdKey::random()))
         .build();
+    // Kept until the end of `main`: its drop drains every queue behind the hook.
+    let guard = hook.shutdown_guard();
 
     let mut api = OpenFeature::default();
     api.set_provider(provider()).await;
@@ -158,13 +157,14 @@ async fn main() {
             .get_bool_value("pricing-v2", Some(&user), None)
             .await
             .unwrap_or(false);
+        // The lines before the next heading (a flush mid-run; the guard does it at the end).
         let _ = json_lines.flush(Duration::from_secs(5));
         println!("\n# pricing-v2 failed; the application fell back to {fallback}");
         sentry::capture_message("checkout failed", sentry::Level::Error);
     }
     drop(cx);
-    let _ = log_event_sink.flush(Duration::from_secs(5));
-    let _ = experiment_spans.flush(Duration::from_secs(5));
+    // Shutdown order: the hook's guard first, then the providers (here read in memory).
+    drop(guard);
 
     print_table(
         &otel_table(&log_events),

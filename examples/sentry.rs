@@ -11,7 +11,7 @@ use std::time::Duration;
 use open_feature::OpenFeature;
 use openfeature_hooks::TelemetryHook;
 use openfeature_hooks::sentry::{SentrySink, add_feature_flag, with_flags_context};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The DSN comes from SENTRY_DSN; with_flags_context sends the flags context as Sentry reads it.
@@ -24,17 +24,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    let hook = TelemetryHook::builder().sink(SentrySink::new()).build();
+    let guard = hook.shutdown_guard();
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     runtime.block_on(async {
         let mut api = OpenFeature::default();
         api.set_provider(
-            FixtureProvider::new("in-memory")
-                .with_flag("new-checkout", FixtureFlag::new(true))
-                .with_flag("dark-mode", FixtureFlag::new(false)),
+            InMemoryProvider::new("in-memory")
+                .with_flag("new-checkout", InMemoryFlag::new(true))
+                .with_flag("dark-mode", InMemoryFlag::new(false)),
         )
         .await;
-        api.add_hook(TelemetryHook::builder().sink(SentrySink::new()).build())
-            .await;
+        api.add_hook(hook).await;
         let client = api.create_client();
 
         let transaction =
@@ -47,6 +48,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         transaction.finish();
         println!("captured {id}: its flags context has new-checkout, dark-mode and legacy-search");
     });
+    // Shutdown order: the hook's guard, then Sentry's.
+    drop(guard);
     sentry.flush(Some(Duration::from_secs(5)));
     Ok(())
 }

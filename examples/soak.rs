@@ -23,7 +23,8 @@ use openfeature_hooks::datadog::{
 use openfeature_hooks::otel::{LogEventSink, MetricsSink};
 use openfeature_hooks::sentry::SentrySink;
 use openfeature_hooks::{ContextIdKey, ContextIdPolicy, TelemetryHook};
-use openfeature_hooks_testkit::{DropLogs, DropSpans, FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
+use openfeature_hooks_testkit::{DropLogs, DropSpans};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -86,16 +87,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .context_id(ContextIdPolicy::hashed(ContextIdKey::random()))
         .build();
     let stats = hook.clone();
+    let guard = hook.shutdown_guard();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()?;
     let client = runtime.block_on(async {
         let mut api = OpenFeature::default();
-        let answer = FixtureFlag::new(true)
+        let answer = InMemoryFlag::new(true)
             .variant("on")
             .metadata("version", "1");
-        api.set_provider(FixtureProvider::new("soak").with_fallback(answer))
+        api.set_provider(InMemoryProvider::new("soak").with_fallback(answer))
             .await;
         api.add_hook(hook).await;
         Arc::new(api.create_client())
@@ -151,6 +153,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.stats(),
         events.stats()
     );
+    // Shutdown order: the hook's guard, then the change-event sender and the providers.
+    drop(guard);
     events.shutdown(Duration::from_secs(1));
     let _ = logs.shutdown();
     let _ = tracers.shutdown();

@@ -12,19 +12,19 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks::TelemetryHook;
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
+use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 use sentry::integrations::tower::NewSentryLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 /// The flags the service knows (an in-memory provider stands in for flagd, LaunchDarkly, ...).
-pub fn provider() -> FixtureProvider {
-    FixtureProvider::new("in-memory")
-        .with_flag("new-checkout", FixtureFlag::new(true).variant("on"))
-        .with_flag("express-shipping", FixtureFlag::new(false))
+pub fn provider() -> InMemoryProvider {
+    InMemoryProvider::new("in-memory")
+        .with_flag("new-checkout", InMemoryFlag::new(true).variant("on"))
+        .with_flag("express-shipping", InMemoryFlag::new(false))
         .with_flag(
             "button-color",
-            FixtureFlag::new("green").variant("treatment"),
+            InMemoryFlag::new("green").variant("treatment"),
         )
 }
 

@@ -79,6 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sink(SpanTagsSink::new())
         .sink(SentrySink::new())
         .build();
+    let guard = hook.shutdown_guard();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -132,6 +133,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("  event {} {{{}}}", event.name, attributes.join(", "));
         }
     }
+    // Shutdown order: the hook's guard, then the providers.
+    drop(guard);
     tracers.shutdown()?;
     Ok(())
 }
