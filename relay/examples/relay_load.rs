@@ -1,9 +1,12 @@
 //! Load figure for the relay: signed Flipt deliveries from client threads, through the real
-//! router on loopback, to a loopback intake. Prints deliveries accepted per second, the rate
-//! at which change events reached the intake, and the process's peak memory.
+//! router on loopback, to a loopback Datadog intake and a loopback Sentry hook (both answer
+//! as the real ones do on success: `202`, and `200` with an empty body). Prints deliveries
+//! accepted per second, the rate at which changes reached each destination, and the process's
+//! peak memory.
 //!
 //! `cargo run --release -p openfeature-hooks-relay --example relay_load [deliveries] [clients]
-//! [queue capacity]` (a refused delivery, `503` on a full queue, is counted, not retried).
+//! [queue capacity] [both|datadog|sentry]` (a refused delivery, `503` on a full queue, is
+//! counted, not retried; the queue capacity is each destination's).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -11,8 +14,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
-use openfeature_hooks_relay::{Relay, RelayConfig, Secret, hmac_signature};
-use openfeature_hooks_testkit::HttpReceiver;
+use openfeature_hooks_relay::{
+    Destinations, Relay, RelayConfig, Secret, SentryChanges, SentryChangesConfig, hmac_signature,
+};
+use openfeature_hooks_testkit::{HttpReceiver, ReceivedRequest};
+
+/// The changes in Sentry requests (several per request).
+fn sentry_items(requests: &[ReceivedRequest]) -> usize {
+    requests
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .map(|b| b["data"].as_array().map_or(0, Vec::len))
+        .sum()
+}
 
 fn peak_memory_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -33,23 +47,44 @@ fn main() {
     let deliveries = args.first().copied().unwrap_or(30_000);
     let clients = args.get(1).copied().unwrap_or(8);
     let queue = args.get(2).copied().unwrap_or(deliveries);
+    let which = std::env::args()
+        .skip(1)
+        .find(|a| a.parse::<usize>().is_err())
+        .unwrap_or_else(|| "both".to_owned());
+    let (to_datadog, to_sentry) = (which != "sentry", which != "datadog");
     let secret = "load-secret";
     let intake = HttpReceiver::start().unwrap();
-    let events = Arc::new(ChangeEvents::start(
-        ChangeEventsConfig::new(
-            ApiKey::new("k"),
-            "datadoghq.com",
-            ChangeOrigin {
-                service: "svc".into(),
-                env: Some("load".into()),
-            },
-        )
-        .with_endpoint(format!("{}/api/v2/events", intake.url()))
-        .with_queue_capacity(queue),
-    ));
-    let relay = Relay::new(
+    let sentry_hook = HttpReceiver::start().unwrap();
+    let mut destinations = Destinations::new();
+    if to_datadog {
+        destinations = destinations.with_datadog(Arc::new(ChangeEvents::start(
+            ChangeEventsConfig::new(
+                ApiKey::new("k"),
+                "datadoghq.com",
+                ChangeOrigin {
+                    service: "svc".into(),
+                    env: Some("load".into()),
+                },
+            )
+            .with_endpoint(format!("{}/api/v2/events", intake.url()))
+            .with_queue_capacity(queue),
+        )));
+    }
+    if to_sentry {
+        destinations = destinations.with_sentry(Arc::new(SentryChanges::start(
+            SentryChangesConfig::new(
+                format!(
+                    "{}/api/0/organizations/load/flags/hooks/provider/generic/",
+                    sentry_hook.url()
+                ),
+                Secret::new("0123456789abcdef0123456789abcdef"),
+            )
+            .with_queue_capacity(queue),
+        )));
+    }
+    let relay = Relay::with_destinations(
         RelayConfig::new().with_flipt_signing_secret(Secret::new(secret)),
-        events,
+        destinations,
         None,
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -97,20 +132,45 @@ fn main() {
         .collect();
     let refused: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
     let accepted_in = start.elapsed();
-    let received = intake.wait_until(Duration::from_secs(600), |r| {
-        r.len() >= deliveries - refused
+    // Every change queued is delivered before the senders' shutdown returns: each
+    // destination's figure is what it received by then.
+    let (datadog_done, sentry_done) = std::thread::scope(|scope| {
+        let datadog = scope.spawn(|| {
+            relay
+                .datadog()
+                .map(|d| (d.shutdown(Duration::from_secs(600)), start.elapsed()))
+        });
+        let sentry = scope.spawn(|| {
+            relay
+                .sentry()
+                .map(|s| (s.shutdown(Duration::from_secs(600)), start.elapsed()))
+        });
+        (datadog.join().unwrap(), sentry.join().unwrap())
     });
-    let delivered_in = start.elapsed();
-    let intake_bytes: usize = received.iter().map(|r| r.body.len() + 200).sum();
+    let received = intake.requests();
+    let sentry_received = sentry_hook.requests();
+    let datadog_in = datadog_done.map_or(Duration::from_secs(1), |(_, t)| t);
+    let sentry_in = sentry_done.map_or(Duration::from_secs(1), |(_, t)| t);
+    let bodies: usize = received
+        .iter()
+        .chain(&sentry_received)
+        .map(|r| r.body.len() + 200)
+        .sum();
     println!(
-        "{deliveries} deliveries, {clients} clients, queue {queue}: accepted {:.0}/s ({refused} refused), \
-         events at the intake {:.0}/s; peak memory {} MiB (before load {} MiB; the in-process \
-         intake holds ~{} MiB of received bodies)",
+        "{deliveries} deliveries, {clients} clients, queue {queue} per destination, to {which}: \
+         accepted {:.0}/s ({refused} answered 503), changes at Datadog {:.0}/s ({} in all), \
+         at Sentry {:.0}/s ({} in {} requests); peak memory {} MiB (before load {} MiB; the \
+         in-process receivers hold ~{} MiB of received bodies)",
         (deliveries - refused) as f64 / accepted_in.as_secs_f64(),
-        received.len() as f64 / delivered_in.as_secs_f64(),
+        received.len() as f64 / datadog_in.as_secs_f64(),
+        received.len(),
+        sentry_items(&sentry_received) as f64 / sentry_in.as_secs_f64(),
+        sentry_items(&sentry_received),
+        sentry_received.len(),
         peak_memory_kib() / 1024,
         before / 1024,
-        intake_bytes / (1024 * 1024),
+        bodies / (1024 * 1024),
     );
-    assert!(relay.shutdown(Duration::from_secs(5)));
+    assert!(datadog_done.is_none_or(|(drained, _)| drained));
+    assert!(sentry_done.is_none_or(|(drained, _)| drained));
 }

@@ -1,25 +1,36 @@
-//! Relays the flag changes that flag systems announce into Datadog change tracking.
+//! Relays the flag changes that flag systems announce into Datadog change tracking and Sentry
+//! change tracking.
 //!
 //! Datadog correlates a flag change with the errors and latency that follow it when the change
-//! arrives as an Events API v2 `change` event. Flipt (v1.27 to v1.61, audit events),
-//! LaunchDarkly and Unleash post every change to a webhook; this crate receives those
-//! webhooks, checks that they come from the source, and sends each change through
-//! [`openfeature_hooks_datadog::ChangeEvents`] (its bounded queue, retries and limits).
+//! arrives as an Events API v2 `change` event; Sentry marks a flag changed shortly before an
+//! issue as "suspect" and draws flag changes on the issue's chart when the change reaches its
+//! flag webhook. Flipt (v1.27 to v1.61, audit events), LaunchDarkly, Unleash, GrowthBook and
+//! GO Feature Flag post every change to a webhook; this crate receives those webhooks, checks
+//! that they come from the source, and sends each change to every configured destination
+//! ([`Destinations`]): Datadog through [`openfeature_hooks_datadog::ChangeEvents`], Sentry
+//! through [`SentryChanges`] (the generic provider's body, signed with `X-Sentry-Signature`).
+//! Each destination has its own bounded queue, retries and counters.
 //!
 //! | route | source | authenticity |
 //! | --- | --- | --- |
 //! | `POST /flipt` | Flipt audit events `0.1`, `0.2` ([`parse_flipt`]) | `x-flipt-webhook-signature`: HMAC-SHA256 of the body |
 //! | `POST /launchdarkly` | LaunchDarkly webhooks ([`parse_launchdarkly`]) | `X-LD-Signature`: HMAC-SHA256 of the body |
 //! | `POST /unleash` | Unleash webhook addon ([`parse_unleash`]) | the configured `Authorization` value |
+//! | `POST /growthbook` | GrowthBook event webhooks ([`parse_growthbook`]) | `X-GrowthBook-Signature`: HMAC-SHA256 of the body |
+//! | `POST /go-feature-flag` | GO Feature Flag's webhook notifier ([`parse_go_feature_flag`]) | `X-Hub-Signature-256`: `sha256=` and the HMAC-SHA256 of the body |
 //! | `GET /health` | - | - |
 //!
-//! Each change becomes one event: `changed_resource` the flag, the author, `prev_value` and
-//! `new_value`, the `env` tag, `impacted_resources` from an [`ImpactMap`], a readable message
-//! and a link back to the flag where one is known. Flipt sends new states only: the relay
-//! remembers the last state it saw of each object (bounded) to fill `prev_value`, and says so
-//! when it does not know it. Redeliveries (same Flipt body, same LaunchDarkly `_id` or Unleash
-//! `id`) are not relayed twice. Each relayed change is also written as a JSON line
-//! ([`AuditLog`]) off the request path.
+//! Each change becomes one Datadog event: `changed_resource` the flag, the author,
+//! `prev_value` and `new_value`, the `env` tag, `impacted_resources` from an [`ImpactMap`], a
+//! readable message and a link back to the flag where one is known; and one Sentry item:
+//! `action`, a `change_id` stable across retries and redeliveries, `created_at`, `created_by`
+//! (`email` when the source gives one, else a name or an id) and `flag` ([`sentry_text`]'s
+//! rule for names over 100 characters). Flipt sends new states only: the relay remembers the
+//! last state it saw of each object (bounded) to fill `prev_value`, and says so when it does
+//! not know it. Redeliveries (same Flipt or GrowthBook body, same LaunchDarkly `_id` or
+//! Unleash `id`, the same GO Feature Flag diff from another instance) are not relayed twice.
+//! Each relayed change is also written as a JSON line ([`AuditLog`]) off the request path,
+//! naming the destinations it was queued for.
 //!
 //! Mount the router in a service, or run the `openfeature-hooks-relay` binary
 //! ([`RelaySettings`] lists its environment variables):
@@ -29,18 +40,27 @@
 //! use std::time::Duration;
 //!
 //! use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
-//! use openfeature_hooks_relay::{AuditLog, ImpactMap, Relay, RelayConfig, Secret};
+//! use openfeature_hooks_relay::{
+//!     AuditLog, Destinations, ImpactMap, Relay, RelayConfig, Secret, SentryChanges,
+//!     SentryChangesConfig,
+//! };
 //!
 //! let origin = ChangeOrigin { service: "checkout".into(), env: Some("prod".into()) };
-//! let events = Arc::new(ChangeEvents::start(ChangeEventsConfig::new(
+//! let datadog = Arc::new(ChangeEvents::start(ChangeEventsConfig::new(
 //!     ApiKey::new("<DD_API_KEY>"),
 //!     "datadoghq.com",
 //!     origin,
 //! )));
+//! let sentry = Arc::new(SentryChanges::start(SentryChangesConfig::new(
+//!     "https://us.sentry.io/api/0/organizations/acme/flags/hooks/provider/generic/",
+//!     Secret::new("<generic provider secret>"),
+//! )));
 //! let config = RelayConfig::new()
 //!     .with_flipt_signing_secret(Secret::new("<flipt signing secret>"))
+//!     .with_growthbook_secret(Secret::new("<growthbook webhook secret>"))
 //!     .with_impact(ImpactMap::new().flag("new-checkout", ["checkout", "cart"]));
-//! let relay = Relay::new(config, events, Some(AuditLog::stdout(1024)));
+//! let destinations = Destinations::new().with_datadog(datadog).with_sentry(sentry);
+//! let relay = Relay::with_destinations(config, destinations, Some(AuditLog::stdout(1024)));
 //!
 //! // Serve it with axum (`axum::serve(listener, router)`), or nest it in your own router.
 //! let router: axum::Router = relay.router();
