@@ -126,7 +126,10 @@ async fn run(settings: RelaySettings) -> ExitCode {
     if drained {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        // Out of time: dropping a sender still stuck on a hanging destination would wait for
+        // it again (the Sentry sender's worker waits up to 2 s when dropped), so exit now.
+        let _ = std::io::stderr().flush();
+        std::process::exit(1);
     }
 }
 

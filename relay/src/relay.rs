@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use openfeature_hooks_core::Rfc3339;
+use openfeature_hooks_core::__private::Rfc3339;
 use openfeature_hooks_datadog::{ChangeEvents, FlagChange, NotQueued, change_event_body_at};
 use serde_json::{Map, Value, json};
 

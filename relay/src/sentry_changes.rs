@@ -15,7 +15,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use openfeature_hooks_core::{BackgroundWorker, Drain, Rfc3339};
+use openfeature_hooks_core::__private::Rfc3339;
+use openfeature_hooks_core::{BackgroundWorker, Drain};
 use openfeature_hooks_datadog::NotQueued;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -71,7 +71,7 @@ fn agent() -> ureq::Agent {
 }
 
 fn flipt_delivery(running: &Running) -> u16 {
-    let at = openfeature_hooks_core::Rfc3339::now().to_string();
+    let at = openfeature_hooks_core::__private::Rfc3339::now().to_string();
     let body = json!({"version": "0.2", "type": "flag", "action": "updated",
         "metadata": {"actor": {"email": "alice@example.com"}},
         "payload": {"key": "new-checkout", "enabled": true, "namespace_key": "default"},

@@ -570,3 +570,33 @@ fn sentry_alone_needs_no_datadog_key_and_no_destination_is_refused() {
     assert!(stderr.contains("no destination configured"), "{stderr}");
     assert!(!stderr.contains(binary::GROWTHBOOK));
 }
+
+#[test]
+fn the_binary_stops_within_its_bound_even_when_sentry_hangs() {
+    let intake = HttpReceiver::start().unwrap_or_else(|e| panic!("{e}"));
+    let sentry = SentryReceiver::start(binary::SENTRY);
+    sentry.answer_with(Answer::Hold);
+    let relay = both(
+        &intake,
+        &sentry,
+        &[("RELAY_SHUTDOWN_TIMEOUT_SECS", "1".into())],
+    );
+    assert_eq!(relay.flipt(&flipt_update("stuck", "v")).0, 202);
+    sentry.wait_until(WAIT, |r| !r.is_empty());
+    intake.wait_until(WAIT, |r| !r.is_empty());
+    let start = std::time::Instant::now();
+    let (status, _, stderr) = relay.terminate(Duration::from_secs(3));
+    let elapsed = start.elapsed();
+    assert!(
+        !status.success(),
+        "not drained is reported by the exit status"
+    );
+    assert!(elapsed < Duration::from_millis(1800), "{elapsed:?}");
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("not drained within the bound")
+                && l.contains("datadog: 1 change events sent")),
+        "{stderr:?}"
+    );
+}

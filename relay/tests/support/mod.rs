@@ -9,7 +9,7 @@ pub mod sentry_receiver;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use openfeature_hooks_core::Rfc3339;
+use openfeature_hooks_core::__private::Rfc3339;
 use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
 use openfeature_hooks_relay::{
     AuditLog, Destinations, Relay, RelayConfig, Secret, SentryChanges, SentryChangesConfig,
