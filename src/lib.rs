@@ -40,7 +40,16 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
-pub use openfeature_hooks_core::*;
+pub use openfeature_hooks_core::{
+    Attribute, BackgroundStats, BackgroundWorker, Clock, ContextId, ContextIdKey, ContextIdPolicy,
+    CustomAttribute, DEFAULT_EXPOSURE_CAPACITY, DEFAULT_EXPOSURE_WINDOW, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_SHUTDOWN_TIMEOUT, Drain, ErrorType, EvaluationEnd, EvaluationFailure, EvaluationRecord,
+    EvaluationSink, EvaluationStarted, ExposureDedup, ExposureDedupBuilder, ExposureStats,
+    FlagType, FlushOutcome, FnSink, HashedContextId, HookStats, JsonLinesSink, JsonValue,
+    ManualClock, NoopSink, PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds,
+    QueuedPart, QueuedRecord, QueuedSink, Reason, ReasonTable, SampledSink, SamplingStats,
+    ShutdownGuard, TelemetryHook, TelemetryHookBuilder,
+};
 
 /// OpenTelemetry log events, span events, spans and metrics (feature `otel`): the crate
 /// [`openfeature_hooks_otel`].

@@ -14,9 +14,8 @@ use openfeature_hooks::otel::{
     LogEventSink, MetricsSink, SpanEventSink, attribute_value, log_value,
 };
 use openfeature_hooks::sentry::{MAX_FLAG_NAME_LEN, SentrySink, sentry_flag_name};
-use openfeature_hooks::{
-    ContextIdPolicy, JsonLinesSink, JsonValue, MAX_CUSTOM_REASON_LEN, TelemetryHook,
-};
+use openfeature_hooks::{ContextIdPolicy, JsonLinesSink, JsonValue, TelemetryHook};
+use openfeature_hooks_core::__private::MAX_CUSTOM_REASON_LEN;
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, SharedBuffer};
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};

@@ -39,9 +39,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, EvaluationReason};
+use openfeature_hooks_core::MonotonicClock;
 use openfeature_hooks_core::{
-    Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink,
-    MonotonicClock, NoopSink, SampledSink, TelemetryHook,
+    Clock, EvaluationRecord, EvaluationSink, ExposureDedup, FlagType, JsonLinesSink, NoopSink,
+    SampledSink, TelemetryHook,
 };
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, fixture_client};
 

@@ -14,7 +14,8 @@ use crate::{EvaluationRecord, FastBuildHasher, context_id_source};
 ///
 /// ```
 /// use open_feature::EvaluationContext;
-/// use openfeature_hooks_core::{EvaluationRecord, FlagType, context_fingerprint};
+/// use openfeature_hooks_core::{EvaluationRecord, FlagType};
+/// use openfeature_hooks_core::__private::{context_fingerprint};
 ///
 /// let alice = EvaluationContext::default().with_targeting_key("alice");
 /// let anonymous = EvaluationContext::default();

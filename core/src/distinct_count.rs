@@ -17,12 +17,12 @@ const RANK_BITS: u32 = 64 - PRECISION;
 /// - **Error**: relative standard error [`DistinctCounter::STANDARD_ERROR`] (1.04 / √4096 =
 ///   1.6%); about 99.7% of estimates fall within three standard errors (4.9%). Small counts are
 ///   nearly exact (a handful of contexts is counted exactly unless two share a register and rank).
-/// - **Input**: well-mixed hashes, such as [`context_fingerprint`](crate::context_fingerprint);
+/// - **Input**: well-mixed hashes, such as `context_fingerprint`;
 ///   inserting the same hash again changes nothing. Nothing inserted can be read back.
 ///
 /// ```
 /// use std::hash::{BuildHasher, RandomState};
-/// use openfeature_hooks_core::DistinctCounter;
+/// use openfeature_hooks_core::__private::DistinctCounter;
 ///
 /// let counter = DistinctCounter::new();
 /// let hasher = RandomState::new();

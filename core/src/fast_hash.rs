@@ -87,7 +87,7 @@ impl Hasher for FastHasher {
 ///
 /// ```
 /// use std::hash::BuildHasher;
-/// use openfeature_hooks_core::{FastBuildHasher, fold_hashes};
+/// use openfeature_hooks_core::__private::{FastBuildHasher, fold_hashes};
 ///
 /// let part = |text: &str| FastBuildHasher::default().hash_one(text);
 /// assert_ne!(
@@ -109,7 +109,7 @@ pub fn fold_hashes(hashes: &[u64]) -> u64 {
 /// a few slots.
 ///
 /// ```
-/// use openfeature_hooks_core::fibonacci_index;
+/// use openfeature_hooks_core::__private::fibonacci_index;
 ///
 /// // Addresses 2 MiB apart (the same depth of different threads' stacks) spread out.
 /// let slots: std::collections::HashSet<usize> =

@@ -12,7 +12,8 @@ use crate::{BackgroundStats, BackgroundWorker, Drain};
 ///
 /// ```
 /// use std::time::Duration;
-/// use openfeature_hooks_core::{Drain, LazyWorker};
+/// use openfeature_hooks_core::{Drain};
+/// use openfeature_hooks_core::__private::{LazyWorker};
 ///
 /// struct Print;
 /// impl Drain<String> for Print {

@@ -50,9 +50,9 @@
 //!   window through a fixed lock-free table; [`SampledSink`] keeps a fraction of contexts and
 //!   states the rate in [`EvaluationRecord::sample_rate`]; [`DistinctCounter`] counts distinct
 //!   contexts in 4 KiB. They tell contexts apart by [`context_id_source`] /
-//!   [`context_fingerprint`], in memory, whatever the context id policy writes out. Time comes
+//!   `context_fingerprint`, in memory, whatever the context id policy writes out. Time comes
 //!   from a [`Clock`] ([`MonotonicClock`], or [`ManualClock`] in tests).
-//! - For backends' hot paths: [`shared_text`] and [`RecordTexts`] (flag keys, variants and
+//! - For backends' hot paths: `shared_text` and [`RecordTexts`] (flag keys, variants and
 //!   provider names interned once instead of copied per evaluation, memory bounded), and
 //!   [`FastHasher`] for their own bounded tables.
 //!
@@ -74,7 +74,7 @@
 
 mod after_marks;
 mod attribute;
-pub mod background_worker;
+mod background_worker;
 mod builder;
 mod captured_texts;
 mod clock;
@@ -121,42 +121,64 @@ mod tick_clock;
 mod timestamp;
 mod value_json;
 
-pub use attribute::{Attribute, AttributeSet};
-pub use background_worker::{BackgroundStats, BackgroundWorker, Drain};
+pub use attribute::Attribute;
+pub use background_worker::{BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain};
 pub use builder::TelemetryHookBuilder;
-pub use clock::{Clock, ManualClock, MonotonicClock};
-pub use context_fingerprint::context_fingerprint;
-pub use context_id::{
-    ContextId, ContextIdKey, ContextIdPolicy, HashedContextId, context_id_source,
-};
-pub use distinct_count::DistinctCounter;
+#[doc(hidden)]
+pub use clock::MonotonicClock;
+pub use clock::{Clock, ManualClock};
+pub use context_id::{ContextId, ContextIdKey, ContextIdPolicy, HashedContextId};
 pub use error_type::{ErrorType, EvaluationFailure};
-pub use evaluation_queue::{EvaluationQueue, MAX_QUEUED_SINKS, QueueMembership, QueuedPart};
-pub use evaluation_start::{
-    EvaluationEnd, EvaluationStart, EvaluationStarted, MAX_START_AGE, START_SLOTS,
-};
+pub use evaluation_queue::{QueueMembership, QueuedPart};
+pub use evaluation_start::{EvaluationEnd, EvaluationStarted};
 pub use exposure_dedup::{
     DEFAULT_EXPOSURE_CAPACITY, DEFAULT_EXPOSURE_WINDOW, ExposureDedup, ExposureDedupBuilder,
     ExposureStats,
 };
-pub use fast_hash::{FastBuildHasher, FastHasher, fibonacci_index, fold_hashes};
 pub use flag_type::FlagType;
 pub use hook::{HookStats, TelemetryHook};
 pub use json_lines::JsonLinesSink;
-pub use lazy_worker::LazyWorker;
-pub use own_cache_lines::OwnCacheLines;
-#[cfg(feature = "opentelemetry")]
-pub use parent_span::ParentSpanIds;
 pub use queued_evaluation::QueuedEvaluation;
 pub use queued_record::QueuedRecord;
 pub use queued_sink::{PendingEvaluation, QueuedNeeds, QueuedSink};
-pub use reason::{MAX_CUSTOM_REASON_LEN, Reason, ReasonTable};
-pub use record::{CustomAttribute, EvaluationRecord, metadata_text};
-pub use record_texts::RecordTexts;
+pub use reason::{Reason, ReasonTable};
+pub use record::{CustomAttribute, EvaluationRecord};
 pub use sampling::{SampledSink, SamplingStats};
-pub use shared_text::{MAX_INTERNED_TEXTS, MAX_SHARED_TEXT_LEN, SharedText, shared_text};
 pub use shutdown::{DEFAULT_SHUTDOWN_TIMEOUT, FlushOutcome, ShutdownGuard};
 pub use sink::{EvaluationSink, FnSink, NoopSink};
-pub use striped_count::{MAX_COUNT_STRIPES, StripedCount};
-pub use timestamp::{Rfc3339, Rfc3339Text};
-pub use value_json::{DEPTH_LIMIT_MARKER, JsonValue, MAX_VALUE_DEPTH};
+pub use value_json::JsonValue;
+
+/// What the sibling crates of this family (the OpenTelemetry, Sentry and Datadog backends, the
+/// relay) share, mostly for speed: interned texts, fast hashers, cache-line padding, striped
+/// counters, the lazily started worker, context fingerprints and limits they enforce alike.
+///
+/// **Not part of the public API**: it carries no semver promise and may change in any
+/// release. Sink authors outside this family use the items at the crate root.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::attribute::AttributeSet;
+    pub use crate::background_worker::{MAX_IDLE_PARK, SHUTDOWN_TIMEOUT};
+    pub use crate::context_fingerprint::context_fingerprint;
+    pub use crate::context_id::context_id_source;
+    pub use crate::distinct_count::DistinctCounter;
+    pub use crate::evaluation_queue::{EvaluationQueue, MAX_QUEUED_SINKS};
+    pub use crate::evaluation_start::{EvaluationStart, MAX_START_AGE, START_SLOTS};
+    pub use crate::fast_hash::{FastBuildHasher, FastHasher, fibonacci_index, fold_hashes};
+    pub use crate::lazy_worker::LazyWorker;
+    pub use crate::own_cache_lines::OwnCacheLines;
+    #[cfg(feature = "opentelemetry")]
+    pub use crate::parent_span::ParentSpanIds;
+    pub use crate::reason::MAX_CUSTOM_REASON_LEN;
+    pub use crate::record::metadata_text;
+    pub use crate::record_texts::RecordTexts;
+    pub use crate::shared_text::{
+        MAX_INTERNED_TEXTS, MAX_SHARED_TEXT_LEN, SharedText, shared_text,
+    };
+    pub use crate::striped_count::{MAX_COUNT_STRIPES, StripedCount};
+    pub use crate::timestamp::{Rfc3339, Rfc3339Text};
+    pub use crate::value_json::{DEPTH_LIMIT_MARKER, MAX_VALUE_DEPTH};
+}
+
+// Inside this crate the shared items are named from the root, like the public ones.
+#[allow(unused_imports)]
+pub(crate) use __private::*;

@@ -15,7 +15,7 @@ use std::ops::Deref;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use openfeature_hooks_core::OwnCacheLines;
+/// use openfeature_hooks_core::__private::OwnCacheLines;
 ///
 /// let shared = Arc::new(OwnCacheLines(5_u64));
 /// assert_eq!(**shared, 5);

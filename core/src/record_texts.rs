@@ -14,9 +14,9 @@ thread_local! {
 }
 
 /// The flag key, variant and provider name of a record as interned texts (see
-/// [`shared_text`](crate::shared_text)): what backends copy into attributes on every evaluation.
+/// `shared_text`): what backends copy into attributes on every evaluation.
 ///
-/// Resolving them through [`shared_text`](crate::shared_text) one by one costs a hash and a table probe each;
+/// Resolving them through `shared_text` one by one costs a hash and a table probe each;
 /// [`RecordTexts::of`] remembers, per thread and per flag key, the texts it returned last time,
 /// so a flag evaluated again with the same variant and provider costs one hash and three
 /// comparisons. The texts are `&'static str`: copying them into attributes and dropping those
@@ -24,7 +24,8 @@ thread_local! {
 ///
 /// ```
 /// use open_feature::EvaluationContext;
-/// use openfeature_hooks_core::{EvaluationRecord, FlagType, RecordTexts};
+/// use openfeature_hooks_core::{EvaluationRecord, FlagType};
+/// use openfeature_hooks_core::__private::{RecordTexts};
 ///
 /// let context = EvaluationContext::default();
 /// let mut record = EvaluationRecord::new("new-checkout", FlagType::Bool, &context);

@@ -114,7 +114,7 @@ impl fmt::Display for SharedText {
 /// Memory stays bounded either way; a full table costs speed, never growth.
 ///
 /// ```
-/// use openfeature_hooks_core::{SharedText, shared_text};
+/// use openfeature_hooks_core::__private::{SharedText, shared_text};
 ///
 /// let a = shared_text("new-checkout");
 /// let b = shared_text("new-checkout");

@@ -36,7 +36,7 @@ pub const MAX_COUNT_STRIPES: usize = 32;
 /// addition sees what its thread had done before it (see [`StripedCount::add`]).
 ///
 /// ```
-/// use openfeature_hooks_core::StripedCount;
+/// use openfeature_hooks_core::__private::StripedCount;
 ///
 /// let evaluations = StripedCount::new();
 /// std::thread::scope(|scope| {

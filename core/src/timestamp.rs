@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use openfeature_hooks_core::Rfc3339;
+/// use openfeature_hooks_core::__private::Rfc3339;
 ///
 /// let time = UNIX_EPOCH + Duration::from_secs(951_827_696);
 /// assert_eq!(Rfc3339::at(time).to_string(), "2000-02-29T12:34:56.000000Z");

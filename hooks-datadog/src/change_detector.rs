@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use openfeature_hooks_core::{EvaluationRecord, FastBuildHasher, metadata_text};
+use openfeature_hooks_core::__private::{FastBuildHasher, metadata_text};
+use openfeature_hooks_core::EvaluationRecord;
 use serde_json::{Map, Value, json};
 
 use crate::FlagChange;

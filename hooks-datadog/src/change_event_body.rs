@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use openfeature_hooks_core::Rfc3339;
+use openfeature_hooks_core::__private::Rfc3339;
 use serde_json::{Map, Value, json};
 
 use crate::FlagChange;

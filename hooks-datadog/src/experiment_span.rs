@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use open_feature::Value;
-use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
+use openfeature_hooks_core::__private::{FastBuildHasher, SharedText, shared_text};
+use openfeature_hooks_core::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, FastBuildHasher, FlushOutcome,
-    PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink,
-    SharedText, shared_text,
+    BackgroundStats, EvaluationRecord, EvaluationSink, FlushOutcome, PendingEvaluation,
+    QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink,
 };
 use opentelemetry::trace::{Span, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -58,7 +58,7 @@ pub enum ExperimentSpanVolume {
 /// `force_flush` or `shutdown`. Dropping the last clone of a hook ends what its queue holds and
 /// stops its thread (the sink does not keep a dropped hook's queue), and dropping the sink's
 /// last clone does the same for its own queue, each waiting at most
-/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
+/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::__private::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.
 pub struct ExperimentSpanSink<T> {

@@ -11,7 +11,8 @@
 use std::cell::RefCell;
 
 use open_feature::Value;
-use openfeature_hooks_core::{EvaluationRecord, RecordTexts, fibonacci_index};
+use openfeature_hooks_core::__private::{RecordTexts, fibonacci_index};
+use openfeature_hooks_core::EvaluationRecord;
 use opentelemetry::{Key, StringValue};
 
 /// Tag names kept per thread, by interned flag key.
@@ -76,7 +77,7 @@ pub(crate) fn served_text(
 
 #[cfg(test)]
 mod tests {
-    use openfeature_hooks_core::{SharedText, shared_text};
+    use openfeature_hooks_core::__private::{SharedText, shared_text};
 
     use super::*;
     use crate::span_tags::tag_key;

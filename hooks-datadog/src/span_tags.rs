@@ -4,9 +4,8 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::BuildHasher;
 
-use openfeature_hooks_core::{
-    EvaluationRecord, EvaluationSink, FastBuildHasher, RecordTexts, SharedText, shared_text,
-};
+use openfeature_hooks_core::__private::{FastBuildHasher, RecordTexts, SharedText, shared_text};
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, Key, KeyValue, StringValue};
 

@@ -306,7 +306,7 @@ fn a_relayed_change_carries_its_env_services_tags_link_time_and_metadata() {
     let a = &body["data"]["attributes"];
     assert_eq!(
         a["timestamp"],
-        json!(openfeature_hooks_core::Rfc3339::at(made).to_string()),
+        json!(openfeature_hooks_core::__private::Rfc3339::at(made).to_string()),
         "the change's own time"
     );
     assert_eq!(
@@ -343,7 +343,7 @@ fn a_change_older_than_the_api_accepts_is_sent_now_with_its_time_in_metadata() {
     assert!(events.shutdown(Duration::from_secs(2)));
     let body = body(&requests[0]);
     let a = &body["data"]["attributes"];
-    let made = openfeature_hooks_core::Rfc3339::at(made).to_string();
+    let made = openfeature_hooks_core::__private::Rfc3339::at(made).to_string();
     assert_ne!(a["timestamp"], json!(made));
     assert_eq!(
         a["attributes"]["change_metadata"]["source_timestamp"],

@@ -23,9 +23,10 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext};
+use openfeature_hooks_core::__private::EvaluationStart;
 use openfeature_hooks_core::{
-    EvaluationEnd, EvaluationRecord, EvaluationSink, EvaluationStart, EvaluationStarted, FlagType,
-    NoopSink, TelemetryHook,
+    EvaluationEnd, EvaluationRecord, EvaluationSink, EvaluationStarted, FlagType, NoopSink,
+    TelemetryHook,
 };
 use openfeature_hooks_otel::{EvaluationSpanSink, LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks_testkit::{

@@ -1,7 +1,8 @@
 //! The attributes of one evaluation, written once for every signal.
 
 use open_feature::Value;
-use openfeature_hooks_core::{EvaluationRecord, Reason, RecordTexts, metadata_text};
+use openfeature_hooks_core::__private::{RecordTexts, metadata_text};
+use openfeature_hooks_core::{EvaluationRecord, Reason};
 use opentelemetry::{Key, KeyValue, StringValue};
 
 use crate::attribute_naming::{self, AttributeNaming};

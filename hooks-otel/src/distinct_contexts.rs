@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use openfeature_hooks_core::{DistinctCounter, EvaluationRecord, context_fingerprint};
+use openfeature_hooks_core::__private::{DistinctCounter, context_fingerprint};
+use openfeature_hooks_core::EvaluationRecord;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableGauge};
 

@@ -13,7 +13,7 @@ use crate::attributes::span_attributes;
 /// The span covers the evaluation: it starts at the time the hook's `before` stage ran and ends
 /// when the evaluation is recorded (`after` or `error`). The Rust SDK has no hook data to carry
 /// a span object between stages; the hook's core carries the start time instead (see
-/// `openfeature_hooks_core::EvaluationStart`) and the span is created with it, so nothing is
+/// `openfeature_hooks_core::__private::EvaluationStart`) and the span is created with it, so nothing is
 /// left open if an evaluation is cancelled. When the start is unknown (an earlier `before` hook
 /// failed) the span starts when it is recorded.
 #[derive(Debug)]

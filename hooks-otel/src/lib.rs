@@ -51,7 +51,7 @@
 //! dashboards migrate, and [`ResultValue`] for when the value is written as
 //! `feature_flag.result.value` (by default only when there is no variant, as semantic
 //! conventions 1.44 ask). Values are typed on log events (maps and lists for structs and arrays,
-//! nested at most [`MAX_VALUE_DEPTH`](openfeature_hooks_core::MAX_VALUE_DEPTH) deep) and JSON
+//! nested at most [`MAX_VALUE_DEPTH`](openfeature_hooks_core::__private::MAX_VALUE_DEPTH) deep) and JSON
 //! text on spans and span events, whose attributes cannot hold maps.
 //!
 //! # Crate feature flags

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
+use openfeature_hooks_core::__private::{OwnCacheLines, RecordTexts};
+use openfeature_hooks_core::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
-    BackgroundStats, EvaluationRecord, EvaluationSink, FlushOutcome, OwnCacheLines,
-    PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink,
-    RecordTexts,
+    BackgroundStats, EvaluationRecord, EvaluationSink, FlushOutcome, PendingEvaluation,
+    QueueMembership, QueuedEvaluation, QueuedNeeds, QueuedPart, QueuedSink,
 };
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, StringValue};
@@ -52,7 +52,7 @@ type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 /// of a hook emits what its queue holds and stops its thread (the sink does not keep a dropped
 /// hook's queue), and dropping the sink's last clone does the same for its own queue, each
 /// waiting at most
-/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::background_worker::SHUTDOWN_TIMEOUT).
+/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::__private::SHUTDOWN_TIMEOUT).
 ///
 /// Clones share the queue and thread: keep one to flush or read the stats.
 ///

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use openfeature_hooks_core::background_worker::DEFAULT_QUEUE_CAPACITY;
+use openfeature_hooks_core::__private::StripedCount;
+use openfeature_hooks_core::DEFAULT_QUEUE_CAPACITY;
 use openfeature_hooks_core::{
     BackgroundStats, EvaluationRecord, EvaluationSink, EvaluationStarted, FlushOutcome,
-    StripedCount,
 };
 use opentelemetry::metrics::{
     AsyncInstrument, Meter, MeterProvider, ObservableCounter, ObservableUpDownCounter,
@@ -378,7 +378,7 @@ impl MetricsSink {
     /// distinct contexts received each (flag, variant) since the process started, such as how
     /// many users are in a 5% rollout. Off by default.
     ///
-    /// Each series is a HyperLogLog sketch ([`DistinctCounter`](openfeature_hooks_core::DistinctCounter):
+    /// Each series is a HyperLogLog sketch ([`DistinctCounter`](openfeature_hooks_core::__private::DistinctCounter):
     /// 4 KiB, 1.6% relative standard error) fed with a hash of the raw context id (flag metadata
     /// `contextId`, else the targeting key), whatever the hook's context id policy: no context
     /// id is stored or exported, only the estimate. At most

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use open_feature::Value;
-use openfeature_hooks_core::{DEPTH_LIMIT_MARKER, JsonValue, MAX_VALUE_DEPTH};
+use openfeature_hooks_core::__private::{DEPTH_LIMIT_MARKER, MAX_VALUE_DEPTH};
+use openfeature_hooks_core::JsonValue;
 use opentelemetry::logs::AnyValue;
 use opentelemetry::{Key, StringValue};
 

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::thread::LocalKey;
 
-use openfeature_hooks_core::{FastBuildHasher, fibonacci_index, fold_hashes};
+use openfeature_hooks_core::__private::{FastBuildHasher, fibonacci_index, fold_hashes};
 
 /// The texts that identify a series (absent parts are `None`).
 pub(crate) type Parts<'a> = [Option<&'a str>; 5];

@@ -521,7 +521,8 @@ fn active_counts(
 
 #[test]
 fn evaluations_in_flight_are_the_requests_not_yet_recorded() {
-    use openfeature_hooks_core::{EvaluationRecord, EvaluationStart, EvaluationStarted, FlagType};
+    use openfeature_hooks_core::__private::EvaluationStart;
+    use openfeature_hooks_core::{EvaluationRecord, EvaluationStarted, FlagType};
 
     let (meters, exporter) = meters();
     let sink = MetricsSink::from_provider(&meters);

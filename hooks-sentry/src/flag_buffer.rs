@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use openfeature_hooks_core::FastBuildHasher;
+use openfeature_hooks_core::__private::FastBuildHasher;
 use sentry::protocol::Value;
 
 /// How many evaluations a buffer keeps by default (`DEFAULT_FLAG_CAPACITY` in sentry-python).

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
-use openfeature_hooks_core::{FastBuildHasher, fibonacci_index};
+use openfeature_hooks_core::__private::{FastBuildHasher, fibonacci_index};
 use sentry::protocol::{Context, Event, Map, Value};
 use sentry::{Client, Hub, TracesSamplingStrategy, TransactionOrSpan};
 

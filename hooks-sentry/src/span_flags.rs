@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::ops::Bound;
 
-use openfeature_hooks_core::FastBuildHasher;
+use openfeature_hooks_core::__private::FastBuildHasher;
 use sentry::protocol::Value;
 use sentry::{Hub, TransactionOrSpan};
 

@@ -47,7 +47,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use openfeature_hooks_core::{FastBuildHasher, fibonacci_index};
+use openfeature_hooks_core::__private::{FastBuildHasher, fibonacci_index};
 use sentry::protocol::{Context, Event, TraceId, Value};
 use sentry::{TransactionContext, TransactionOrSpan};
 

@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use open_feature::{FlagMetadataValue, Value};
-use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, metadata_text};
+use openfeature_hooks_core::__private::metadata_text;
+use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
 
 /// An owned copy of an [`EvaluationRecord`], for assertions.
 #[derive(Clone, Debug, Default, PartialEq)]
