@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::TelemetryHook;
-use crate::background_worker::BackgroundStats;
+use crate::queue::background_worker::BackgroundStats;
 
 /// How long a [`ShutdownGuard`] waits, unless told otherwise: as long as OpenTelemetry's
 /// providers wait in their own `shutdown`.

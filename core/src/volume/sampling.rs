@@ -5,8 +5,8 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 
-use crate::fast_hash::mix64;
-use crate::striped_counters::StripedCounters;
+use crate::speed::fast_hash::mix64;
+use crate::speed::striped_counters::StripedCounters;
 use crate::{EvaluationRecord, EvaluationSink, EvaluationStarted, context_fingerprint};
 
 const KEPT: usize = 0;

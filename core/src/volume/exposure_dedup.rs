@@ -3,9 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::exposure_key::{exposure_hash, exposure_place};
-use crate::exposure_table::{Admission, ExposureTable};
-use crate::striped_counters::StripedCounters;
+use crate::speed::striped_counters::StripedCounters;
+use crate::volume::exposure_key::{exposure_hash, exposure_place};
+use crate::volume::exposure_table::{Admission, ExposureTable};
 use crate::{Clock, EvaluationRecord, EvaluationSink, EvaluationStarted, MonotonicClock};
 
 /// The default window of [`ExposureDedup`]: ten minutes, as LaunchDarkly's `DedupingHook`.

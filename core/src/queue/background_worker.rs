@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use crate::panic_guard::PanicGuard;
-use crate::thread_queues::{Pushed, ThreadQueues};
+use crate::queue::thread_queues::{Pushed, ThreadQueues};
 
 /// The queue capacity sinks use unless told otherwise: like OpenTelemetry's batch processors
 /// (2048), a few milliseconds of a busy service's evaluations.
@@ -596,7 +596,7 @@ mod tests {
             assert!(matches!(sender.join(), Ok(true)));
         }
         assert!(worker.flush(Duration::from_secs(10)));
-        crate::thread_queues::tests::assert_each_thread_in_order(&seen(&collected), 3, 300);
+        crate::queue::thread_queues::tests::assert_each_thread_in_order(&seen(&collected), 3, 300);
         assert_eq!(worker.stats().queued, 900);
     }
 

@@ -15,8 +15,8 @@
 //! (variants, versions, failures) are remembered at once, and a ninth evicts the oldest, which
 //! can only mean an extra record later.
 //!
-//! [`exposure_place`]: crate::exposure_key::exposure_place
-//! [`exposure_hash`]: crate::exposure_key::exposure_hash
+//! [`exposure_place`]: crate::volume::exposure_key::exposure_place
+//! [`exposure_hash`]: crate::volume::exposure_key::exposure_hash
 //!
 //! # Time
 //!
@@ -51,7 +51,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::prefetch::prefetch_line;
+use crate::speed::prefetch::prefetch_line;
 
 /// Slots per bucket: one cache line of `AtomicU64`s.
 pub(crate) const WAYS: usize = 8;

@@ -8,7 +8,7 @@ use open_feature::{EvaluationContext, FlagMetadata, FlagMetadataValue};
 use siphasher::sip128::SipHasher24;
 
 use crate::EvaluationRecord;
-use crate::record::metadata_entry;
+use crate::record::evaluation_record::metadata_entry;
 
 /// What the hook does with the context id: flag metadata `contextId`, else the targeting key.
 ///

@@ -10,12 +10,12 @@ use open_feature::{
     EvaluationContext, EvaluationDetails, EvaluationError, Hook, HookContext, HookHints, Value,
 };
 
-use crate::after_marks::AfterMarks;
-use crate::evaluation_start::StartTimes;
-use crate::normaliser::Normaliser;
+use crate::hook::after_marks::AfterMarks;
+use crate::hook::evaluation_start::StartTimes;
+use crate::hook::stage_future::done;
 use crate::panic_guard::PanicGuard;
-use crate::stage_future::done;
-use crate::tick_clock::Tick;
+use crate::record::normaliser::Normaliser;
+use crate::speed::tick_clock::Tick;
 use crate::{
     BackgroundStats, CustomAttribute, EvaluationEnd, EvaluationQueue, EvaluationRecord,
     EvaluationSink, EvaluationStarted, FlushOutcome, OwnCacheLines, ShutdownGuard,

@@ -3,7 +3,7 @@
 
 use open_feature::{EvaluationDetails, EvaluationError, HookContext, Value};
 
-use crate::record::metadata_entry;
+use crate::record::evaluation_record::metadata_entry;
 use crate::{
     Attribute, AttributeSet, ContextIdPolicy, EvaluationFailure, EvaluationRecord, FlagType,
     Reason, ReasonTable,

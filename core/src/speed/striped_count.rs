@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::thread_number::thread_number;
+use crate::speed::thread_number::thread_number;
 
 /// The most stripes a count has.
 pub const MAX_COUNT_STRIPES: usize = 32;

@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::hash::BuildHasher;
 
-use crate::shared_text::interned_text;
+use crate::speed::shared_text::interned_text;
 use crate::{EvaluationRecord, FastBuildHasher};
 
 const SLOTS: usize = 256;
@@ -49,7 +49,7 @@ pub struct RecordTexts {
 impl RecordTexts {
     /// The interned texts of `record`'s flag key, variant and provider name; `None` when one
     /// of them cannot be interned (too long, or the interned table is full): use
-    /// [`shared_text`](crate::shared_text) for each then.
+    /// [`shared_text`](crate::speed::shared_text) for each then.
     pub fn of(record: &EvaluationRecord<'_>) -> Option<Self> {
         let slot = FastBuildHasher::default().hash_one(record.flag_key) as usize % SLOTS;
         LAST_TEXTS

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::thread_number::thread_number;
+use crate::speed::thread_number::thread_number;
 
 /// Stripes owned by one thread each.
 const STRIPES: usize = 64;

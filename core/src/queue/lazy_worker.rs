@@ -3,7 +3,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crate::background_worker::DEFAULT_QUEUE_CAPACITY;
+use crate::queue::background_worker::DEFAULT_QUEUE_CAPACITY;
 use crate::{BackgroundStats, BackgroundWorker, Drain};
 
 /// A [`BackgroundWorker`] started by the first [`try_send`](Self::try_send), for sinks whose

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use open_feature::{EvaluationContext, EvaluationReason, FlagMetadata, FlagMetadataValue, Value};
 
-use crate::tick_clock::Tick;
+use crate::speed::tick_clock::Tick;
 use crate::{
     ContextId, ErrorType, EvaluationEnd, EvaluationFailure, EvaluationStart, FlagType, Reason,
 };

@@ -8,9 +8,11 @@ use std::time::Duration;
 use open_feature::{EvaluationContext, EvaluationReason, FlagMetadataValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::background_worker::{BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain};
-use crate::json_object::JsonObject;
-use crate::timestamp::{Rfc3339Text, Rfc3339Writer};
+use crate::queue::background_worker::{
+    BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain,
+};
+use crate::record::timestamp::{Rfc3339Text, Rfc3339Writer};
+use crate::sink::json_object::JsonObject;
 use crate::{EvaluationRecord, EvaluationSink, FlushOutcome, JsonValue, QueuedRecord};
 
 /// The worker writes its lines in one `write_all` once this many bytes are waiting, or when
@@ -35,7 +37,7 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// - Wait for delivery with [`JsonLinesSink::flush`] (bounded by its timeout); dropping the
 ///   last clone of the sink (and of the hook holding it) writes out what is queued and stops
 ///   the thread, waiting at most
-///   [`SHUTDOWN_TIMEOUT`](crate::background_worker::SHUTDOWN_TIMEOUT).
+///   [`SHUTDOWN_TIMEOUT`](crate::queue::background_worker::SHUTDOWN_TIMEOUT).
 /// - Write errors are counted ([`JsonLinesSink::write_errors`], per line) and logged once.
 /// - For long exports, rotate files with any `io::Write` that rotates, such as
 ///   `tracing_appender::rolling::RollingFileAppender` (`rolling::daily(dir, "flags.jsonl")`).
@@ -73,7 +75,7 @@ struct LineCounts {
 
 impl JsonLinesSink {
     /// A sink writing to `writer`, with a queue of
-    /// [`DEFAULT_QUEUE_CAPACITY`](crate::background_worker::DEFAULT_QUEUE_CAPACITY) records.
+    /// [`DEFAULT_QUEUE_CAPACITY`](crate::queue::background_worker::DEFAULT_QUEUE_CAPACITY) records.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
         Self::with_queue_capacity(writer, DEFAULT_QUEUE_CAPACITY)
     }

@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use open_feature::{FlagMetadataValue, Value};
 
-use crate::fast_hash::{FastHasher, fold_hashes, fold_one_more};
+use crate::speed::fast_hash::{FastHasher, fold_hashes, fold_one_more};
 use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 
 /// Where the exposure key of `record` lives in the table: a hash of its flag key and raw

@@ -38,11 +38,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::FastBuildHasher;
-use crate::start_table::{Pushed, StartTable};
-use crate::thread_number::thread_number;
-use crate::tick_clock::Tick;
+use crate::hook::start_table::{Pushed, StartTable};
+use crate::speed::thread_number::thread_number;
+use crate::speed::tick_clock::Tick;
 
-pub use crate::start_table::START_SLOTS;
+pub use crate::hook::start_table::START_SLOTS;
 
 /// When an evaluation started (the hook's `before` stage ran).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,7 +318,7 @@ mod tests {
         // One key from one thread always hashes to the same window of slots.
         let starts = StartTimes::default();
         let key = "flag";
-        let window = crate::start_table::PROBE;
+        let window = crate::hook::start_table::PROBE;
         for _ in 0..=window {
             starts.push(key, Tick::now());
         }
@@ -350,7 +350,7 @@ mod tests {
         let starts = StartTimes::default();
         let key = "flag";
         let long_ago = Tick::now();
-        for _ in 0..crate::start_table::PROBE {
+        for _ in 0..crate::hook::start_table::PROBE {
             starts.push(key, long_ago);
         }
         let now = long_ago.plus(MAX_START_AGE + Duration::from_secs(1));

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use open_feature::HookContext;
 
-use crate::after_marks::AfterMarks;
-use crate::evaluation_start::StartTimes;
-use crate::hook::{AttributesCallback, FlagFilter, HookInner};
-use crate::normaliser::Normaliser;
+use crate::hook::after_marks::AfterMarks;
+use crate::hook::evaluation_start::StartTimes;
+use crate::hook::telemetry_hook::{AttributesCallback, FlagFilter, HookInner};
 use crate::panic_guard::PanicGuard;
+use crate::record::normaliser::Normaliser;
 use crate::{
     Attribute, ContextIdPolicy, CustomAttribute, EvaluationQueue, EvaluationRecord, EvaluationSink,
     MAX_QUEUED_SINKS, OwnCacheLines, QueuedPart, Reason, ReasonTable, TelemetryHook,
@@ -108,7 +108,7 @@ impl TelemetryHookBuilder {
     /// about 0.6 ms on the bench machine, 200 ms at most, once per process, so that no
     /// evaluation waits for it.
     pub fn build(self) -> TelemetryHook {
-        crate::tick_clock::calibrate();
+        crate::speed::tick_clock::calibrate();
         let needs_start = self.sinks.iter().any(|sink| sink.needs_start());
         let (sinks, called, queue) = queue_the_queued(self.sinks);
         TelemetryHook::from_inner(HookInner {

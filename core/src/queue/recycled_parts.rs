@@ -37,7 +37,7 @@ use std::sync::LazyLock;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::rare_parts::RareParts;
+use crate::queue::rare_parts::RareParts;
 
 /// Boxes kept for reuse, at most: a quarter of a sink queue's default capacity in flight, then
 /// new ones are allocated.

@@ -18,7 +18,7 @@ pub struct QueuedEvaluation {
     pub(crate) record: QueuedRecord,
     pub(crate) start: Option<SystemTime>,
     #[cfg(feature = "opentelemetry")]
-    pub(crate) parent: Option<crate::parent_span::ParentSpan>,
+    pub(crate) parent: Option<crate::queue::parent_span::ParentSpan>,
     /// The queue's sinks that accepted it, one bit each in registration order.
     pub(crate) accepted_by: u64,
 }
@@ -46,7 +46,7 @@ impl QueuedEvaluation {
     pub fn parent_span(&self) -> Option<opentelemetry::trace::SpanContext> {
         self.parent
             .as_ref()
-            .map(crate::parent_span::ParentSpan::span_context)
+            .map(crate::queue::parent_span::ParentSpan::span_context)
     }
 
     /// The same span's ids, without cloning its trace state.
@@ -54,7 +54,7 @@ impl QueuedEvaluation {
     pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
         self.parent
             .as_ref()
-            .map(crate::parent_span::ParentSpan::ids)
+            .map(crate::queue::parent_span::ParentSpan::ids)
     }
 }
 

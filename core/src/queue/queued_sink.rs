@@ -1,6 +1,6 @@
 //! Sinks whose work waits for a background thread, sharing one queue per hook.
 
-use crate::background_worker::DEFAULT_QUEUE_CAPACITY;
+use crate::queue::background_worker::DEFAULT_QUEUE_CAPACITY;
 use crate::{EvaluationRecord, QueuedEvaluation};
 
 /// The background half of a sink: it says on the evaluation path whether an evaluation
@@ -113,7 +113,7 @@ impl QueuedNeeds {
 #[derive(Debug, Default)]
 pub struct PendingEvaluation {
     #[cfg(feature = "opentelemetry")]
-    pub(crate) parent: Option<crate::parent_span::ParentSpan>,
+    pub(crate) parent: Option<crate::queue::parent_span::ParentSpan>,
 }
 
 impl PendingEvaluation {
@@ -124,6 +124,6 @@ impl PendingEvaluation {
     pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
         self.parent
             .as_ref()
-            .map(crate::parent_span::ParentSpan::ids)
+            .map(crate::queue::parent_span::ParentSpan::ids)
     }
 }

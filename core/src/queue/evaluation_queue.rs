@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use open_feature::EvaluationContext;
 
-use crate::background_worker::{BackgroundStats, Drain};
 use crate::panic_guard::PanicGuard;
-use crate::queued_sink::{PendingEvaluation, QueuedNeeds};
+use crate::queue::background_worker::{BackgroundStats, Drain};
+use crate::queue::queued_sink::{PendingEvaluation, QueuedNeeds};
 use crate::{
     EvaluationRecord, FlushOutcome, LazyWorker, QueuedEvaluation, QueuedRecord, QueuedSink,
 };
@@ -114,7 +114,7 @@ impl EvaluationQueue {
         {
             PendingEvaluation {
                 parent: if self.parts.members.parent_span {
-                    crate::parent_span::ParentSpan::current()
+                    crate::queue::parent_span::ParentSpan::current()
                 } else {
                     None
                 },

@@ -146,7 +146,7 @@ fn tau(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context_fingerprint::text_fingerprint;
+    use crate::record::context_fingerprint::text_fingerprint;
 
     /// Inserts `n` distinct context ids (each twice) and checks the estimate.
     fn within_stated_error(n: usize) {

@@ -25,7 +25,7 @@
 //!   queue regrow, copying, on the evaluation path of a bursty bench: `realloc` was 2.2% of
 //!   its samples.
 //! - **One thread's items in the order it pushed them.** A thread always pushes to the same
-//!   queue (by its [thread number](crate::thread_number)); the worker takes a queue's items
+//!   queue (by its [thread number](crate::speed::thread_number)); the worker takes a queue's items
 //!   whole. Items of different threads are not ordered with each other.
 //! - **Nothing pushed before a sweep starts is missed by it**: each queue is taken under its
 //!   lock, so a flush that asks for a sweep sees everything pushed before it asked.
@@ -34,9 +34,9 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::background_worker::wake_at;
-use crate::own_cache_lines::OwnCacheLines;
-use crate::thread_number::thread_number;
+use crate::queue::background_worker::wake_at;
+use crate::speed::own_cache_lines::OwnCacheLines;
+use crate::speed::thread_number::thread_number;
 
 /// How many queues a set has: the first this many threads each push to their own.
 pub(crate) const THREAD_QUEUES: usize = 64;

@@ -5,10 +5,10 @@ use std::time::SystemTime;
 
 use open_feature::{EvaluationContext, Value};
 
-use crate::captured_texts::CapturedTexts;
-use crate::rare_parts::{OwnedContextId, RareParts};
-use crate::recycled_parts;
-use crate::shared_text::interned_text;
+use crate::queue::captured_texts::CapturedTexts;
+use crate::queue::rare_parts::{OwnedContextId, RareParts};
+use crate::queue::recycled_parts;
+use crate::speed::shared_text::interned_text;
 use crate::{EvaluationFailure, EvaluationRecord, FlagType, Reason};
 
 /// What an [`EvaluationRecord`] says, owned, with the moment of the evaluation: for sinks that
