@@ -202,8 +202,6 @@ impl<S: EvaluationSink, C: Clock> EvaluationSink for ExposureDedup<S, C> {
     #[inline]
     fn record(&self, record: &EvaluationRecord<'_>) {
         let place = exposure_place(record);
-        // The bucket's line arrives while the rest of the key is hashed and the clock read.
-        self.table.prefetch(place);
         let hash = exposure_hash(place, record);
         let tick = self.table.tick(self.clock.elapsed());
         match self.table.admit(place, hash, tick) {

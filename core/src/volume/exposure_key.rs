@@ -8,12 +8,14 @@ use crate::speed::fast_hash::{FastHasher, fold_hashes, fold_one_more};
 use crate::{EvaluationRecord, MAX_VALUE_DEPTH, context_id_source};
 
 /// Where the exposure key of `record` lives in the table: a hash of its flag key and raw
-/// context id ([`context_id_source`]) only, the parts known first. The table's bucket comes from
-/// it, so the bucket's cache line can be asked for (`ExposureTable::prefetch`) while the rest
-/// of the key, [`exposure_hash`], is hashed and the clock is read.
+/// context id ([`context_id_source`]) only. The table's bucket comes from it, so that the keys
+/// of one flag and context (their variants, versions, failures) share a bucket.
 #[inline]
 pub(crate) fn exposure_place(record: &EvaluationRecord<'_>) -> u64 {
-    // Two independent chains of multiplies, folded at the end: see `fold_hashes`.
+    // Two independent chains of multiplies, folded at the end (see `fold_hashes`): the fold's
+    // multiply and rotation are also what spread the bucket index, its low bits. One chain
+    // over both parts was tried: keys of one table crowded some buckets past their 8 ways
+    // (`which_contexts_got_which_variant_stays_whole` saw a pair recorded twice).
     let mut flag = FastHasher::default();
     record.flag_key.hash(&mut flag);
     let mut context = FastHasher::default();

@@ -6,7 +6,7 @@
 //! Buckets of [`WAYS`] slots, one 64-byte cache line each. A slot is one `AtomicU64`: the key's
 //! fingerprint (39 bits of its hash, low bit set) above a 24-bit time stamp, `0` meaning empty.
 //! A key's bucket comes from the low bits of its place ([`exposure_place`]: the flag key and
-//! context only, so that the bucket can be prefetched while the rest is hashed), its
+//! context only), its
 //! fingerprint from the high 40 bits of its whole 64-bit hash ([`exposure_hash`], a
 //! folded-multiply hash). A new key is taken for a live one only if its fingerprint equals one
 //! of the at most 8 in its bucket: a chance of 8 in 2^39, one new key in about 70 billion.
@@ -50,8 +50,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-use crate::speed::prefetch::prefetch_line;
 
 /// Slots per bucket: one cache line of `AtomicU64`s.
 pub(crate) const WAYS: usize = 8;
@@ -132,12 +130,6 @@ impl ExposureTable {
     #[inline]
     fn bucket(&self, place: u64) -> &[AtomicU64; WAYS] {
         &self.buckets[(place & self.bucket_mask) as usize].0
-    }
-
-    /// Asks for the cache line of the bucket at `place` ahead of [`ExposureTable::admit`].
-    #[inline]
-    pub(crate) fn prefetch(&self, place: u64) {
-        prefetch_line(self.bucket(place));
     }
 
     /// Whether the key of `hash`, placed at `place`, passes at `tick`, recording it if so.
