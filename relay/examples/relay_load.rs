@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
+use openfeature_hooks_relay::__private::hmac_signature;
 use openfeature_hooks_relay::{
-    Destinations, Relay, RelayConfig, Secret, SentryChanges, SentryChangesConfig, hmac_signature,
+    Destinations, Relay, RelayConfig, Secret, SentryChanges, SentryChangesConfig,
 };
 use openfeature_hooks_testkit::{HttpReceiver, ReceivedRequest};
 

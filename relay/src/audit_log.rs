@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use openfeature_hooks_core::{BackgroundWorker, Drain};
 
-/// The default number of lines waiting to be written; past it lines are dropped and counted.
+/// A capacity for [`AuditLog`] (the binary's): lines waiting to be written at most; past it
+/// lines are dropped and counted ([`AuditLog::dropped`]).
 pub const DEFAULT_AUDIT_CAPACITY: usize = 4096;
 
-/// Writes JSON lines off the request path, through the same bounded queue and writer thread as
-/// the hook's sinks ([`BackgroundWorker`]). [`write`](Self::write) never blocks: when the queue
-/// is full the line is dropped and counted ([`dropped`](Self::dropped)).
+/// The audit trail of a [`Relay`](crate::Relay): one JSON line per relayed change (its source,
+/// the delivery, the destinations it was queued for and what each got), written off the
+/// request path through the same bounded queue and writer thread as the hook's sinks
+/// ([`BackgroundWorker`]). Queuing a line never blocks: when the queue is full the line is
+/// dropped and counted ([`dropped`](Self::dropped)).
 pub struct AuditLog {
     worker: BackgroundWorker<String>,
     written: Arc<AtomicU64>,
@@ -86,7 +89,7 @@ impl AuditLog {
 
     /// Queues one line (without its newline); `false` (and counted) when the queue is full or
     /// the log stopped.
-    pub fn write(&self, line: String) -> bool {
+    pub(crate) fn write(&self, line: String) -> bool {
         if self.stopped.load(Ordering::Relaxed) {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return false;

@@ -14,7 +14,8 @@ use crate::relay::Pending;
 /// Instances counted per announced change; more share the count of the first.
 const MAX_INSTANCES: usize = 256;
 
-/// The default number of deliveries, states and rules remembered (each).
+/// The default of [`RelayConfig::memory_capacity`](crate::RelayConfig::memory_capacity): the
+/// deliveries, object states, Flipt rules and GO Feature Flag announcements remembered (each).
 pub const DEFAULT_MEMORY_CAPACITY: usize = 10_000;
 
 /// A map of at most `capacity` entries; past it the oldest inserted is forgotten.

@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use crate::json_fields::{object, parse_object, rfc3339, text, text_or_number};
 use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
-/// The header Flipt signs with: lowercase hex HMAC-SHA256 of the body.
+/// The header Flipt's webhook audit sink signs with: the lowercase hex HMAC-SHA256 of the body
+/// with `audit.sinks.webhook.signing_secret`.
 pub const FLIPT_SIGNATURE_HEADER: &str = "x-flipt-webhook-signature";
 
 /// Reads one Flipt audit event.

@@ -17,12 +17,13 @@ use sha2::{Digest, Sha256};
 use crate::json_fields::{object, parse_object, text};
 use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
-/// The header GO Feature Flag signs with: `sha256=` and the hex HMAC-SHA256 of the body.
+/// The header GO Feature Flag's webhook notifier signs with: `sha256=` and the hex
+/// HMAC-SHA256 of the body with the notifier's `secret`.
 pub const GO_FEATURE_FLAG_SIGNATURE_HEADER: &str = "x-hub-signature-256";
 
 /// The author of every GO Feature Flag change: its notifications name nobody (the change is
 /// a new configuration file the instances read).
-pub const GO_FEATURE_FLAG_AUTHOR: &str = "go-feature-flag";
+pub(crate) const GO_FEATURE_FLAG_AUTHOR: &str = "go-feature-flag";
 
 /// Reads one GO Feature Flag webhook notification: a change per added, deleted and updated
 /// flag, in that order, each section by flag key.

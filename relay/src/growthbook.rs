@@ -19,7 +19,8 @@ use sha2::{Digest, Sha256};
 use crate::json_fields::{epoch_millis, object, parse_object, rfc3339, text};
 use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
-/// The header GrowthBook signs with: hex HMAC-SHA256 of the body with the webhook's secret.
+/// The header GrowthBook signs its event webhooks with: the hex HMAC-SHA256 of the body with the
+/// webhook's secret (`ewhk_...`).
 pub const GROWTHBOOK_SIGNATURE_HEADER: &str = "x-growthbook-signature";
 
 /// Reads one GrowthBook event webhook delivery.

@@ -11,11 +11,12 @@ use sha2::{Digest, Sha256};
 use crate::json_fields::{epoch_millis, object, parse_object, text};
 use crate::{ChangeKind, CreatedByType, Delivery, ParseError, PrevValue, Source, SourceChange};
 
-/// The header LaunchDarkly signs with: hex HMAC-SHA256 of the body.
+/// The header LaunchDarkly signs its webhooks with ("Sign this webhook"): the hex
+/// HMAC-SHA256 of the body with the webhook's secret.
 pub const LAUNCHDARKLY_SIGNATURE_HEADER: &str = "x-ld-signature";
 
 /// Where LaunchDarkly's relative `_links.site.href` points.
-pub const LAUNCHDARKLY_APP: &str = "https://app.launchdarkly.com";
+pub(crate) const LAUNCHDARKLY_APP: &str = "https://app.launchdarkly.com";
 
 /// A flag resource: `proj/<p>:env/<e>:flag/<key>` (no `env` for project-wide actions).
 #[derive(Debug, PartialEq, Eq)]

@@ -4,13 +4,14 @@ use std::time::Duration;
 
 use crate::{DEFAULT_MEMORY_CAPACITY, ImpactMap, Secret};
 
-/// The default body size limit: 1 MiB (LaunchDarkly's entries carry whole flag versions).
+/// The default body size limit ([`RelayConfig::max_body_bytes`]): 1 MiB (LaunchDarkly's entries
+/// carry whole flag versions). Larger deliveries get `413`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long after a GO Feature Flag instance first announces a change the same announcement
 /// from other instances is that change again: 5 minutes, five times the relay proxy's default
 /// polling interval (each instance sees a change at its own next poll).
-pub const DEFAULT_GO_FEATURE_FLAG_WINDOW: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_GO_FEATURE_FLAG_WINDOW: Duration = Duration::from_secs(300);
 
 /// Which sources the relay accepts (a source without its secret gets `404`), how it maps
 /// their changes and what it remembers. `Debug` never shows a secret.
@@ -30,9 +31,11 @@ pub struct RelayConfig {
     pub go_feature_flag_secret: Option<Secret>,
     /// Services impacted by flags.
     pub impact: ImpactMap,
-    /// Larger bodies get `413`.
+    /// Larger bodies get `413` ([`DEFAULT_MAX_BODY_BYTES`] unless set).
     pub max_body_bytes: usize,
-    /// Deliveries, object states and Flipt rules remembered (each).
+    /// Deliveries, object states, Flipt rules and GO Feature Flag announcements remembered
+    /// (each; [`DEFAULT_MEMORY_CAPACITY`] unless set). Past it the oldest is forgotten: a
+    /// redelivery of a forgotten delivery is relayed again.
     pub memory_capacity: usize,
     /// Flipt's UI (e.g. `https://flipt.example.com`): links to
     /// `<url>/#/namespaces/<ns>/flags/<key>`.
@@ -42,7 +45,8 @@ pub struct RelayConfig {
     /// GrowthBook's UI (e.g. `https://app.growthbook.io`): links to `<url>/features/<id>`.
     pub growthbook_url: Option<String>,
     /// Announcements of the same change by several GO Feature Flag instances within this
-    /// window of the first are one change ([`DEFAULT_GO_FEATURE_FLAG_WINDOW`]).
+    /// window of the first are one change. 5 minutes unless set: five times the relay proxy's
+    /// default polling interval.
     pub go_feature_flag_window: Duration,
 }
 
@@ -107,7 +111,7 @@ impl RelayConfig {
     }
 
     /// Sets the window in which several GO Feature Flag instances' announcements of one
-    /// change are that change once.
+    /// change are that change once (5 minutes unless set).
     #[must_use]
     pub fn with_go_feature_flag_window(mut self, window: Duration) -> Self {
         self.go_feature_flag_window = window;

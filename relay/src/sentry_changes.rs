@@ -25,7 +25,7 @@ use crate::{ChangeKind, CreatedByType, Secret, hmac_signature};
 
 /// The header Sentry checks: lowercase hex HMAC-SHA256 of the body with the secret registered
 /// for the generic provider.
-pub const SENTRY_SIGNATURE_HEADER: &str = "x-sentry-signature";
+pub(crate) const SENTRY_SIGNATURE_HEADER: &str = "x-sentry-signature";
 
 /// The longest `flag` and `created_by.id` Sentry's serializer accepts, in characters.
 pub const MAX_SENTRY_TEXT: usize = 100;
@@ -34,7 +34,7 @@ pub const MAX_SENTRY_TEXT: usize = 100;
 const KEPT_OF_LONG_TEXT: usize = MAX_SENTRY_TEXT - 9;
 
 /// The most changes sent in one request (Sentry takes several per request).
-pub const DEFAULT_SENTRY_BATCH: usize = 100;
+pub(crate) const DEFAULT_SENTRY_BATCH: usize = 100;
 
 /// What a text becomes in Sentry's `flag` and `created_by.id`, which take 1 to 100 characters
 /// after Sentry trims whitespace and refuse NUL: NUL removed, whitespace trimmed as Sentry
@@ -43,7 +43,7 @@ pub const DEFAULT_SENTRY_BATCH: usize = 100;
 /// two long names that share a beginning stay two flags. `None` when nothing is left.
 ///
 /// ```
-/// use openfeature_hooks_relay::sentry_text;
+/// use openfeature_hooks_relay::__private::sentry_text;
 ///
 /// assert_eq!(sentry_text("  new-checkout\n").as_deref(), Some("new-checkout"));
 /// let long = sentry_text(&"f".repeat(300)).unwrap_or_default();
@@ -144,7 +144,8 @@ pub struct SentryChangesConfig {
     pub url: String,
     /// The signing secret registered in Sentry for the generic provider.
     pub secret: Secret,
-    /// Changes waiting at most; past it [`NotQueued::QueueFull`].
+    /// Changes waiting at most (256 unless set); past it the relay answers `503` and the
+    /// change is counted as dropped ([`SentryStats::dropped`]).
     pub queue_capacity: usize,
     /// The time one request may take, connection included.
     pub timeout: Duration,
@@ -152,14 +153,13 @@ pub struct SentryChangesConfig {
     pub max_attempts: u32,
     /// The first retry's delay; each later one doubles it, up to 10 times it.
     pub backoff: Duration,
-    /// The most changes per request.
+    /// The most changes per request (100 unless set).
     pub max_batch: usize,
 }
 
 impl SentryChangesConfig {
     /// Sends to `url`, signed with `secret`: the Datadog sender's defaults (256 waiting, 5 s
-    /// per request, 3 attempts, 500 ms first delay), at most [`DEFAULT_SENTRY_BATCH`] changes
-    /// a request.
+    /// per request, 3 attempts, 500 ms first delay), at most 100 changes a request.
     pub fn new(url: impl Into<String>, secret: Secret) -> Self {
         Self {
             url: url.into(),
@@ -230,7 +230,19 @@ struct Counters {
 
 /// Sends flag changes to Sentry's generic flag webhook from a thread of its own: queuing never
 /// waits, so a slow, failing or hanging Sentry never slows a delivery, nor another
-/// destination.
+/// destination. A [`Relay`](crate::Relay) queues changes for it
+/// ([`Destinations::with_sentry`](crate::Destinations::with_sentry)).
+///
+/// Each request carries up to [`max_batch`](SentryChangesConfig::max_batch) changes, signed
+/// with `X-Sentry-Signature` (the hex HMAC-SHA256 of the body with the secret). Sentry takes
+/// 1 to 100 characters in `flag` and `created_by.id` once it trims whitespace: the sender
+/// trims as Sentry does and removes NUL, and a longer text keeps its first 91 characters, then
+/// `~` and the first eight hex digits of the SHA-256 of the whole text, so two long names that
+/// share a beginning stay two flags (a shortened e-mail address is sent as a `name`).
+///
+/// `401` (the secret is not the one registered in Sentry), `404` and other refusals are
+/// logged once, then counted ([`SentryStats::failed`]); a `200` carrying validation errors
+/// likewise ([`SentryStats::invalid`]).
 pub struct SentryChanges {
     worker: BackgroundWorker<SentryChange>,
     /// Dropped on shutdown: a retry delay waiting on it ends at once.

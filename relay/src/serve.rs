@@ -8,10 +8,29 @@ use tokio::net::TcpListener;
 
 use crate::Relay;
 
-/// Serves `relay` on `listener` until `shutdown` resolves, then stops within `bound`:
-/// new connections are refused at once, requests in progress get a quarter of `bound` to
-/// finish, and the rest of it goes to delivering the queued change events and writing the
-/// audit lines ([`Relay::shutdown`]). Returns `true` when everything queued was delivered.
+/// Serves `relay`'s [`router`](Relay::router) on `listener` until `shutdown` resolves, then
+/// stops within `bound`: new connections are refused at once, requests in progress get a
+/// quarter of `bound` to finish, and the rest of it goes to delivering the queued changes to
+/// every destination and writing the audit lines ([`Relay::shutdown`]). Returns `true` when
+/// everything queued was delivered.
+///
+/// This is what the binary runs, for a relay in a process of its own. A service that mounts
+/// the router in its own server calls [`Relay::shutdown`] when that server stops.
+///
+/// ```no_run
+/// # async fn run(relay: openfeature_hooks_relay::Relay) -> std::io::Result<()> {
+/// use std::time::Duration;
+///
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+/// let stop = async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// };
+/// let bound = Duration::from_secs(10);
+/// let drained = openfeature_hooks_relay::serve_until(listener, relay, stop, bound).await;
+/// # let _ = drained;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn serve_until(
     listener: TcpListener,
     relay: Relay,

@@ -173,7 +173,7 @@ impl RelaySettings {
         relay = relay.with_go_feature_flag_window(Duration::from_secs(number(
             "RELAY_GO_FEATURE_FLAG_WINDOW_SECS",
             var("RELAY_GO_FEATURE_FLAG_WINDOW_SECS"),
-            crate::DEFAULT_GO_FEATURE_FLAG_WINDOW.as_secs(),
+            crate::relay_config::DEFAULT_GO_FEATURE_FLAG_WINDOW.as_secs(),
         )?));
         let audit = match var("RELAY_AUDIT").as_deref().map(str::trim) {
             None | Some("stdout") => AuditTarget::Stdout,

@@ -7,7 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use openfeature_hooks_relay::{Secret, hmac_signature};
+use openfeature_hooks_relay::__private::hmac_signature;
+use openfeature_hooks_relay::Secret;
 use openfeature_hooks_testkit::{HttpReceiver, Reply};
 use serde_json::{Value, json};
 

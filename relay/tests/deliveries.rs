@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use openfeature_hooks_relay::{ImpactMap, Secret, hmac_signature};
+use openfeature_hooks_relay::__private::hmac_signature;
+use openfeature_hooks_relay::{ImpactMap, Secret};
 use openfeature_hooks_testkit::{KeptLogs, Reply};
 use serde_json::{Value, json};
 use support::{

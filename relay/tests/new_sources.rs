@@ -4,7 +4,8 @@
 
 mod support;
 
-use openfeature_hooks_relay::{ImpactMap, Secret, hmac_signature};
+use openfeature_hooks_relay::__private::hmac_signature;
+use openfeature_hooks_relay::{ImpactMap, Secret};
 use openfeature_hooks_testkit::KeptLogs;
 use serde_json::{Value, json};
 use support::{

@@ -2,11 +2,11 @@
 //! any bytes, and whatever they accept maps to a change event within the Events API limits.
 
 use openfeature_hooks_datadog::{ChangeOrigin, change_event_body, limits};
-use openfeature_hooks_relay::{
-    Delivery, MAX_SENTRY_TEXT, ParseError, Secret, parse_flipt, parse_go_feature_flag,
-    parse_growthbook, parse_launchdarkly, parse_unleash, sentry_text, valid_hmac_signature,
-    valid_shared_secret,
+use openfeature_hooks_relay::__private::{
+    Delivery, MAX_SENTRY_TEXT, ParseError, parse_flipt, parse_go_feature_flag, parse_growthbook,
+    parse_launchdarkly, parse_unleash, sentry_text, valid_hmac_signature, valid_shared_secret,
 };
+use openfeature_hooks_relay::Secret;
 use proptest::prelude::*;
 
 mod support;
@@ -211,7 +211,7 @@ proptest! {
         presented in prop::collection::vec(any::<u8>(), 0..64),
     ) {
         let secret = Secret::new("s");
-        let expected = openfeature_hooks_relay::hmac_signature(&secret, &body);
+        let expected = openfeature_hooks_relay::__private::hmac_signature(&secret, &body);
         prop_assert_eq!(valid_hmac_signature(&secret, &body, &signature), signature.trim().eq_ignore_ascii_case(&expected));
         prop_assert_eq!(valid_shared_secret(&secret, &presented), presented == b"s");
     }

@@ -6,7 +6,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use openfeature_hooks_relay::{Secret, hmac_signature};
+use openfeature_hooks_relay::__private::hmac_signature;
+use openfeature_hooks_relay::Secret;
 use serde_json::Value;
 
 pub const FLIPT: &str = "bin-flipt-secret";

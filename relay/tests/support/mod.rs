@@ -11,9 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use openfeature_hooks_core::__private::Rfc3339;
 use openfeature_hooks_datadog::{ApiKey, ChangeEvents, ChangeEventsConfig, ChangeOrigin};
+use openfeature_hooks_relay::__private::hmac_signature;
 use openfeature_hooks_relay::{
     AuditLog, Destinations, Relay, RelayConfig, Secret, SentryChanges, SentryChangesConfig,
-    hmac_signature,
 };
 use openfeature_hooks_testkit::{HttpReceiver, ReceivedRequest, SharedBuffer};
 use serde_json::Value;

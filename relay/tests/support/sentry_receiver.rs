@@ -13,7 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use openfeature_hooks_relay::{Secret, hmac_signature};
+use openfeature_hooks_relay::__private::hmac_signature;
+use openfeature_hooks_relay::Secret;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Iso8601;
