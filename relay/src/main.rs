@@ -43,6 +43,7 @@ fn main() -> ExitCode {
     log::set_max_level(log::LevelFilter::Info);
     let settings = match RelaySettings::from_env() {
         Ok(settings) => settings,
+        // A variable missing or unreadable: the message names it, never a secret's value.
         Err(error) => {
             log::error!("{error}");
             return ExitCode::from(2);

@@ -1,5 +1,6 @@
 //! The binary's configuration, from environment variables.
 
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,32 +65,39 @@ pub struct RelaySettings {
 }
 
 impl RelaySettings {
-    /// Reads the process environment.
+    /// Reads the process environment. A variable set to an empty or blank value counts as
+    /// unset.
     ///
     /// # Errors
-    /// No destination, a Sentry URL without its secret, no source secret, or a value that does
-    /// not parse (the message names the variable, never its value when it is a secret).
-    pub fn from_env() -> Result<Self, String> {
+    /// [`io::ErrorKind::NotFound`] when a required variable is missing: no destination, a
+    /// Sentry URL without its secret or the reverse, no source secret. The message names the
+    /// variables to set.
+    ///
+    /// [`io::ErrorKind::InvalidInput`] when a value does not parse (a number, the listen
+    /// address, the impact map). The message names the variable and shows the value; no
+    /// message ever shows a secret's value.
+    pub fn from_env() -> io::Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads variables through `lookup` (for tests and embedding).
+    /// Reads variables through `lookup` instead of the process environment (for tests, and for
+    /// a service that keeps its settings elsewhere).
     ///
     /// # Errors
     /// As [`from_env`](Self::from_env).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> io::Result<Self> {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         fn number<T: std::str::FromStr>(
             name: &str,
             value: Option<String>,
             default: T,
-        ) -> Result<T, String> {
+        ) -> io::Result<T> {
             match value {
                 None => Ok(default),
                 Some(value) => value
                     .trim()
                     .parse()
-                    .map_err(|_| format!("{name} is not a number: {value:?}")),
+                    .map_err(|_| invalid(format!("{name} is not a number: {value:?}"))),
             }
         }
         let queue_capacity = number("RELAY_QUEUE_CAPACITY", var("RELAY_QUEUE_CAPACITY"), 1024)?;
@@ -116,23 +124,26 @@ impl RelaySettings {
             ),
             (None, None) => None,
             (Some(_), None) => {
-                return Err("RELAY_SENTRY_WEBHOOK_URL is set without RELAY_SENTRY_WEBHOOK_SECRET (the generic provider's secret in Sentry)".to_owned());
+                return Err(missing(
+                    "RELAY_SENTRY_WEBHOOK_URL is set without RELAY_SENTRY_WEBHOOK_SECRET (the generic provider's secret in Sentry)",
+                ));
             }
             (None, Some(_)) => {
-                return Err(
-                    "RELAY_SENTRY_WEBHOOK_SECRET is set without RELAY_SENTRY_WEBHOOK_URL"
-                        .to_owned(),
-                );
+                return Err(missing(
+                    "RELAY_SENTRY_WEBHOOK_SECRET is set without RELAY_SENTRY_WEBHOOK_URL",
+                ));
             }
         };
         if datadog.is_none() && sentry.is_none() {
-            return Err("no destination configured: set DD_API_KEY (Datadog), or RELAY_SENTRY_WEBHOOK_URL and RELAY_SENTRY_WEBHOOK_SECRET (Sentry), or both".to_owned());
+            return Err(missing(
+                "no destination configured: set DD_API_KEY (Datadog), or RELAY_SENTRY_WEBHOOK_URL and RELAY_SENTRY_WEBHOOK_SECRET (Sentry), or both",
+            ));
         }
         let listen = var("RELAY_LISTEN").unwrap_or_else(|| "0.0.0.0:8080".to_owned());
         let listen: SocketAddr = listen
             .trim()
             .parse()
-            .map_err(|_| format!("RELAY_LISTEN is not an address: {listen:?}"))?;
+            .map_err(|_| invalid(format!("RELAY_LISTEN is not an address: {listen:?}")))?;
         let mut relay = RelayConfig::new().with_max_body_bytes(number(
             "RELAY_MAX_BODY_BYTES",
             var("RELAY_MAX_BODY_BYTES"),
@@ -154,11 +165,14 @@ impl RelaySettings {
             relay = relay.with_go_feature_flag_secret(Secret::new(secret));
         }
         if relay.sources().is_empty() {
-            return Err("no source configured: set RELAY_FLIPT_SIGNING_SECRET, RELAY_LAUNCHDARKLY_SECRET, RELAY_UNLEASH_AUTHORIZATION, RELAY_GROWTHBOOK_SECRET or RELAY_GO_FEATURE_FLAG_SECRET".to_owned());
+            return Err(missing(
+                "no source configured: set RELAY_FLIPT_SIGNING_SECRET, RELAY_LAUNCHDARKLY_SECRET, RELAY_UNLEASH_AUTHORIZATION, RELAY_GROWTHBOOK_SECRET or RELAY_GO_FEATURE_FLAG_SECRET",
+            ));
         }
         if let Some(spec) = var("RELAY_IMPACTED_SERVICES") {
             relay = relay.with_impact(
-                ImpactMap::parse(&spec).map_err(|e| format!("RELAY_IMPACTED_SERVICES: {e}"))?,
+                ImpactMap::parse(&spec)
+                    .map_err(|e| invalid(format!("RELAY_IMPACTED_SERVICES: {e}")))?,
             );
         }
         if let Some(url) = var("RELAY_FLIPT_URL") {
@@ -194,6 +208,16 @@ impl RelaySettings {
             shutdown_timeout,
         })
     }
+}
+
+/// A required variable is missing; `message` names it.
+fn missing(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, message)
+}
+
+/// A variable's value does not parse; `message` names it (and never holds a secret).
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
 }
 
 #[cfg(test)]
@@ -253,8 +277,15 @@ mod tests {
 
     #[test]
     fn missing_or_bad_settings_are_named_without_their_secret_values() {
-        let error = |vars: &[(&str, &str)]| RelaySettings::from_lookup(lookup(vars)).err();
-        assert!(error(&[]).is_some_and(|e| e.starts_with("no destination configured")));
+        let error = |vars: &[(&str, &str)]| {
+            RelaySettings::from_lookup(lookup(vars))
+                .err()
+                .map(|e| (e.kind(), e.to_string()))
+        };
+        let not_found = io::ErrorKind::NotFound;
+        assert!(error(&[]).is_some_and(
+            |(kind, e)| kind == not_found && e.starts_with("no destination configured")
+        ));
         let sentry_only = RelaySettings::from_lookup(lookup(&[
             ("RELAY_SENTRY_WEBHOOK_URL", "http://127.0.0.1:1/"),
             ("RELAY_SENTRY_WEBHOOK_SECRET", "s"),
@@ -265,9 +296,23 @@ mod tests {
             ("RELAY_SENTRY_WEBHOOK_URL", "http://127.0.0.1:1/"),
             ("RELAY_GROWTHBOOK_SECRET", "g"),
         ]);
-        assert!(half.is_some_and(|e| e.contains("without RELAY_SENTRY_WEBHOOK_SECRET")));
+        assert!(half.is_some_and(
+            |(kind, e)| kind == not_found && e.contains("without RELAY_SENTRY_WEBHOOK_SECRET")
+        ));
+        let secret_alone = error(&[
+            ("RELAY_SENTRY_WEBHOOK_SECRET", "sentry-secret-value"),
+            ("RELAY_GROWTHBOOK_SECRET", "g"),
+        ]);
+        assert_eq!(
+            secret_alone,
+            Some((
+                not_found,
+                "RELAY_SENTRY_WEBHOOK_SECRET is set without RELAY_SENTRY_WEBHOOK_URL".to_owned()
+            ))
+        );
         assert!(
-            error(&[("DD_API_KEY", "k")]).is_some_and(|e| e.starts_with("no source configured"))
+            error(&[("DD_API_KEY", "k")]).is_some_and(|(kind, e)| kind == not_found
+                && e.starts_with("no source configured"))
         );
         let bad = error(&[
             ("DD_API_KEY", "k"),
@@ -275,8 +320,32 @@ mod tests {
             ("RELAY_MAX_BODY_BYTES", "lots"),
         ]);
         assert_eq!(
-            bad.as_deref(),
-            Some("RELAY_MAX_BODY_BYTES is not a number: \"lots\"")
+            bad,
+            Some((
+                io::ErrorKind::InvalidInput,
+                "RELAY_MAX_BODY_BYTES is not a number: \"lots\"".to_owned()
+            ))
+        );
+        let bad_listen = error(&[
+            ("DD_API_KEY", "k"),
+            ("RELAY_LAUNCHDARKLY_SECRET", "ld-secret-value"),
+            ("RELAY_LISTEN", "localhost"),
+        ]);
+        assert_eq!(
+            bad_listen,
+            Some((
+                io::ErrorKind::InvalidInput,
+                "RELAY_LISTEN is not an address: \"localhost\"".to_owned()
+            ))
+        );
+        let bad_impact = error(&[
+            ("DD_API_KEY", "k"),
+            ("RELAY_LAUNCHDARKLY_SECRET", "ld-secret-value"),
+            ("RELAY_IMPACTED_SERVICES", "new-checkout"),
+        ]);
+        assert!(
+            bad_impact.is_some_and(|(kind, e)| kind == io::ErrorKind::InvalidInput
+                && e.starts_with("RELAY_IMPACTED_SERVICES: "))
         );
     }
 }
