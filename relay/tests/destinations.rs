@@ -435,7 +435,9 @@ fn sentry_down_while_datadog_is_up_loses_nothing_at_either() {
     sentry.release();
     let items = sentry.accepted(5);
     assert_eq!(sentry_flags(&items), ["s0", "s1", "s2", "s3", "s4"]);
-    let health = relay.health();
+    // Sentry's stand-in records a request before it answers; the sender counts it once it has
+    // the answer.
+    let health = relay.health_until(WAIT, |h| h["destinations"]["sentry"]["sent"] == json!(5));
     assert_eq!(health["destinations"]["sentry"]["sent"], json!(5));
     assert_eq!(health["destinations"]["sentry"]["failed"], json!(0));
 }
@@ -456,6 +458,9 @@ fn datadog_down_while_sentry_is_up_loses_nothing_at_either() {
         ["d0", "d1", "d2", "d3", "d4"],
         "Sentry did not wait for Datadog"
     );
+    // Datadog's sender may reach the intake after Sentry has all five; the intake must be
+    // hanging on the first before it is told to answer.
+    intake.wait_until(WAIT, |r| !r.is_empty());
     assert_eq!(intake.requests().len(), 1, "Datadog is stuck on its first");
     intake.reply_with(Reply::Status(202));
     let requests = intake.wait_until(Duration::from_secs(30), |r| r.len() >= 6);
