@@ -1,8 +1,8 @@
-//! Which semantic-convention revision names the attributes.
+//! Which semantic-convention revision names the attributes, and when the value is one.
 
-/// The attribute names to write, and when to write the value as an attribute. Dashboards and
-/// alerts are built on names, and the conventions renamed most flag attributes between
-/// revisions: pick the names your queries use, or both during a migration.
+/// The attribute names to write. Dashboards and alerts are built on names, and the conventions
+/// renamed most flag attributes between revisions: pick the names your queries use, or both
+/// during a migration. The sinks take it with `.with_naming(…)`.
 ///
 /// | meaning | [`Current`](AttributeNaming::Current) (semconv 1.40 to 1.44) | [`Legacy`](AttributeNaming::Legacy) (the first log-event revision) |
 /// | --- | --- | --- |
@@ -18,49 +18,61 @@
 /// [`Both`](AttributeNaming::Both) writes every name of both columns (shared names once), so
 /// old and new queries both match while dashboards move over.
 ///
-/// # The value
+/// The older revision put the value in the log event's body: with
+/// [`Legacy`](AttributeNaming::Legacy) or [`Both`](AttributeNaming::Both), a log event's body
+/// carries `{"value": …}` whenever the evaluation has a value. Spans, span events and metrics
+/// have no body: there the value, when written, is always the attribute
+/// `feature_flag.result.value`. When that attribute is written is a separate option,
+/// [`ResultValue`], which the naming does not change.
+///
+/// ```
+/// use openfeature_hooks_otel::{AttributeNaming, LogEventSink, SpanEventSink};
+/// use opentelemetry_sdk::logs::SdkLoggerProvider;
+///
+/// assert_eq!(AttributeNaming::default(), AttributeNaming::Current);
+/// let logs = SdkLoggerProvider::builder().build();
+/// let events = LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Both);
+/// let span_events = SpanEventSink::new().with_naming(AttributeNaming::Both);
+/// # drop((events, span_events));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AttributeNaming {
+    /// Today's names (the default): semantic conventions 1.40 to 1.44.
+    #[default]
+    Current,
+    /// The older revision's names, the value in the log body.
+    Legacy,
+    /// Both sets at once, for a migration window.
+    Both,
+}
+
+/// When the flag value is written as the attribute `feature_flag.result.value`: set on the
+/// sinks that write it, [`LogEventSink`](crate::LogEventSink),
+/// [`SpanEventSink`](crate::SpanEventSink) and
+/// [`EvaluationSpanSink`](crate::EvaluationSpanSink), with `.with_result_value(…)` (metrics
+/// never carry values).
 ///
 /// Semantic conventions 1.44 make `feature_flag.result.value` *conditionally required when
 /// there is no variant* and *opt-in when there is one*: a variant already names what was
 /// served, and the value can be large or personal. That is the default here
-/// ([`ResultValue::WhenNoVariant`]) on every signal: log events, span events and evaluation
-/// spans. [`with_result_value`](AttributeNaming::with_result_value) changes it:
-/// [`ResultValue::Always`] is what the JavaScript hook does, [`ResultValue::Never`] keeps values
-/// out of telemetry altogether (as `TelemetryHook`'s `.exclude(Attribute::Value)` does for every
-/// backend).
+/// ([`ResultValue::WhenNoVariant`]) on every signal. [`ResultValue::Always`] is what the
+/// JavaScript hook does; [`ResultValue::Never`] keeps values out of the attributes altogether
+/// (`TelemetryHook`'s `.exclude(Attribute::Value)` keeps them out of every backend, log bodies
+/// included).
 ///
-/// The rule is the attribute's. The older revision put the value in the log event's body, and
-/// that body keeps its own rule: with [`Legacy`](AttributeNaming::Legacy) or
-/// [`Both`](AttributeNaming::Both), a log event's body carries `{"value": …}` whenever the
-/// evaluation has a value. Spans, span events and metrics have no body: there the value, when
-/// written, is always the attribute `feature_flag.result.value`.
+/// The rule is the attribute's. Under [`AttributeNaming::Legacy`] or [`AttributeNaming::Both`]
+/// a log event's body keeps its own rule, the value whenever there is one.
 ///
 /// ```
 /// use openfeature_hooks_otel::{AttributeNaming, ResultValue, SpanEventSink};
 ///
-/// let naming = AttributeNaming::Current.with_result_value(ResultValue::Always);
-/// assert_eq!(naming.result_value(), ResultValue::Always);
-/// assert_eq!(AttributeNaming::default(), AttributeNaming::Current);
-/// assert_eq!(AttributeNaming::Current.result_value(), ResultValue::WhenNoVariant);
-/// let sink = SpanEventSink::new().with_naming(naming);
+/// assert_eq!(ResultValue::default(), ResultValue::WhenNoVariant);
+/// let sink = SpanEventSink::new()
+///     .with_naming(AttributeNaming::Current)
+///     .with_result_value(ResultValue::Always);
 /// # drop(sink);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct AttributeNaming {
-    revision: Revision,
-    result_value: ResultValue,
-}
-
-/// The revisions whose names [`AttributeNaming`] writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Revision {
-    Current,
-    Legacy,
-    Both,
-}
-
-/// When the flag value is written as the attribute `feature_flag.result.value` (see
-/// [`AttributeNaming`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ResultValue {
@@ -74,34 +86,20 @@ pub enum ResultValue {
     Never,
 }
 
-// The names of the three namings keep the spelling of the enum variants they were before the
-// value rule joined them, so `AttributeNaming::Current` reads as it always did.
-#[allow(non_upper_case_globals)]
-impl AttributeNaming {
-    /// Today's names (the default), the value by [`ResultValue::WhenNoVariant`].
-    pub const Current: Self = Self::of(Revision::Current);
-    /// The older revision's names, the value in the log body.
-    pub const Legacy: Self = Self::of(Revision::Legacy);
-    /// Both sets at once, for a migration window.
-    pub const Both: Self = Self::of(Revision::Both);
+/// What the attribute writer follows: the names, and when the value is an attribute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct AttributeRules {
+    pub(crate) naming: AttributeNaming,
+    pub(crate) result_value: ResultValue,
+}
 
-    const fn of(revision: Revision) -> Self {
+impl AttributeRules {
+    #[cfg(test)]
+    pub(crate) const fn new(naming: AttributeNaming, result_value: ResultValue) -> Self {
         Self {
-            revision,
-            result_value: ResultValue::WhenNoVariant,
+            naming,
+            result_value,
         }
-    }
-
-    /// The same names, writing the value attribute by `rule`.
-    #[must_use]
-    pub const fn with_result_value(mut self, rule: ResultValue) -> Self {
-        self.result_value = rule;
-        self
-    }
-
-    /// When the value attribute is written.
-    pub const fn result_value(self) -> ResultValue {
-        self.result_value
     }
 
     /// Whether the attribute `feature_flag.result.value` is written for an evaluation that has
@@ -114,15 +112,19 @@ impl AttributeNaming {
         }
     }
 
-    /// Whether this is today's naming alone (whatever the value rule).
+    /// Whether these are today's names alone (whatever the value rule).
     pub(crate) fn is_current(self) -> bool {
-        self.revision == Revision::Current
+        self.naming == AttributeNaming::Current
     }
-}
 
-impl Default for AttributeNaming {
-    fn default() -> Self {
-        Self::Current
+    /// The revisions to write, in order.
+    pub(crate) fn revisions(self) -> &'static [Names] {
+        self.naming.revisions()
+    }
+
+    /// Whether the value goes in the log body (`{"value": …}`).
+    pub(crate) fn value_in_body(self) -> bool {
+        self.naming != AttributeNaming::Current
     }
 }
 
@@ -143,7 +145,8 @@ pub(crate) const CONTEXT_ID: &str = "feature_flag.context.id";
 pub(crate) const SET_ID: &str = "feature_flag.set.id";
 pub(crate) const VERSION: &str = "feature_flag.version";
 pub(crate) const VALUE: &str = "feature_flag.result.value";
-/// The event (and span) name.
+/// The name of every log event, span event and span the sinks write (semantic conventions'
+/// `feature_flag.evaluation`), for processors and queries that pick them out.
 pub const EVENT_NAME: &str = "feature_flag.evaluation";
 
 pub(crate) const CURRENT: Names = Names {
@@ -165,16 +168,11 @@ pub(crate) const LEGACY: Names = Names {
 impl AttributeNaming {
     /// The revisions to write, in order.
     pub(crate) fn revisions(self) -> &'static [Names] {
-        match self.revision {
-            Revision::Current => std::slice::from_ref(&CURRENT),
-            Revision::Legacy => std::slice::from_ref(&LEGACY),
-            Revision::Both => &BOTH,
+        match self {
+            Self::Current => std::slice::from_ref(&CURRENT),
+            Self::Legacy => std::slice::from_ref(&LEGACY),
+            Self::Both => &BOTH,
         }
-    }
-
-    /// Whether the value goes in the log body (`{"value": …}`).
-    pub(crate) fn value_in_body(self) -> bool {
-        self.revision != Revision::Current
     }
 }
 
@@ -214,21 +212,17 @@ mod tests {
 
     #[test]
     fn the_default_is_the_1_44_rule() {
-        let naming = AttributeNaming::default();
-        assert_eq!(naming, AttributeNaming::Current);
-        assert_eq!(naming.result_value(), ResultValue::WhenNoVariant);
-        assert!(naming.writes_value_attribute(false));
-        assert!(!naming.writes_value_attribute(true));
-        let always = naming.with_result_value(ResultValue::Always);
+        let rules = AttributeRules::default();
+        assert_eq!(rules.naming, AttributeNaming::Current);
+        assert_eq!(rules.result_value, ResultValue::WhenNoVariant);
+        assert!(rules.writes_value_attribute(false));
+        assert!(!rules.writes_value_attribute(true));
+        let always = AttributeRules::new(AttributeNaming::Current, ResultValue::Always);
         assert!(always.writes_value_attribute(true) && always.writes_value_attribute(false));
-        let never = naming.with_result_value(ResultValue::Never);
+        let never = AttributeRules::new(AttributeNaming::Current, ResultValue::Never);
         assert!(!never.writes_value_attribute(true) && !never.writes_value_attribute(false));
         // The rule changes neither the names nor where the older revision puts the value.
-        assert!(
-            AttributeNaming::Legacy
-                .with_result_value(ResultValue::Never)
-                .value_in_body()
-        );
+        assert!(AttributeRules::new(AttributeNaming::Legacy, ResultValue::Never).value_in_body());
         assert!(always.is_current() && !always.value_in_body());
     }
 }

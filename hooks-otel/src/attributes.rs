@@ -5,7 +5,7 @@ use openfeature_hooks_core::__private::{RecordTexts, metadata_text};
 use openfeature_hooks_core::{EvaluationRecord, Reason};
 use opentelemetry::{Key, KeyValue, StringValue};
 
-use crate::attribute_naming::{self, AttributeNaming};
+use crate::attribute_naming::{self, AttributeRules};
 use crate::otel_value::attribute_value;
 use crate::shared_strings::shared;
 
@@ -36,13 +36,10 @@ pub(crate) enum Body {
     None,
 }
 
-/// The value to write as the attribute `feature_flag.result.value`, by `naming`'s
-/// [`ResultValue`](crate::ResultValue) rule.
+/// The value to write as the attribute `feature_flag.result.value`, by the rules'
+/// [`ResultValue`](crate::ResultValue).
 #[inline]
-fn value_attribute<'a>(
-    record: &EvaluationRecord<'a>,
-    naming: AttributeNaming,
-) -> Option<&'a Value> {
+fn value_attribute<'a>(record: &EvaluationRecord<'a>, naming: AttributeRules) -> Option<&'a Value> {
     record
         .value
         .filter(|_| naming.writes_value_attribute(record.variant.is_some()))
@@ -50,13 +47,13 @@ fn value_attribute<'a>(
 
 /// Writes the record's attributes under `naming`'s names, taking the key, variant and provider
 /// from `texts` (the record's [`RecordTexts`]) when they are interned. The flag value is written
-/// as an attribute when `naming`'s [`ResultValue`](crate::ResultValue) rule asks for it, and
+/// as an attribute when `naming`'s [`ResultValue`](crate::ResultValue) asks for it, and
 /// never under the older names of a signal with a body (the value goes in the log body there).
 #[inline(always)]
 pub(crate) fn write_attributes(
     record: &EvaluationRecord<'_>,
     texts: Option<RecordTexts>,
-    naming: AttributeNaming,
+    naming: AttributeRules,
     body: Body,
     out: &mut impl AttributeWriter,
 ) {
@@ -155,7 +152,7 @@ impl AttributeWriter for KeyValues {
 /// The attributes of a span or span event.
 pub(crate) fn span_attributes(
     record: &EvaluationRecord<'_>,
-    naming: AttributeNaming,
+    naming: AttributeRules,
 ) -> Vec<KeyValue> {
     let texts = RecordTexts::of(record);
     texts
@@ -167,7 +164,7 @@ pub(crate) fn span_attributes(
 fn written_span_attributes(
     record: &EvaluationRecord<'_>,
     texts: Option<RecordTexts>,
-    naming: AttributeNaming,
+    naming: AttributeRules,
 ) -> Vec<KeyValue> {
     let per_revision = usize::from(record.variant.is_some())
         + usize::from(record.reason.is_some())
@@ -200,7 +197,7 @@ fn written_span_attributes(
 fn common_span_attributes(
     record: &EvaluationRecord<'_>,
     texts: RecordTexts,
-    naming: AttributeNaming,
+    naming: AttributeRules,
 ) -> Option<Vec<KeyValue>> {
     let common = naming.is_current()
         && record.failure.is_none()
@@ -250,7 +247,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::ResultValue;
+    use crate::{AttributeNaming, ResultValue};
 
     #[test]
     fn the_common_path_writes_what_the_general_writer_writes() {
@@ -274,7 +271,7 @@ mod tests {
                 for variant in [None, Some("on")] {
                     for provider in [None, Some("flagd")] {
                         for rule in RULES {
-                            let naming = AttributeNaming::Current.with_result_value(rule);
+                            let naming = AttributeRules::new(AttributeNaming::Current, rule);
                             let mut record =
                                 EvaluationRecord::new("checkout", FlagType::Bool, &context);
                             record.value = value.as_ref();
@@ -301,7 +298,7 @@ mod tests {
     ];
 
     /// Whether `feature_flag.result.value` is among a span's attributes.
-    fn has_value(record: &EvaluationRecord<'_>, naming: AttributeNaming) -> bool {
+    fn has_value(record: &EvaluationRecord<'_>, naming: AttributeRules) -> bool {
         span_attributes(record, naming)
             .iter()
             .any(|kv| kv.key.as_str() == attribute_naming::VALUE)
@@ -314,20 +311,20 @@ mod tests {
         let mut record = EvaluationRecord::new("checkout", FlagType::Bool, &context);
         record.value = Some(&value);
         // No variant: conditionally required, so written.
-        assert!(has_value(&record, AttributeNaming::default()));
+        assert!(has_value(&record, AttributeRules::default()));
         // A variant: opt-in, so not written by default.
         record.variant = Some("on");
-        assert!(!has_value(&record, AttributeNaming::default()));
+        assert!(!has_value(&record, AttributeRules::default()));
         assert!(has_value(
             &record,
-            AttributeNaming::Current.with_result_value(ResultValue::Always)
+            AttributeRules::new(AttributeNaming::Current, ResultValue::Always)
         ));
         // The general writer (a context id takes the record off the common path) agrees.
         record.context_id = Some(ContextId::Raw("user-1"));
-        assert!(!has_value(&record, AttributeNaming::Current));
+        assert!(!has_value(&record, AttributeRules::default()));
         assert!(has_value(
             &record,
-            AttributeNaming::Current.with_result_value(ResultValue::Always)
+            AttributeRules::new(AttributeNaming::Current, ResultValue::Always)
         ));
     }
 
@@ -345,7 +342,7 @@ mod tests {
                     let mut record = EvaluationRecord::new("color", FlagType::String, &context);
                     record.value = Some(&value);
                     record.variant = variant;
-                    let naming = naming.with_result_value(rule);
+                    let naming = AttributeRules::new(naming, rule);
                     let expected = match rule {
                         ResultValue::WhenNoVariant => variant.is_none(),
                         ResultValue::Always => true,
@@ -373,6 +370,7 @@ mod tests {
         let base = EvaluationRecord::new("checkout", FlagType::Bool, &context);
         let texts = RecordTexts::of(&base).expect("short texts are interned");
         for naming in [AttributeNaming::Legacy, AttributeNaming::Both] {
+            let naming = AttributeRules::new(naming, ResultValue::default());
             assert_eq!(common_span_attributes(&base, texts, naming), None);
         }
         let mut failed = base.clone();
@@ -392,12 +390,12 @@ mod tests {
             // Not common: either a text cannot be interned, or the record has more than the
             // common path writes.
             let texts = RecordTexts::of(&record);
-            let common = texts
-                .and_then(|texts| common_span_attributes(&record, texts, AttributeNaming::Current));
+            let current = AttributeRules::default();
+            let common = texts.and_then(|texts| common_span_attributes(&record, texts, current));
             assert_eq!(common, None, "{record:?}");
             assert_eq!(
-                span_attributes(&record, AttributeNaming::Current),
-                written_span_attributes(&record, texts, AttributeNaming::Current)
+                span_attributes(&record, current),
+                written_span_attributes(&record, texts, current)
             );
         }
     }

@@ -3,7 +3,7 @@
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
 use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
 
-use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
+use crate::attribute_naming::{AttributeNaming, AttributeRules, EVENT_NAME, ResultValue};
 use crate::attributes::span_attributes;
 
 /// Records each evaluation as a span named `feature_flag.evaluation`, a child of the span
@@ -12,14 +12,27 @@ use crate::attributes::span_attributes;
 ///
 /// The span covers the evaluation: it starts at the time the hook's `before` stage ran and ends
 /// when the evaluation is recorded (`after` or `error`). The Rust SDK has no hook data to carry
-/// a span object between stages; the hook's core carries the start time instead (see
-/// `openfeature_hooks_core::__private::EvaluationStart`) and the span is created with it, so nothing is
-/// left open if an evaluation is cancelled. When the start is unknown (an earlier `before` hook
-/// failed) the span starts when it is recorded.
+/// a span object between stages, so the hook carries the start time instead and the span is
+/// created with it when the evaluation is recorded: nothing is left open if an evaluation is
+/// cancelled. When the start is unknown (an earlier `before` hook failed) the span starts when
+/// it is recorded. Values that are arrays or structs are written as JSON text: span attributes
+/// cannot hold maps.
+///
+/// ```
+/// use openfeature_hooks_core::TelemetryHook;
+/// use openfeature_hooks_otel::{EvaluationSpanSink, ResultValue};
+/// use opentelemetry::trace::TracerProvider;
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+///
+/// let tracers = SdkTracerProvider::builder().build();
+/// let spans = EvaluationSpanSink::new(tracers.tracer("app")).with_result_value(ResultValue::Never);
+/// let hook = TelemetryHook::builder().sink(spans).build();
+/// # drop(hook);
+/// ```
 #[derive(Debug)]
 pub struct EvaluationSpanSink<T> {
     tracer: T,
-    naming: AttributeNaming,
+    rules: AttributeRules,
 }
 
 impl<T: Tracer> EvaluationSpanSink<T> {
@@ -27,14 +40,22 @@ impl<T: Tracer> EvaluationSpanSink<T> {
     pub fn new(tracer: T) -> Self {
         Self {
             tracer,
-            naming: AttributeNaming::default(),
+            rules: AttributeRules::default(),
         }
     }
 
     /// The attribute names to write (default: [`AttributeNaming::Current`]).
     #[must_use]
     pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
-        self.naming = naming;
+        self.rules.naming = naming;
+        self
+    }
+
+    /// When the value is written as the attribute `feature_flag.result.value` (default:
+    /// [`ResultValue::WhenNoVariant`], as semantic conventions 1.44 ask).
+    #[must_use]
+    pub fn with_result_value(mut self, rule: ResultValue) -> Self {
+        self.rules.result_value = rule;
         self
     }
 }
@@ -48,7 +69,7 @@ where
             .tracer
             .span_builder(EVENT_NAME)
             .with_kind(SpanKind::Internal)
-            .with_attributes(span_attributes(record, self.naming));
+            .with_attributes(span_attributes(record, self.rules));
         if let Some(start) = record.started {
             builder = builder.with_start_time(start.time);
         }

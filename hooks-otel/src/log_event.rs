@@ -14,7 +14,7 @@ use openfeature_hooks_core::{
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, LoggerProvider, Severity};
 use opentelemetry::{InstrumentationScope, Key, StringValue};
 
-use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
+use crate::attribute_naming::{AttributeNaming, AttributeRules, EVENT_NAME, ResultValue};
 use crate::attributes::{AttributeWriter, Body, write_attributes};
 use crate::otel_value::log_value;
 
@@ -30,7 +30,7 @@ type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 /// `Logger`.
 ///
 /// The event has severity `INFO`, the record's attributes under the chosen
-/// [`AttributeNaming`], the time of the evaluation, and the trace and span id of the span
+/// [`AttributeNaming`] (the value as an attribute by [`ResultValue`]), the time of the evaluation, and the trace and span id of the span
 /// active during the evaluation. When the logger reports the event disabled
 /// (`Logger::event_enabled`), nothing is built.
 ///
@@ -72,12 +72,14 @@ type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 /// ```
 /// use std::time::Duration;
 /// use openfeature_hooks_core::TelemetryHook;
-/// use openfeature_hooks_otel::{AttributeNaming, LogEventSink};
+/// use openfeature_hooks_otel::{AttributeNaming, LogEventSink, ResultValue};
 /// use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 ///
 /// let exporter = InMemoryLogExporter::default();
 /// let provider = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
-/// let events = LogEventSink::from_provider(&provider).with_naming(AttributeNaming::Both);
+/// let events = LogEventSink::from_provider(&provider)
+///     .with_naming(AttributeNaming::Both)
+///     .with_result_value(ResultValue::Always);
 /// let hook = TelemetryHook::builder().sink(events.clone()).build();
 /// // ... evaluate flags, then, before reading the exporter:
 /// assert!(events.flush(Duration::from_secs(5)).is_complete());
@@ -105,7 +107,7 @@ impl<L: Logger> LogEventSink<L> {
         Self {
             emitter: Arc::new(EventEmitter {
                 logger: Arc::new(OwnCacheLines(logger)),
-                naming: AttributeNaming::default(),
+                rules: AttributeRules::default(),
                 mutator: None,
                 capacity: DEFAULT_QUEUE_CAPACITY,
                 destination: Arc::new(Destination::default()),
@@ -144,7 +146,16 @@ impl<L: Logger> LogEventSink<L> {
     /// The attribute names to write (default: [`AttributeNaming::Current`]).
     #[must_use]
     pub fn with_naming(self, naming: AttributeNaming) -> Self {
-        self.remade(|emitter| emitter.naming = naming)
+        self.remade(|emitter| emitter.rules.naming = naming)
+    }
+
+    /// When the value is written as the attribute `feature_flag.result.value` (default:
+    /// [`ResultValue::WhenNoVariant`], as semantic conventions 1.44 ask). The body of
+    /// [`AttributeNaming::Legacy`] and [`AttributeNaming::Both`] keeps its own rule: the value
+    /// whenever there is one.
+    #[must_use]
+    pub fn with_result_value(self, rule: ResultValue) -> Self {
+        self.remade(|emitter| emitter.rules.result_value = rule)
     }
 
     /// How many events of one evaluating thread may wait for the background thread (default
@@ -183,7 +194,7 @@ impl<L: Logger> LogEventSink<L> {
     fn remade(self, change: impl FnOnce(&mut EventEmitter<L>)) -> Self {
         let mut emitter = EventEmitter {
             logger: self.emitter.logger.clone(),
-            naming: self.emitter.naming,
+            rules: self.emitter.rules,
             mutator: self.emitter.mutator.clone(),
             capacity: self.emitter.capacity,
             destination: self.emitter.destination.clone(),
@@ -258,7 +269,7 @@ impl Destination {
 struct EventEmitter<L: Logger> {
     /// On cache lines of its own: `accepts` reads it on every evaluation.
     logger: Arc<OwnCacheLines<L>>,
-    naming: AttributeNaming,
+    rules: AttributeRules,
     mutator: Option<Arc<EventMutator<L::LogRecord>>>,
     capacity: usize,
     /// Shared by every half made from one sink.
@@ -287,11 +298,11 @@ where
         write_attributes(
             record,
             RecordTexts::of(record),
-            self.naming,
+            self.rules,
             Body::Available,
             &mut LogAttributes(&mut log),
         );
-        if self.naming.value_in_body()
+        if self.rules.value_in_body()
             && let Some(value) = record.value
         {
             log.set_body(AnyValue::Map(Box::new(
@@ -369,7 +380,8 @@ where
 impl<L: Logger> std::fmt::Debug for LogEventSink<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogEventSink")
-            .field("naming", &self.emitter.naming)
+            .field("naming", &self.emitter.rules.naming)
+            .field("result_value", &self.emitter.rules.result_value)
             .field("event_mutator", &self.emitter.mutator.is_some())
             .field("stats", &self.stats())
             .finish_non_exhaustive()

@@ -4,7 +4,7 @@ use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 
-use crate::attribute_naming::{AttributeNaming, EVENT_NAME};
+use crate::attribute_naming::{AttributeNaming, AttributeRules, EVENT_NAME, ResultValue};
 use crate::attributes::span_attributes;
 
 /// Adds a `feature_flag.evaluation` event to the span active during the evaluation (the
@@ -12,10 +12,22 @@ use crate::attributes::span_attributes;
 /// Nothing happens without a recording span.
 ///
 /// The conventions now prefer log events ([`LogEventSink`](crate::LogEventSink)); span events
-/// are what the Go, Java, Python and .NET hooks emit, and what trace views show inline.
+/// are what the Go, Java, Python and .NET hooks emit, and what trace views show inline. Values
+/// that are arrays or structs are written as JSON text: span attributes cannot hold maps.
+///
+/// ```
+/// use openfeature_hooks_core::TelemetryHook;
+/// use openfeature_hooks_otel::{AttributeNaming, ResultValue, SpanEventSink};
+///
+/// let events = SpanEventSink::new()
+///     .with_naming(AttributeNaming::Current)
+///     .with_result_value(ResultValue::Always);
+/// let hook = TelemetryHook::builder().sink(events).build();
+/// # drop(hook);
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SpanEventSink {
-    naming: AttributeNaming,
+    rules: AttributeRules,
 }
 
 impl SpanEventSink {
@@ -27,7 +39,15 @@ impl SpanEventSink {
     /// The attribute names to write (default: [`AttributeNaming::Current`]).
     #[must_use]
     pub fn with_naming(mut self, naming: AttributeNaming) -> Self {
-        self.naming = naming;
+        self.rules.naming = naming;
+        self
+    }
+
+    /// When the value is written as the attribute `feature_flag.result.value` (default:
+    /// [`ResultValue::WhenNoVariant`], as semantic conventions 1.44 ask).
+    #[must_use]
+    pub fn with_result_value(mut self, rule: ResultValue) -> Self {
+        self.rules.result_value = rule;
         self
     }
 }
@@ -42,7 +62,7 @@ impl EvaluationSink for SpanEventSink {
                 span.add_event_with_timestamp(
                     EVENT_NAME,
                     record.time(),
-                    span_attributes(record, self.naming),
+                    span_attributes(record, self.rules),
                 );
             }
         });

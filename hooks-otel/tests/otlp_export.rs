@@ -119,7 +119,7 @@ const RENAMES: [(&str, &str); 4] = [
 
 /// Expected (attributes, body) for a naming version, derived from today's set by the value rule
 /// and the renames.
-fn expected(naming: AttributeNaming) -> Vec<(Json, Json)> {
+fn expected(naming: AttributeNaming, result_value: ResultValue) -> Vec<(Json, Json)> {
     expected_current()
         .into_iter()
         .map(|current| {
@@ -128,7 +128,7 @@ fn expected(naming: AttributeNaming) -> Vec<(Json, Json)> {
             let has_variant = attributes.contains_key("feature_flag.result.variant");
             // Semconv 1.44: the value attribute is conditionally required without a variant and
             // opt-in with one.
-            let keep_value = match naming.result_value() {
+            let keep_value = match result_value {
                 ResultValue::Always => true,
                 ResultValue::Never => false,
                 _ => !has_variant,
@@ -138,10 +138,10 @@ fn expected(naming: AttributeNaming) -> Vec<(Json, Json)> {
             }
             // The older revision's body keeps its own rule: the value whenever there is one.
             let body = value.map(|v| json!({"value": v})).unwrap_or(Json::Null);
-            if naming == AttributeNaming::Current.with_result_value(naming.result_value()) {
+            if naming == AttributeNaming::Current {
                 return (Json::Object(attributes), Json::Null);
             }
-            if naming == AttributeNaming::Legacy.with_result_value(naming.result_value()) {
+            if naming == AttributeNaming::Legacy {
                 attributes.remove("feature_flag.result.value");
                 for (new, old) in RENAMES {
                     if let Some(v) = attributes.remove(new) {
@@ -207,7 +207,11 @@ fn attributes_of(record: &LogRecord) -> Json {
 type TraceIds = (Vec<u8>, Vec<u8>);
 
 /// Sends the evaluations through a real exporter and returns the decoded log records.
-fn export(naming: AttributeNaming, inside_span: bool) -> (Vec<LogRecord>, Option<TraceIds>) {
+fn export(
+    naming: AttributeNaming,
+    result_value: ResultValue,
+    inside_span: bool,
+) -> (Vec<LogRecord>, Option<TraceIds>) {
     let receiver = HttpReceiver::start().unwrap_or_else(|e| panic!("no loopback port: {e}"));
     let exporter = LogExporter::builder()
         .with_http()
@@ -218,7 +222,9 @@ fn export(naming: AttributeNaming, inside_span: bool) -> (Vec<LogRecord>, Option
     let logs = SdkLoggerProvider::builder()
         .with_batch_exporter(exporter)
         .build();
-    let events = LogEventSink::from_provider(&logs).with_naming(naming);
+    let events = LogEventSink::from_provider(&logs)
+        .with_naming(naming)
+        .with_result_value(result_value);
     let hook = TelemetryHook::builder()
         .sink(events.clone())
         .context_id(ContextIdPolicy::Keep)
@@ -276,35 +282,42 @@ fn export(naming: AttributeNaming, inside_span: bool) -> (Vec<LogRecord>, Option
     (records, ids)
 }
 
-fn check(naming: AttributeNaming) {
-    let (records, _) = export(naming, false);
-    let expected = expected(naming);
+fn check(naming: AttributeNaming, result_value: ResultValue) {
+    let (records, _) = export(naming, result_value, false);
+    let expected = expected(naming, result_value);
     assert_eq!(
         records.len(),
         expected.len(),
-        "{naming:?}: one event per evaluation"
+        "{naming:?} {result_value:?}: one event per evaluation"
     );
     for (record, (attributes, body)) in records.iter().zip(expected) {
         assert_eq!(record.event_name, "feature_flag.evaluation");
         assert_eq!(record.severity_text, "INFO");
         assert_eq!(record.severity_number, 9, "INFO");
         assert!(record.time_unix_nano > 0);
-        assert_eq!(attributes_of(record), attributes, "{naming:?}");
+        assert_eq!(
+            attributes_of(record),
+            attributes,
+            "{naming:?} {result_value:?}"
+        );
         let actual_body = record.body.as_ref().map_or(Json::Null, json_of);
-        assert_eq!(actual_body, body, "{naming:?} body of {attributes}");
+        assert_eq!(
+            actual_body, body,
+            "{naming:?} {result_value:?} body of {attributes}"
+        );
     }
 }
 
 #[test]
 fn current_naming_over_otlp() {
-    check(AttributeNaming::Current);
+    check(AttributeNaming::Current, ResultValue::default());
 }
 
 /// The default rule, spelled out on the wire: with a variant there is no value attribute
 /// (`checkout`, `ld`, `color`), without one there is (`plain`, `ratio`, `layout`).
 #[test]
 fn by_default_the_value_is_written_only_without_a_variant() {
-    let (records, _) = export(AttributeNaming::default(), false);
+    let (records, _) = export(AttributeNaming::default(), ResultValue::default(), false);
     let has_value: Vec<(String, bool)> = records
         .iter()
         .map(|record| {
@@ -332,37 +345,37 @@ fn by_default_the_value_is_written_only_without_a_variant() {
 
 #[test]
 fn current_naming_writing_every_value_over_otlp() {
-    check(AttributeNaming::Current.with_result_value(ResultValue::Always));
+    check(AttributeNaming::Current, ResultValue::Always);
 }
 
 #[test]
 fn current_naming_writing_no_value_over_otlp() {
-    check(AttributeNaming::Current.with_result_value(ResultValue::Never));
+    check(AttributeNaming::Current, ResultValue::Never);
 }
 
 #[test]
 fn legacy_naming_keeps_the_value_in_the_body_whatever_the_rule() {
-    check(AttributeNaming::Legacy.with_result_value(ResultValue::Never));
+    check(AttributeNaming::Legacy, ResultValue::Never);
 }
 
 #[test]
 fn both_namings_writing_every_value_over_otlp() {
-    check(AttributeNaming::Both.with_result_value(ResultValue::Always));
+    check(AttributeNaming::Both, ResultValue::Always);
 }
 
 #[test]
 fn legacy_naming_over_otlp() {
-    check(AttributeNaming::Legacy);
+    check(AttributeNaming::Legacy, ResultValue::default());
 }
 
 #[test]
 fn both_namings_over_otlp() {
-    check(AttributeNaming::Both);
+    check(AttributeNaming::Both, ResultValue::default());
 }
 
 #[test]
 fn events_carry_the_active_spans_trace_context() {
-    let (records, ids) = export(AttributeNaming::Current, true);
+    let (records, ids) = export(AttributeNaming::Current, ResultValue::default(), true);
     let (trace_id, span_id) = ids.unwrap_or_default();
     assert_eq!(records.len(), 7);
     assert_eq!(trace_id.len(), 16);
@@ -374,7 +387,7 @@ fn events_carry_the_active_spans_trace_context() {
 
 #[test]
 fn outside_a_span_events_have_no_trace_context() {
-    let (records, _) = export(AttributeNaming::Current, false);
+    let (records, _) = export(AttributeNaming::Current, ResultValue::default(), false);
     assert!(
         records
             .iter()

@@ -164,9 +164,10 @@ fn event_attributes(exporter: &InMemorySpanExporter) -> Vec<BTreeMap<String, Str
 #[test]
 fn span_events_write_every_value_when_asked() {
     let (tracer_provider, exporter) = spans();
-    let naming = AttributeNaming::Current.with_result_value(ResultValue::Always);
     run(
-        SpanEventSink::new().with_naming(naming),
+        SpanEventSink::new()
+            .with_naming(AttributeNaming::Current)
+            .with_result_value(ResultValue::Always),
         &tracer_provider,
         true,
         false,
@@ -182,9 +183,10 @@ fn span_events_write_every_value_when_asked() {
 #[test]
 fn span_events_write_no_value_when_asked() {
     let (tracer_provider, exporter) = spans();
-    let naming = AttributeNaming::Current.with_result_value(ResultValue::Never);
     run(
-        SpanEventSink::new().with_naming(naming),
+        SpanEventSink::new()
+            .with_naming(AttributeNaming::Current)
+            .with_result_value(ResultValue::Never),
         &tracer_provider,
         true,
         false,
@@ -216,7 +218,8 @@ fn evaluation_spans_follow_the_value_rule() {
     ] {
         let (tracer_provider, exporter) = spans();
         let sink = EvaluationSpanSink::new(tracer_provider.tracer("openfeature-hooks-otel"))
-            .with_naming(AttributeNaming::Current.with_result_value(rule));
+            .with_naming(AttributeNaming::Current)
+            .with_result_value(rule);
         run(sink, &tracer_provider, true, false);
         let spans = finished(&exporter);
         let values: Vec<_> = ["checkout", "layout"]
