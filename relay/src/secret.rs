@@ -4,6 +4,9 @@ use std::fmt;
 
 /// A shared secret (a signing secret, an `Authorization` value). Its `Debug` output is
 /// `Secret(<redacted>)`; the relay never logs it.
+///
+/// An empty secret matches nothing: a source configured with one gets `401` for every
+/// delivery (anybody could sign with a key of no bytes).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -15,6 +18,10 @@ impl Secret {
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

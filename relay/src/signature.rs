@@ -1,5 +1,7 @@
 //! Checking that a delivery comes from the source: HMAC-SHA256 signatures (Flipt,
-//! LaunchDarkly) and a shared `Authorization` value (Unleash), both compared in constant time.
+//! LaunchDarkly, GrowthBook, GO Feature Flag) and a shared `Authorization` value (Unleash),
+//! both compared in constant time. An empty secret matches nothing: anybody can sign with a
+//! key of no bytes, or send an empty `Authorization`.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -9,8 +11,11 @@ use crate::Secret;
 
 /// Whether `signature` (hex, as Flipt's `x-flipt-webhook-signature` and LaunchDarkly's
 /// `X-LD-Signature` carry it) is the HMAC-SHA256 of the exact `body` bytes under `secret`.
-/// The comparison takes the same time wherever the bytes differ.
+/// The comparison takes the same time wherever the bytes differ. Never with an empty secret.
 pub fn valid_hmac_signature(secret: &Secret, body: &[u8], signature: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
     let Ok(signature) = hex::decode(signature.trim()) else {
         return false;
     };
@@ -35,8 +40,12 @@ pub fn hmac_signature(secret: &Secret, body: &[u8]) -> String {
 }
 
 /// Whether `presented` (an `Authorization` header) equals `expected`. Both are hashed first, so
-/// neither the content nor the length of the secret shows in the time taken.
+/// neither the content nor the length of the secret shows in the time taken. Never with an
+/// empty secret.
 pub fn valid_shared_secret(expected: &Secret, presented: &[u8]) -> bool {
+    if expected.is_empty() {
+        return false;
+    }
     let expected = Sha256::digest(expected.as_bytes());
     let presented = Sha256::digest(presented);
     expected.ct_eq(&presented).into()

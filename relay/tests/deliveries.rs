@@ -380,6 +380,55 @@ fn unsigned_tampered_wrongly_signed_oversized_and_malformed_deliveries_are_refus
     assert!(!format!("{:?}", served.relay).contains("unleash-shared-secret"));
 }
 
+#[test]
+fn a_source_configured_with_an_empty_secret_accepts_nothing() {
+    // An HMAC key of no bytes is one anybody can sign with, and an empty `Authorization`
+    // value one anybody can send: a source configured so fails closed.
+    let empty = Secret::new("");
+    let served = Served::start(
+        relay_config()
+            .with_flipt_signing_secret(empty.clone())
+            .with_launchdarkly_secret(empty.clone())
+            .with_growthbook_secret(empty.clone())
+            .with_go_feature_flag_secret(empty.clone()),
+    );
+    let (_, at) = time_ago(10);
+    let body = flipt_event(
+        "flag",
+        "updated",
+        json!({"key": "forged-flag", "enabled": true}),
+        &at,
+    );
+    let forged = hmac_signature(&empty, body.as_bytes());
+    let goff_forged = format!("sha256={forged}");
+    for (path, header, signature) in [
+        ("/flipt", "x-flipt-webhook-signature", forged.as_str()),
+        ("/launchdarkly", "X-LD-Signature", forged.as_str()),
+        ("/growthbook", "X-GrowthBook-Signature", forged.as_str()),
+        (
+            "/go-feature-flag",
+            "X-Hub-Signature-256",
+            goff_forged.as_str(),
+        ),
+    ] {
+        let (status, answer) = served.post(path, &[(header, signature)], body.as_bytes());
+        assert_eq!(status, 401, "{path} signed with the empty key: {answer}");
+    }
+    assert!(
+        served.fence(1).is_empty(),
+        "nothing reached the intake before the fence"
+    );
+    assert_eq!(served.relay.stats().unauthorized, 4);
+
+    let served = Served::start(relay_config().with_unleash_authorization(empty));
+    let unleash =
+        r#"{"id": 7, "type": "feature-updated", "createdBy": "x", "featureName": "forged-flag"}"#;
+    let (status, answer) = served.post("/unleash", &[("Authorization", "")], unleash.as_bytes());
+    assert_eq!(status, 401, "an empty Authorization: {answer}");
+    assert_eq!(served.relay.stats().unauthorized, 1);
+    assert_eq!(served.relay.stats().relayed, 0);
+}
+
 fn launchdarkly_entry(id: &str, date: u64, on: bool) -> String {
     json!({
         "_id": id,

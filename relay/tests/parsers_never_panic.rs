@@ -214,6 +214,9 @@ proptest! {
         let expected = openfeature_hooks_relay::__private::hmac_signature(&secret, &body);
         prop_assert_eq!(valid_hmac_signature(&secret, &body, &signature), signature.trim().eq_ignore_ascii_case(&expected));
         prop_assert_eq!(valid_shared_secret(&secret, &presented), presented == b"s");
+        let empty = Secret::new("");
+        prop_assert!(!valid_hmac_signature(&empty, &body, &signature));
+        prop_assert!(!valid_shared_secret(&empty, &presented));
     }
 }
 
