@@ -1,8 +1,10 @@
 //! Which semantic-convention revision names the attributes, and when the value is one.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 /// The attribute names to write. Dashboards and alerts are built on names, and the conventions
 /// renamed most flag attributes between revisions: pick the names your queries use, or both
-/// during a migration. The sinks take it with `.with_naming(…)`.
+/// during a migration. Every sink takes it with `.with_naming(…)`.
 ///
 /// | meaning | [`Current`](AttributeNaming::Current) (semconv 1.40 to 1.44) | [`Legacy`](AttributeNaming::Legacy) (the first log-event revision) |
 /// | --- | --- | --- |
@@ -26,14 +28,17 @@
 /// [`ResultValue`], which the naming does not change.
 ///
 /// ```
-/// use openfeature_hooks_otel::{AttributeNaming, LogEventSink, SpanEventSink};
+/// use openfeature_hooks_otel::{AttributeNaming, LogEventSink, MetricsSink, SpanEventSink};
 /// use opentelemetry_sdk::logs::SdkLoggerProvider;
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
 ///
 /// assert_eq!(AttributeNaming::default(), AttributeNaming::Current);
 /// let logs = SdkLoggerProvider::builder().build();
+/// let meters = SdkMeterProvider::builder().build();
 /// let events = LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Both);
 /// let span_events = SpanEventSink::new().with_naming(AttributeNaming::Both);
-/// # drop((events, span_events));
+/// let metrics = MetricsSink::from_provider(&meters).with_naming(AttributeNaming::Both);
+/// # drop((events, span_events, metrics));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -125,6 +130,30 @@ impl AttributeRules {
     /// Whether the value goes in the log body (`{"value": …}`).
     pub(crate) fn value_in_body(self) -> bool {
         self.naming != AttributeNaming::Current
+    }
+}
+
+/// An [`AttributeNaming`] that clones of a sink share and read when they create a series, so
+/// that it can be set after the instruments are registered (they cannot be registered again).
+#[derive(Debug, Default)]
+pub(crate) struct SharedNaming(AtomicU8);
+
+impl SharedNaming {
+    pub(crate) fn get(&self) -> AttributeNaming {
+        match self.0.load(Ordering::Relaxed) {
+            1 => AttributeNaming::Legacy,
+            2 => AttributeNaming::Both,
+            _ => AttributeNaming::Current,
+        }
+    }
+
+    pub(crate) fn set(&self, naming: AttributeNaming) {
+        let code = match naming {
+            AttributeNaming::Current => 0,
+            AttributeNaming::Legacy => 1,
+            AttributeNaming::Both => 2,
+        };
+        self.0.store(code, Ordering::Relaxed);
     }
 }
 
@@ -224,5 +253,19 @@ mod tests {
         // The rule changes neither the names nor where the older revision puts the value.
         assert!(AttributeRules::new(AttributeNaming::Legacy, ResultValue::Never).value_in_body());
         assert!(always.is_current() && !always.value_in_body());
+    }
+
+    #[test]
+    fn a_shared_naming_reads_back_what_was_set() {
+        let shared = SharedNaming::default();
+        assert_eq!(shared.get(), AttributeNaming::Current);
+        for naming in [
+            AttributeNaming::Legacy,
+            AttributeNaming::Both,
+            AttributeNaming::Current,
+        ] {
+            shared.set(naming);
+            assert_eq!(shared.get(), naming);
+        }
     }
 }

@@ -7,7 +7,7 @@ use openfeature_hooks_core::EvaluationRecord;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, ObservableGauge};
 
-use crate::attribute_naming::{self, AttributeNaming};
+use crate::attribute_naming::{self, SharedNaming};
 use crate::metrics::instrument;
 use crate::series_table::{SeriesCache, SeriesTable};
 
@@ -16,15 +16,17 @@ thread_local! {
     static DISTINCT_CACHE: SeriesCache<DistinctSeries> = SeriesCache::new();
 }
 
-/// How many (flag, variant) series the distinct-context gauge keeps, [`DistinctCounter::BYTES`]
-/// (4 KiB) each: at most 1 MiB. Later series share one overflow series
+/// How many (flag, variant) series the distinct-context gauge of
+/// [`MetricsSink::with_distinct_contexts`](crate::MetricsSink::with_distinct_contexts) keeps,
+/// 4 KiB each: at most 1 MiB. Later series share one overflow series
 /// (`otel.metric.overflow = true`).
 pub const MAX_DISTINCT_CONTEXT_SERIES: usize = 256;
 
 /// The opt-in distinct-context gauge of [`MetricsSink`](crate::MetricsSink).
 pub(crate) struct DistinctContexts {
     series: Arc<SeriesTable<DistinctSeries>>,
-    naming: AttributeNaming,
+    /// The sink's, read when a series is created.
+    naming: Arc<SharedNaming>,
     _gauge: ObservableGauge<u64>,
 }
 
@@ -43,7 +45,7 @@ impl std::fmt::Debug for DistinctSeries {
 
 impl DistinctContexts {
     /// Registers the gauge on `meter`.
-    pub(crate) fn register(meter: &Meter, naming: AttributeNaming) -> Self {
+    pub(crate) fn register(meter: &Meter, naming: Arc<SharedNaming>) -> Self {
         let series = Arc::new(SeriesTable::new(MAX_DISTINCT_CONTEXT_SERIES));
         let observed = Arc::clone(&series);
         let gauge = meter
@@ -84,7 +86,7 @@ impl DistinctContexts {
                 record.flag_key.to_owned(),
             )];
             if let Some(variant) = record.variant {
-                for names in self.naming.revisions() {
+                for names in self.naming.get().revisions() {
                     attributes.push(KeyValue::new(names.variant, variant.to_owned()));
                 }
             }

@@ -2,8 +2,8 @@
 //! histogram.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use openfeature_hooks_core::__private::StripedCount;
@@ -16,7 +16,7 @@ use opentelemetry::metrics::{
 };
 use opentelemetry::{InstrumentationScope, KeyValue};
 
-use crate::attribute_naming::{self, AttributeNaming};
+use crate::attribute_naming::{self, AttributeNaming, SharedNaming};
 use crate::attributes::reason_value;
 use crate::distinct_contexts::DistinctContexts;
 use crate::duration_histogram::{DurationAttributes, DurationHistogram};
@@ -29,7 +29,7 @@ thread_local! {
     static OUTCOME_CACHE: SeriesCache<OutcomeSeries> = SeriesCache::new();
 }
 
-/// Instrument names.
+/// The names of the instruments [`MetricsSink`] reports, for queries, alerts and views.
 pub mod instrument {
     /// Up-down counter of evaluations in flight (`{request}`).
     pub const ACTIVE_COUNT: &str = "feature_flag.evaluation_active_count";
@@ -69,16 +69,17 @@ pub const MAX_SERIES: usize = 2000;
 /// | `feature_flag.evaluation.duration` | histogram, `s` | when recorded | key, provider, reason, `error.type` |
 ///
 /// Only low-cardinality attributes: never messages, values or context ids. Attribute names
-/// follow the chosen [`AttributeNaming`].
+/// follow the chosen [`AttributeNaming`] ([`with_naming`](Self::with_naming)). The duration
+/// histogram's buckets are [`DURATION_BOUNDARIES`]; each table of series keeps at most
+/// [`MAX_SERIES`] series, then shares one overflow series.
 ///
 /// The counters are observable instruments: each series (flag, provider, variant, reason, error
 /// type) counts in atomics and the totals are reported at collection. An evaluation then costs
 /// two lookups of series (in a per-thread cache: no lock) and atomic additions, instead of five
-/// SDK calls that each build and hash an attribute set. Each count is striped
-/// ([`StripedCount`]: one 64-byte cache line per CPU, at most 32), so threads evaluating the
-/// same flag on different cores do not take turns at one cache line. At most [`MAX_SERIES`]
-/// series per table are kept: with both tables full on a machine of 32 CPUs or more, the counts
-/// take 8 MiB (2 KiB a series); with 8 CPUs, 2 MiB.
+/// SDK calls that each build and hash an attribute set. Each count is striped (one 64-byte
+/// cache line per CPU, at most 32), so threads evaluating the same flag on different cores do
+/// not take turns at one cache line. With both tables full on a machine of 32 CPUs or more, the
+/// counts take 8 MiB (2 KiB a series); with 8 CPUs, 2 MiB.
 ///
 /// The duration is measured on the evaluation path (from the `before` stage to the record) and
 /// recorded into the SDK's histogram on a background thread (`openfeature-metrics`), behind a
@@ -90,7 +91,24 @@ pub const MAX_SERIES: usize = 2000;
 /// Create **one** `MetricsSink` per meter provider and clone it (cheaply) for every hook that
 /// should report into it: each sink registers its own observable instruments, so two separately
 /// created sinks on one meter would both report the same series, and a collector keeps only one
-/// of the two totals.
+/// of the two totals. Clones share the instruments, the counts and the options: set the options
+/// before cloning and before the first evaluation.
+///
+/// ```
+/// use openfeature_hooks_core::TelemetryHook;
+/// use openfeature_hooks_otel::{AttributeNaming, MetricsSink};
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+///
+/// let meters = SdkMeterProvider::builder().build();
+/// let metrics = MetricsSink::from_provider(&meters)
+///     .with_naming(AttributeNaming::Both)
+///     .with_queue_capacity(16_384)
+///     .with_distinct_contexts();
+/// let hook = TelemetryHook::builder().sink(metrics.clone()).build();
+/// // ... evaluate flags; before reading an exporter, flush the durations:
+/// assert!(metrics.flush(std::time::Duration::from_secs(5)).is_complete());
+/// # drop(hook);
+/// ```
 #[derive(Clone, Debug)]
 pub struct MetricsSink {
     state: Arc<MetricsState>,
@@ -111,11 +129,14 @@ struct ObservableInstruments {
 
 #[derive(Debug)]
 struct MetricsState {
-    naming: AttributeNaming,
+    /// Read when a series is created; the distinct-context gauge reads the same.
+    naming: Arc<SharedNaming>,
     flags: SeriesTable<FlagSeries>,
     outcomes: SeriesTable<OutcomeSeries>,
     /// Each outcome's duration attributes, by [`OutcomeSeries::duration_id`].
     duration_attributes: Arc<DurationAttributes>,
+    /// The opt-in gauge, registered at most once whatever the clones ask.
+    distinct_contexts: OnceLock<Arc<DistinctContexts>>,
 }
 
 /// One (flag, provider): evaluations started, and those recorded in the outcome table's
@@ -158,7 +179,7 @@ impl MetricsState {
     fn flag_attributes(&self, flag_key: &str, provider: Option<&str>) -> Vec<KeyValue> {
         let mut attributes = vec![KeyValue::new(attribute_naming::KEY, flag_key.to_owned())];
         if let Some(provider) = provider {
-            for names in self.naming.revisions() {
+            for names in self.naming.get().revisions() {
                 attributes.push(KeyValue::new(names.provider, provider.to_owned()));
             }
         }
@@ -233,11 +254,12 @@ impl MetricsState {
             error_type,
         ];
         let make = || {
+            let naming = self.naming.get();
             let base = self.flag_attributes(record.flag_key, record.provider_name);
             let mut reason_attributes = Vec::new();
             if let Some(reason) = &record.reason {
                 let text = reason_value(reason);
-                for names in self.naming.revisions() {
+                for names in naming.revisions() {
                     reason_attributes.push(KeyValue::new(names.reason, text.clone()));
                 }
             }
@@ -248,7 +270,7 @@ impl MetricsState {
                 Some(error) => attributes.push(error.clone()),
                 None => {
                     if let Some(variant) = variant {
-                        for names in self.naming.revisions() {
+                        for names in naming.revisions() {
                             attributes.push(KeyValue::new(names.variant, variant.to_owned()));
                         }
                     }
@@ -279,36 +301,16 @@ impl MetricsState {
 }
 
 impl MetricsSink {
-    /// Creates the instruments on `meter`, with today's attribute names.
+    /// Creates the instruments on `meter` (what `MeterProvider::meter` and
+    /// `opentelemetry::global::meter` return), with today's attribute names.
     pub fn new(meter: &Meter) -> Self {
-        Self::with_meter_and_naming(meter, AttributeNaming::default())
-    }
-
-    /// Creates the instruments on a meter of `provider` whose scope is this crate.
-    pub fn from_provider(provider: &impl MeterProvider) -> Self {
-        let scope = InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        Self::new(&provider.meter_with_scope(scope))
-    }
-
-    /// Creates the instruments on `meter`, with `naming`'s attribute names.
-    pub fn with_meter_and_naming(meter: &Meter, naming: AttributeNaming) -> Self {
-        Self::with_meter_naming_and_queue(meter, naming, DEFAULT_QUEUE_CAPACITY)
-    }
-
-    /// Creates the instruments on `meter`, with `naming`'s attribute names and at most
-    /// `capacity` durations of each evaluating thread waiting for the histogram.
-    pub fn with_meter_naming_and_queue(
-        meter: &Meter,
-        naming: AttributeNaming,
-        capacity: usize,
-    ) -> Self {
+        let capacity = DEFAULT_QUEUE_CAPACITY;
         let state = Arc::new(MetricsState {
-            naming,
+            naming: Arc::default(),
             flags: SeriesTable::new(MAX_SERIES),
             outcomes: SeriesTable::new(MAX_SERIES),
             duration_attributes: Arc::default(),
+            distinct_contexts: OnceLock::new(),
         });
         let active_state = state.clone();
         let instruments = ObservableInstruments {
@@ -364,9 +366,33 @@ impl MetricsSink {
         }
     }
 
+    /// Creates the instruments on a meter of `provider` whose instrumentation scope is this
+    /// crate (`openfeature-hooks-otel`, and its version). Takes the global provider too:
+    /// `MetricsSink::from_provider(&*opentelemetry::global::meter_provider())`.
+    pub fn from_provider<P>(provider: &P) -> Self
+    where
+        P: MeterProvider + ?Sized,
+    {
+        let scope = InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        Self::new(&provider.meter_with_scope(scope))
+    }
+
+    /// The attribute names to write (default: [`AttributeNaming::Current`]), on the counters,
+    /// the histogram and the distinct-context gauge alike, whichever of this and
+    /// [`with_distinct_contexts`](Self::with_distinct_contexts) comes first. Series are named
+    /// when they are created: set it before the first evaluation (series already created keep
+    /// their names). Clones share it.
+    #[must_use]
+    pub fn with_naming(self, naming: AttributeNaming) -> Self {
+        self.state.naming.set(naming);
+        self
+    }
+
     /// How many durations of one evaluating thread may wait for the histogram (default
     /// [`DEFAULT_QUEUE_CAPACITY`]; the queue is per thread); past that, durations are dropped
-    /// and counted in [`stats`](Self::stats). Combines with every constructor; set it before
+    /// and counted in [`stats`](Self::stats). The counters are never dropped. Set it before
     /// the first evaluation.
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
@@ -378,20 +404,25 @@ impl MetricsSink {
     /// distinct contexts received each (flag, variant) since the process started, such as how
     /// many users are in a 5% rollout. Off by default.
     ///
-    /// Each series is a HyperLogLog sketch ([`DistinctCounter`](openfeature_hooks_core::__private::DistinctCounter):
-    /// 4 KiB, 1.6% relative standard error) fed with a hash of the raw context id (flag metadata
-    /// `contextId`, else the targeting key), whatever the hook's context id policy: no context
-    /// id is stored or exported, only the estimate. At most
-    /// [`MAX_DISTINCT_CONTEXT_SERIES`](crate::MAX_DISTINCT_CONTEXT_SERIES) series (1 MiB), then
-    /// an overflow series. Failed evaluations and evaluations without a context id are not
+    /// Each series is a HyperLogLog sketch (4 KiB, 1.6% relative standard error) fed with a
+    /// hash of the raw context id (flag metadata `contextId`, else the targeting key), whatever
+    /// the hook's context id policy: no context id is stored or exported, only the estimate. At
+    /// most [`MAX_DISTINCT_CONTEXT_SERIES`](crate::MAX_DISTINCT_CONTEXT_SERIES) series (1 MiB),
+    /// then an overflow series. Failed evaluations and evaluations without a context id are not
     /// counted. Estimates are per process: they cannot be summed across instances (a context
     /// seen by two instances counts in both).
+    ///
+    /// The gauge is registered once per sink: asked again (on the sink or a clone), it keeps
+    /// the gauge and the estimates it has. Clones made before it do not count contexts.
     #[must_use]
     pub fn with_distinct_contexts(mut self) -> Self {
-        self.distinct_contexts = Some(Arc::new(DistinctContexts::register(
-            &self.meter,
-            self.state.naming,
-        )));
+        let distinct_contexts = self.state.distinct_contexts.get_or_init(|| {
+            Arc::new(DistinctContexts::register(
+                &self.meter,
+                self.state.naming.clone(),
+            ))
+        });
+        self.distinct_contexts = Some(distinct_contexts.clone());
         self
     }
 
@@ -406,7 +437,9 @@ impl MetricsSink {
         FlushOutcome::of_queue(self.durations.flush(timeout), self.durations.stats())
     }
 
-    /// The duration queue's counters: durations dropped because it was full, recorded.
+    /// This sink's counters, those of its duration queue: durations `queued`, `dropped`
+    /// because the queue was full, and `handled` (recorded into the histogram). The counters
+    /// (requests, successes, errors) are never dropped.
     pub fn stats(&self) -> BackgroundStats {
         self.durations.stats()
     }

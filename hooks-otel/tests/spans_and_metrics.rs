@@ -1,6 +1,7 @@
 //! Span events, evaluation spans and metrics, read back from the SDK's in-memory exporters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use open_feature::{EvaluationContext, EvaluationReason, OpenFeature, Value};
@@ -11,6 +12,7 @@ use openfeature_hooks_otel::{
 };
 use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, ScriptedHook, within_clock_slack};
 use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::{Status, Tracer, TracerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -586,4 +588,101 @@ fn evaluations_in_flight_are_the_requests_not_yet_recorded() {
     // A sink that is only handed records (no starts) never reads below zero.
     sink.record(&record("checkout", "on", true));
     assert_eq!(active_counts(&meters, &exporter)["checkout"], 0.0);
+}
+
+/// Runs the evaluations through `sink` and returns every metric point (after its durations).
+fn collect(
+    sink: &MetricsSink,
+    meters: &SdkMeterProvider,
+    exporter: &InMemoryMetricExporter,
+) -> BTreeMap<(String, String, BTreeMap<String, String>), f64> {
+    let (tracer_provider, _) = spans();
+    run(sink.clone(), &tracer_provider, false, false);
+    assert!(sink.flush(Duration::from_secs(10)).is_complete());
+    assert!(meters.force_flush().is_ok());
+    points(&exporter.get_finished_metrics().unwrap_or_default())
+}
+
+#[test]
+fn metrics_follow_the_naming() {
+    let legacy = [
+        "error.type",
+        "feature_flag.evaluation.reason",
+        "feature_flag.key",
+        "feature_flag.provider_name",
+        "feature_flag.variant",
+    ];
+    let both = [
+        "error.type",
+        "feature_flag.evaluation.reason",
+        "feature_flag.key",
+        "feature_flag.provider.name",
+        "feature_flag.provider_name",
+        "feature_flag.result.reason",
+        "feature_flag.result.variant",
+        "feature_flag.variant",
+    ];
+    for (naming, expected) in [
+        (AttributeNaming::Legacy, &legacy[..]),
+        (AttributeNaming::Both, &both[..]),
+    ] {
+        let (meters, exporter) = meters();
+        let sink = MetricsSink::from_provider(&meters).with_naming(naming);
+        let points = collect(&sink, &meters, &exporter);
+        let names: BTreeSet<&str> = points
+            .keys()
+            .flat_map(|(_, _, attributes)| attributes.keys().map(String::as_str))
+            .collect();
+        assert_eq!(names, expected.iter().copied().collect(), "{naming:?}");
+    }
+
+    let (meters, exporter) = meters();
+    let sink = MetricsSink::from_provider(&meters).with_naming(AttributeNaming::Legacy);
+    let points = collect(&sink, &meters, &exporter);
+    let success = map(&[
+        ("feature_flag.key", "checkout"),
+        ("feature_flag.provider_name", "fixture"),
+        ("feature_flag.variant", "on"),
+        ("feature_flag.evaluation.reason", "targeting_match"),
+    ]);
+    let key = (
+        instrument::SUCCESS_TOTAL.to_owned(),
+        "{impression}".to_owned(),
+        success,
+    );
+    assert_eq!(points.get(&key), Some(&1.0), "{points:?}");
+}
+
+#[test]
+fn metrics_from_a_provider_behind_dyn_as_the_global_one_is() {
+    let (meters, exporter) = meters();
+    // What `opentelemetry::global::meter_provider()` returns.
+    let global_like: Arc<dyn MeterProvider + Send + Sync> = Arc::new(meters.clone());
+    let sink = MetricsSink::from_provider(&*global_like);
+    let points = collect(&sink, &meters, &exporter);
+    let checkout = map(&[
+        ("feature_flag.key", "checkout"),
+        ("feature_flag.provider.name", "fixture"),
+    ]);
+    let key = (
+        instrument::REQUESTS_TOTAL.to_owned(),
+        "{request}".to_owned(),
+        checkout,
+    );
+    assert_eq!(points.get(&key), Some(&1.0), "{points:?}");
+    let scopes: Vec<String> = exporter
+        .get_finished_metrics()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|resource| {
+            resource
+                .scope_metrics()
+                .map(|scope| scope.scope().name().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !scopes.is_empty() && scopes.iter().all(|name| name == "openfeature-hooks-otel"),
+        "{scopes:?}"
+    );
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use open_feature::{Client, EvaluationContext, OpenFeature};
 use openfeature_hooks_core::{ContextIdPolicy, ExposureDedup, SampledSink, TelemetryHook};
-use openfeature_hooks_otel::{LogEventSink, MetricsSink, SAMPLE_RATE, instrument};
+use openfeature_hooks_otel::{AttributeNaming, LogEventSink, MetricsSink, SAMPLE_RATE, instrument};
 use opentelemetry::logs::AnyValue;
 use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -237,6 +237,125 @@ fn distinct_contexts_per_variant_without_exporting_any_id() {
         assert!(
             error <= 0.049 || (estimate - truth as f64).abs() <= 1.0,
             "{series:?}: {truth} contexts estimated as {estimate}"
+        );
+    }
+}
+
+/// A meter provider exporting to memory when flushed.
+fn meters() -> (SdkMeterProvider, InMemoryMetricExporter) {
+    let exporter = InMemoryMetricExporter::default();
+    let meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(exporter.clone()).build())
+        .build();
+    (meters, exporter)
+}
+
+/// The attribute names of every point of `instrument`, after a collection.
+fn attribute_names(
+    meters: &SdkMeterProvider,
+    exporter: &InMemoryMetricExporter,
+    instrument: &str,
+) -> Vec<Vec<String>> {
+    assert!(meters.force_flush().is_ok());
+    points(&exporter.get_finished_metrics().unwrap_or_default())
+        .keys()
+        .filter(|(name, _)| name == instrument)
+        .map(|(_, attributes)| attributes.keys().cloned().collect())
+        .collect()
+}
+
+#[test]
+fn the_distinct_context_gauge_follows_the_naming_whichever_is_set_first() {
+    let runtime = runtime();
+    for naming_first in [true, false] {
+        let (meters, exporter) = meters();
+        let sink = MetricsSink::from_provider(&meters);
+        let sink = if naming_first {
+            sink.with_naming(AttributeNaming::Legacy)
+                .with_distinct_contexts()
+        } else {
+            sink.with_distinct_contexts()
+                .with_naming(AttributeNaming::Legacy)
+        };
+        let client = client(&runtime, TelemetryHook::builder().sink(sink).build());
+        for user in 0..20 {
+            evaluate(&runtime, &client, "small", &format!("user-{user}"));
+        }
+        let legacy = vec![
+            "feature_flag.key".to_owned(),
+            "feature_flag.variant".to_owned(),
+        ];
+        let gauge = attribute_names(&meters, &exporter, instrument::DISTINCT_CONTEXTS);
+        assert!(!gauge.is_empty(), "naming first: {naming_first}");
+        assert!(
+            gauge.iter().all(|names| *names == legacy),
+            "naming first: {naming_first}: {gauge:?}"
+        );
+        // The counters beside it are named alike.
+        let successes = attribute_names(&meters, &exporter, instrument::SUCCESS_TOTAL);
+        assert!(!successes.is_empty());
+        for names in &successes {
+            assert!(
+                names.contains(&"feature_flag.variant".to_owned()),
+                "{names:?}"
+            );
+            assert!(
+                names.contains(&"feature_flag.provider_name".to_owned()),
+                "{names:?}"
+            );
+            assert!(
+                !names.contains(&"feature_flag.result.variant".to_owned()),
+                "{names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn distinct_contexts_asked_for_twice_keep_one_gauge_and_its_estimates() {
+    let runtime = runtime();
+    let (meters, exporter) = meters();
+    let first = MetricsSink::from_provider(&meters).with_distinct_contexts();
+    let first_client = client(
+        &runtime,
+        TelemetryHook::builder().sink(first.clone()).build(),
+    );
+    // Asked again, on a clone of a sink that already counts.
+    let again = first.with_distinct_contexts();
+    let again_client = client(&runtime, TelemetryHook::builder().sink(again).build());
+
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for index in 0..600 {
+        let user = format!("user-{index}");
+        let client = if index % 2 == 0 {
+            &first_client
+        } else {
+            &again_client
+        };
+        evaluate(&runtime, client, "large", &user);
+        *expected
+            .entry(RolloutProvider::variant_of("large", &user))
+            .or_default() += 1;
+    }
+
+    assert!(meters.force_flush().is_ok());
+    let points = points(&exporter.get_finished_metrics().unwrap_or_default());
+    let estimates: BTreeMap<String, u64> = points
+        .iter()
+        .filter(|((name, _), _)| name == instrument::DISTINCT_CONTEXTS)
+        .map(|((_, attributes), value)| (attributes["feature_flag.result.variant"].clone(), *value))
+        .collect();
+    assert_eq!(
+        estimates.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (variant, &truth) in &expected {
+        let estimate = estimates[variant] as f64;
+        let error = (estimate - truth as f64).abs() / truth as f64;
+        // Both halves of the users in one estimate: three standard errors of the sketch.
+        assert!(
+            error <= 0.049,
+            "{variant}: {truth} contexts estimated as {estimate}"
         );
     }
 }
