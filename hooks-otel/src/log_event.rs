@@ -18,7 +18,8 @@ use crate::attribute_naming::{AttributeNaming, AttributeRules, EVENT_NAME, Resul
 use crate::attributes::{AttributeWriter, Body, write_attributes};
 use crate::otel_value::log_value;
 
-/// The target given to `Logger::event_enabled`, for processors that filter by target.
+/// The target the sink gives `Logger::event_enabled` (`openfeature_hooks`), for log processors
+/// that filter by target.
 pub const LOG_TARGET: &str = "openfeature_hooks";
 
 type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
@@ -30,31 +31,33 @@ type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 /// `Logger`.
 ///
 /// The event has severity `INFO`, the record's attributes under the chosen
-/// [`AttributeNaming`] (the value as an attribute by [`ResultValue`]), the time of the evaluation, and the trace and span id of the span
-/// active during the evaluation. When the logger reports the event disabled
-/// (`Logger::event_enabled`), nothing is built.
+/// [`AttributeNaming`] (the value as an attribute by [`ResultValue`]; values are typed: maps
+/// and lists for structs and arrays, nested at most 32 deep), the time of the evaluation, and
+/// the trace and span id of the span active during the evaluation. When the logger reports the
+/// event disabled (`Logger::event_enabled`, target [`LOG_TARGET`]), nothing is built.
 ///
 /// # Off the evaluation path
 ///
-/// The evaluation asks `event_enabled`, and the hook captures the record
-/// ([`QueuedRecord`](openfeature_hooks_core::QueuedRecord)), its time and the active span's
-/// ids into a bounded queue; a background thread builds the log record, sets that time and
-/// trace context on it explicitly, and emits it to the logger (whose processor then exports:
-/// a batch processor in production). Built into a hook, the sink shares the hook's one queue
-/// and thread (`openfeature-hook`) with its other queued sinks, so each evaluation is captured
-/// and queued once for all of them ([`QueuedSink`]); used on its own (behind a wrapper such as
-/// `ExposureDedup`, or called directly) it has a queue and thread of its own
-/// (`openfeature-log-events`). When the queue is full the event is dropped and counted
-/// ([`LogEventSink::stats`]); size it with [`LogEventSink::with_queue_capacity`] for bursts.
-/// [`LogEventSink::flush`] waits (bounded) until everything queued before it is emitted: call
-/// it (or the hook's [`flush`](openfeature_hooks_core::TelemetryHook::flush)), then the
-/// provider's `force_flush`, before reading an exporter. Dropping the last clone
-/// of a hook emits what its queue holds and stops its thread (the sink does not keep a dropped
-/// hook's queue), and dropping the sink's last clone does the same for its own queue, each
-/// waiting at most
-/// [`SHUTDOWN_TIMEOUT`](openfeature_hooks_core::__private::SHUTDOWN_TIMEOUT).
+/// The evaluation asks `event_enabled`, and the hook captures the record, its time and the
+/// active span's ids into a bounded queue; a background thread builds the log record, sets
+/// that time and trace context on it explicitly, and emits it to the logger (whose processor
+/// then exports: a batch processor in production). Built into a hook, the sink shares the
+/// hook's one queue and thread (`openfeature-hook`) with the hook's other queued sinks (the
+/// Datadog experiment spans, JSON lines), so each evaluation is captured and queued once for
+/// all of them; used on its own (behind a wrapper such as `ExposureDedup`, or called directly)
+/// it has a queue and thread of its own (`openfeature-log-events`). When the queue is full the
+/// evaluation is dropped and counted ([`LogEventSink::stats`]); size the queue with
+/// [`LogEventSink::with_queue_capacity`] for bursts. [`LogEventSink::flush`] waits (bounded)
+/// until everything queued before it is emitted: call it (or the hook's
+/// [`flush`](openfeature_hooks_core::TelemetryHook::flush)), then the provider's
+/// `force_flush`, before reading an exporter. Dropping the last clone of a hook emits what its
+/// queue holds and stops its thread (the sink does not keep a dropped hook's queue), and
+/// dropping the sink's last clone does the same for its own queue, each waiting at most two
+/// seconds.
 ///
-/// Clones share the queue and thread: keep one to flush or read the stats.
+/// Clones share the queue, the thread and the counters: keep one to flush or read the stats.
+/// Each option (`with_…`) makes a new sink, with counters of its own, that leaves the one it
+/// was made from unchanged.
 ///
 /// # When the provider is gone
 ///
@@ -83,6 +86,7 @@ type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 /// let hook = TelemetryHook::builder().sink(events.clone()).build();
 /// // ... evaluate flags, then, before reading the exporter:
 /// assert!(events.flush(Duration::from_secs(5)).is_complete());
+/// assert_eq!(events.stats().lost, 0);
 /// # drop(hook);
 /// ```
 pub struct LogEventSink<L: Logger> {
@@ -102,7 +106,8 @@ impl<L: Logger> Clone for LogEventSink<L> {
 }
 
 impl<L: Logger> LogEventSink<L> {
-    /// Emits through `logger`.
+    /// Emits through `logger` (what `LoggerProvider::logger` returns). A sink made this way
+    /// cannot tell when the provider is shut down: prefer [`from_provider`](Self::from_provider).
     pub fn new(logger: L) -> Self {
         Self {
             emitter: Arc::new(EventEmitter {
@@ -111,6 +116,7 @@ impl<L: Logger> LogEventSink<L> {
                 mutator: None,
                 capacity: DEFAULT_QUEUE_CAPACITY,
                 destination: Arc::new(Destination::default()),
+                counts: Arc::default(),
             }),
             membership: QueueMembership::new(),
         }
@@ -180,7 +186,7 @@ impl<L: Logger> LogEventSink<L> {
     /// `started`/`ended` (none is carried off the evaluation path; `set_id` and `version` are,
     /// and the log record already carries the evaluation's timestamp). A panic in it is
     /// contained (counted in [`stats`](Self::stats)`().panics`, logged the first time); that
-    /// event is then not emitted.
+    /// event is then not emitted, and counts as handled.
     #[must_use]
     pub fn with_event_mutator(
         self,
@@ -190,7 +196,8 @@ impl<L: Logger> LogEventSink<L> {
         self.remade(|emitter| emitter.mutator = Some(mutator))
     }
 
-    /// The sink with `change` made to a new background half, and no queue yet.
+    /// The sink with `change` made to a new background half, with no queue yet and counters
+    /// of its own.
     fn remade(self, change: impl FnOnce(&mut EventEmitter<L>)) -> Self {
         let mut emitter = EventEmitter {
             logger: self.emitter.logger.clone(),
@@ -198,6 +205,7 @@ impl<L: Logger> LogEventSink<L> {
             mutator: self.emitter.mutator.clone(),
             capacity: self.emitter.capacity,
             destination: self.emitter.destination.clone(),
+            counts: Arc::default(),
         };
         change(&mut emitter);
         Self {
@@ -213,28 +221,66 @@ impl<L: Logger> LogEventSink<L> {
         self.membership.flush(timeout)
     }
 
-    /// The counters of the queue the events wait in: dropped because it was full, handled,
-    /// and `lost`, this sink's events that found the provider shut down. On a hook's queue
-    /// `queued`, `dropped` and `handled` count every evaluation queued for any of its queued
-    /// sinks.
+    /// This sink's counters, and those of the queue its events wait in:
+    ///
+    /// - `handled`: this sink's events emitted to the logger (and those whose event mutator
+    ///   panicked), `lost`: its events that found the provider shut down (see "When the
+    ///   provider is gone"), `panics`: panics while building or emitting its events (the event
+    ///   mutator, the logger). Its clones count together, in every hook they are in.
+    /// - `queued`, `dropped` and `capacity` are the queue's. Built into a hook, that is the
+    ///   hook's queue, shared with its other queued sinks: `queued` and `dropped` count every
+    ///   evaluation queued for any of them (the same as the hook's
+    ///   [`HookStats::queue`](openfeature_hooks_core::HookStats::queue)), and a panic in the
+    ///   logger's `event_enabled` on the evaluation path is counted there too. A full queue
+    ///   drops the evaluation for every sink of the queue.
     pub fn stats(&self) -> BackgroundStats {
         let mut stats = self.membership.stats(self.emitter.capacity);
-        // The queue's `lost` adds up every sink of the queue: this sink's own count instead.
-        let others = stats.lost;
-        stats.handled += others;
-        stats.lost = 0;
-        stats.with_lost(self.emitter.destination.lost())
+        let counts = &self.emitter.counts;
+        stats.handled = counts.handled.load(Ordering::Relaxed);
+        stats.lost = counts.lost.load(Ordering::Relaxed);
+        stats.panics = counts.panics.load(Ordering::Relaxed);
+        stats
     }
 }
 
-/// Whether the events' destination is still there, and what reached it after it was gone.
+/// Whether the events' destination is still there.
 #[derive(Default)]
 struct Destination {
     /// A probe of the provider, for a sink made from one.
     fresh: Option<Arc<FreshLoggerEnabled>>,
     /// Set for good once the provider is found shut down.
     gone: AtomicBool,
+}
+
+/// What one sink (its clones included) did with its events, counted on the background thread
+/// only. On cache lines of its own: the evaluation path reads the half's fields, and the
+/// background thread writes these on every event.
+#[derive(Debug, Default)]
+struct DeliveryCounts {
+    handled: AtomicU64,
     lost: AtomicU64,
+    panics: AtomicU64,
+}
+
+/// Counts one event when `handle` leaves, however it leaves: emitted, lost, or unwinding from
+/// a panic (then also counted in `panics`, before the queue catches it).
+struct Counted<'a> {
+    counts: &'a DeliveryCounts,
+    lost: bool,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        let counter = if self.lost {
+            &self.counts.lost
+        } else {
+            &self.counts.handled
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if std::thread::panicking() {
+            self.counts.panics.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Destination {
@@ -258,10 +304,6 @@ impl Destination {
         }
         gone
     }
-
-    fn lost(&self) -> u64 {
-        self.lost.load(Ordering::Relaxed)
-    }
 }
 
 /// The background half: decides on the evaluation path, builds and emits each log record on
@@ -274,6 +316,8 @@ struct EventEmitter<L: Logger> {
     capacity: usize,
     /// Shared by every half made from one sink.
     destination: Arc<Destination>,
+    /// This half's own.
+    counts: Arc<OwnCacheLines<DeliveryCounts>>,
 }
 
 impl<L> QueuedSink for EventEmitter<L>
@@ -287,6 +331,10 @@ where
     }
 
     fn handle(&self, record: &EvaluationRecord<'_>, evaluation: &QueuedEvaluation) {
+        let mut counted = Counted {
+            counts: &self.counts,
+            lost: false,
+        };
         let mut log = self.logger.create_log_record();
         log.set_event_name(EVENT_NAME);
         log.set_timestamp(evaluation.time());
@@ -317,14 +365,14 @@ where
         // Asked last, just before the event leaves: the provider may have been shut down
         // while it was built.
         if self.destination.is_gone(&**self.logger) {
-            self.destination.lost.fetch_add(1, Ordering::Relaxed);
+            counted.lost = true;
             return;
         }
         self.logger.emit(log);
     }
 
     fn lost(&self) -> u64 {
-        self.destination.lost()
+        self.counts.lost.load(Ordering::Relaxed)
     }
 
     fn needs(&self) -> QueuedNeeds {
@@ -373,7 +421,7 @@ where
     }
 
     fn lost(&self) -> u64 {
-        self.emitter.destination.lost()
+        self.emitter.counts.lost.load(Ordering::Relaxed)
     }
 }
 
