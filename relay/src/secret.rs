@@ -7,7 +7,11 @@ use std::fmt;
 ///
 /// An empty secret matches nothing: a source configured with one gets `401` for every
 /// delivery (anybody could sign with a key of no bytes).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// It has no `==`: the relay compares what a delivery presents with it in constant time, and
+/// a comparison that stops at the first differing byte would tell an attacker how much of a
+/// guess was right.
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
