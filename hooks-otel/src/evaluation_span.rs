@@ -1,7 +1,8 @@
 //! One span per evaluation.
 
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
-use opentelemetry::trace::{Span, SpanKind, Status, Tracer};
+use opentelemetry::InstrumentationScope;
+use opentelemetry::trace::{Span, SpanKind, Status, Tracer, TracerProvider};
 
 use crate::attribute_naming::{AttributeNaming, AttributeRules, EVENT_NAME, ResultValue};
 use crate::attributes::span_attributes;
@@ -21,11 +22,10 @@ use crate::attributes::span_attributes;
 /// ```
 /// use openfeature_hooks_core::TelemetryHook;
 /// use openfeature_hooks_otel::{EvaluationSpanSink, ResultValue};
-/// use opentelemetry::trace::TracerProvider;
 /// use opentelemetry_sdk::trace::SdkTracerProvider;
 ///
 /// let tracers = SdkTracerProvider::builder().build();
-/// let spans = EvaluationSpanSink::new(tracers.tracer("app")).with_result_value(ResultValue::Never);
+/// let spans = EvaluationSpanSink::from_provider(&tracers).with_result_value(ResultValue::Never);
 /// let hook = TelemetryHook::builder().sink(spans).build();
 /// # drop(hook);
 /// ```
@@ -42,6 +42,18 @@ impl<T: Tracer> EvaluationSpanSink<T> {
             tracer,
             rules: AttributeRules::default(),
         }
+    }
+
+    /// Creates spans with a tracer of `provider` whose instrumentation scope is this crate
+    /// (`openfeature-hooks-otel`, and its version).
+    pub fn from_provider<P>(provider: &P) -> Self
+    where
+        P: TracerProvider<Tracer = T> + ?Sized,
+    {
+        let scope = InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        Self::new(provider.tracer_with_scope(scope))
     }
 
     /// The attribute names to write (default: [`AttributeNaming::Current`]).

@@ -365,6 +365,29 @@ fn one_span_per_evaluation_covering_it_as_a_child_of_the_active_span() {
     );
 }
 
+#[test]
+fn evaluation_spans_from_a_provider_carry_this_crates_scope() {
+    let (tracer_provider, exporter) = spans();
+    run(
+        EvaluationSpanSink::from_provider(&tracer_provider),
+        &tracer_provider,
+        true,
+        false,
+    );
+    let evaluations: Vec<_> = finished(&exporter)
+        .into_iter()
+        .filter(|s| s.name == "feature_flag.evaluation")
+        .collect();
+    assert_eq!(evaluations.len(), 3);
+    for span in &evaluations {
+        assert_eq!(span.instrumentation_scope.name(), "openfeature-hooks-otel");
+        assert_eq!(
+            span.instrumentation_scope.version(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
 /// (instrument, unit, attributes) -> value; histograms give their count.
 fn points(
     metrics: &[ResourceMetrics],
