@@ -274,7 +274,10 @@ fn a_500_from_sentry_is_retried_with_the_same_change_id_and_a_redelivery_sends_n
     let items = sentry.accepted(2);
     assert_eq!(items.len(), 2, "{items:?}");
     assert_ne!(items[0]["change_id"], items[1]["change_id"]);
-    let health = relay.health_until(WAIT, |h| h["destinations"]["datadog"]["sent"] == json!(2));
+    let health = relay.health_until(WAIT, |h| {
+        h["destinations"]["datadog"]["sent"] == json!(2)
+            && h["destinations"]["sentry"]["sent"] == json!(2)
+    });
     assert_eq!(
         health["destinations"]["sentry"],
         json!({"running": true, "sent": 2, "dropped": 0, "failed": 0, "invalid": 0, "requests": 3})
