@@ -30,11 +30,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sink(SpanTagsSink::new())
         .sink(ExperimentSpanSink::new(tracers.tracer("openfeature-hooks")))
         .sink(EnrichmentMetricSink::from_env()?);
-    let events = ChangeEventsConfig::from_env().map(|config| Arc::new(ChangeEvents::start(config)));
+    // Change events need DD_API_KEY: without it (NotFound) they are off; a bad DD_SITE is an error.
+    let events = match ChangeEventsConfig::from_env() {
+        Ok(config) => Some(Arc::new(ChangeEvents::start(config))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            println!("{error}: no change events");
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
     if let Some(events) = &events {
         hook = hook.sink(ChangeTrackingSink::new(events.clone()));
-    } else {
-        println!("DD_API_KEY is not set: no change events");
     }
     let hook = hook.build();
     let guard = hook.shutdown_guard();

@@ -65,17 +65,46 @@ impl ChangeEventsConfig {
         }
     }
 
-    /// The configuration from `DD_API_KEY` (required), `DD_SITE` (default `datadoghq.com`),
-    /// `DD_SERVICE` (default `unnamed-rust-service`) and `DD_ENV`. `None` without an API key.
-    pub fn from_env() -> Option<Self> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let api_key = ApiKey::new(env("DD_API_KEY")?);
+    /// The configuration from the standard Datadog variables: `DD_API_KEY` (required),
+    /// `DD_SITE` (default `datadoghq.com`), `DD_SERVICE` (default `unnamed-rust-service`) and
+    /// `DD_ENV` (none by default). A variable set to blank text counts as unset.
+    ///
+    /// # Errors
+    /// [`NotFound`](std::io::ErrorKind::NotFound) without `DD_API_KEY` (change events are then
+    /// simply off: `.ok()` turns that into `None`);
+    /// [`InvalidInput`](std::io::ErrorKind::InvalidInput) when `DD_SITE` is not a host name
+    /// (`datadoghq.eu`, `us5.datadoghq.com`: no scheme, no path). Both name the variable, never
+    /// the key.
+    pub fn from_env() -> std::io::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), with the variables read through `lookup`.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> std::io::Result<Self> {
+        let env = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let api_key = env("DD_API_KEY").ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "DD_API_KEY is not set: change events need an Events API key",
+            )
+        })?;
         let site = env("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+        let host_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-');
+        if !site.chars().all(host_name) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("DD_SITE is not a Datadog site such as datadoghq.eu: {site:?}"),
+            ));
+        }
         let origin = ChangeOrigin {
             service: env("DD_SERVICE").unwrap_or_else(|| "unnamed-rust-service".to_owned()),
             env: env("DD_ENV"),
         };
-        Some(Self::new(api_key, &site, origin))
+        Ok(Self::new(ApiKey::new(api_key), &site, origin))
     }
 
     /// Sends to `endpoint` instead (a proxy, or a test endpoint).
@@ -430,5 +459,87 @@ impl Worker {
                 Outcome::GiveUp
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::ErrorKind;
+
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> std::io::Result<ChangeEventsConfig> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        ChangeEventsConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn from_env_without_an_api_key_is_not_found_and_names_the_variable() {
+        for vars in [
+            &[][..],
+            &[("DD_API_KEY", "  ")],
+            &[("DD_SITE", "datadoghq.eu")],
+        ] {
+            let error = from(vars).err();
+            assert_eq!(
+                error.as_ref().map(std::io::Error::kind),
+                Some(ErrorKind::NotFound)
+            );
+            assert!(error.is_some_and(|e| e.to_string().contains("DD_API_KEY")));
+        }
+    }
+
+    #[test]
+    fn from_env_with_a_site_that_is_not_a_host_name_is_invalid_input_and_names_it() {
+        for site in ["https://datadoghq.eu", "datadoghq.eu/", "us5 datadoghq.com"] {
+            let error = from(&[("DD_API_KEY", "secret-key"), ("DD_SITE", site)]).err();
+            assert_eq!(
+                error.as_ref().map(std::io::Error::kind),
+                Some(ErrorKind::InvalidInput),
+                "{site}"
+            );
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("DD_SITE"), "{message}");
+            assert!(!message.contains("secret-key"), "{message}");
+        }
+    }
+
+    #[test]
+    fn from_env_reads_the_standard_variables_and_their_defaults() {
+        let config = from(&[("DD_API_KEY", " key\n")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.api_key, ApiKey::new("key"));
+        assert_eq!(
+            config.endpoint,
+            "https://event-management-intake.datadoghq.com/api/v2/events"
+        );
+        assert_eq!(
+            config.origin,
+            ChangeOrigin {
+                service: "unnamed-rust-service".into(),
+                env: None
+            }
+        );
+        let config = from(&[
+            ("DD_API_KEY", "key"),
+            ("DD_SITE", "datadoghq.eu"),
+            ("DD_SERVICE", "checkout"),
+            ("DD_ENV", "prod"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.endpoint,
+            "https://event-management-intake.datadoghq.eu/api/v2/events"
+        );
+        assert_eq!(
+            config.origin,
+            ChangeOrigin {
+                service: "checkout".into(),
+                env: Some("prod".into())
+            }
+        );
     }
 }
