@@ -46,7 +46,9 @@ pub enum AuditTarget {
 /// | `RELAY_AUDIT` | `stdout`, `off` or a file path | `stdout` |
 /// | `RELAY_SHUTDOWN_TIMEOUT_SECS` | bound on shutdown after `SIGTERM`/`SIGINT` | `10` |
 ///
-/// At least one destination (Datadog, Sentry) and one source secret are required.
+/// At least one destination (Datadog, Sentry) and one source secret are required. Values are
+/// trimmed; addresses that could never be reached (a scheme in `DD_SITE`, a URL without one)
+/// are refused at start rather than failing every request.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct RelaySettings {
@@ -65,7 +67,8 @@ pub struct RelaySettings {
 }
 
 impl RelaySettings {
-    /// Reads the process environment. A variable set to an empty or blank value counts as
+    /// Reads the process environment. Values are read without the whitespace around them (a
+    /// secret stored with a trailing newline is the secret), and a blank value counts as
     /// unset.
     ///
     /// # Errors
@@ -73,9 +76,12 @@ impl RelaySettings {
     /// Sentry URL without its secret or the reverse, no source secret. The message names the
     /// variables to set.
     ///
-    /// [`io::ErrorKind::InvalidInput`] when a value does not parse (a number, the listen
-    /// address, the impact map). The message names the variable and shows the value; no
-    /// message ever shows a secret's value.
+    /// [`io::ErrorKind::InvalidInput`] when a value cannot be used: a number, the listen
+    /// address or the impact map that does not parse, a `DD_SITE` that is not a host name
+    /// (`datadoghq.eu`, no scheme), a `DD_EVENTS_URL` or `RELAY_SENTRY_WEBHOOK_URL` that is
+    /// not an `http://` or `https://` address. The message names the variable; it shows the
+    /// value of a number, the address, the impact map and the site, never a URL (which may
+    /// carry a proxy's credentials) nor a secret.
     pub fn from_env() -> io::Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -86,7 +92,12 @@ impl RelaySettings {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> io::Result<Self> {
-        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        // Trimmed: a value stored with a trailing newline is the value.
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         fn number<T: std::str::FromStr>(
             name: &str,
             value: Option<String>,
@@ -95,32 +106,43 @@ impl RelaySettings {
             match value {
                 None => Ok(default),
                 Some(value) => value
-                    .trim()
                     .parse()
                     .map_err(|_| invalid(format!("{name} is not a number: {value:?}"))),
             }
         }
         let queue_capacity = number("RELAY_QUEUE_CAPACITY", var("RELAY_QUEUE_CAPACITY"), 1024)?;
-        let datadog = var("DD_API_KEY").map(|api_key| {
-            let site = var("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
-            let origin = ChangeOrigin {
-                service: var("DD_SERVICE").unwrap_or_else(|| "unknown-service".to_owned()),
-                env: var("DD_ENV"),
-            };
-            let events = ChangeEventsConfig::new(ApiKey::new(api_key), &site, origin)
-                .with_queue_capacity(queue_capacity);
-            match var("DD_EVENTS_URL") {
-                Some(url) => events.with_endpoint(url),
-                None => events,
+        let datadog = match var("DD_API_KEY") {
+            None => None,
+            Some(api_key) => {
+                let site = var("DD_SITE").unwrap_or_else(|| "datadoghq.com".to_owned());
+                let host_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-');
+                if !site.chars().all(host_name) {
+                    return Err(invalid(format!(
+                        "DD_SITE is not a Datadog site such as datadoghq.eu: {site:?}"
+                    )));
+                }
+                let origin = ChangeOrigin {
+                    service: var("DD_SERVICE").unwrap_or_else(|| "unknown-service".to_owned()),
+                    env: var("DD_ENV"),
+                };
+                let events = ChangeEventsConfig::new(ApiKey::new(api_key), &site, origin)
+                    .with_queue_capacity(queue_capacity);
+                Some(match var("DD_EVENTS_URL") {
+                    Some(url) => events.with_endpoint(web_address("DD_EVENTS_URL", url)?),
+                    None => events,
+                })
             }
-        });
+        };
         let sentry = match (
             var("RELAY_SENTRY_WEBHOOK_URL"),
             var("RELAY_SENTRY_WEBHOOK_SECRET"),
         ) {
             (Some(url), Some(secret)) => Some(
-                SentryChangesConfig::new(url.trim(), Secret::new(secret))
-                    .with_queue_capacity(queue_capacity),
+                SentryChangesConfig::new(
+                    web_address("RELAY_SENTRY_WEBHOOK_URL", url)?,
+                    Secret::new(secret),
+                )
+                .with_queue_capacity(queue_capacity),
             ),
             (None, None) => None,
             (Some(_), None) => {
@@ -141,7 +163,6 @@ impl RelaySettings {
         }
         let listen = var("RELAY_LISTEN").unwrap_or_else(|| "0.0.0.0:8080".to_owned());
         let listen: SocketAddr = listen
-            .trim()
             .parse()
             .map_err(|_| invalid(format!("RELAY_LISTEN is not an address: {listen:?}")))?;
         let mut relay = RelayConfig::new().with_max_body_bytes(number(
@@ -215,6 +236,19 @@ fn missing(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, message)
 }
 
+/// `url`, the value of `name`, when it is an HTTP address: without a scheme every request
+/// would fail before reaching anybody. The message does not show the value, which may carry a
+/// proxy's credentials.
+fn web_address(name: &str, url: String) -> io::Result<String> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url)
+    } else {
+        Err(invalid(format!(
+            "{name} is not an http:// or https:// address"
+        )))
+    }
+}
+
 /// A variable's value does not parse; `message` names it (and never holds a secret).
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
@@ -273,6 +307,87 @@ mod tests {
         ] {
             assert!(!debug.contains(secret), "{debug}");
         }
+    }
+
+    #[test]
+    fn addresses_that_could_never_be_reached_are_refused_at_start() {
+        let with = |name: &'static str, value: &'static str| {
+            // The first of a name is the one read.
+            let vars = [
+                (name, value),
+                ("DD_API_KEY", "api-key-value"),
+                ("RELAY_FLIPT_SIGNING_SECRET", "flipt-secret-value"),
+                ("RELAY_SENTRY_WEBHOOK_SECRET", "sentry-secret-value"),
+                (
+                    "RELAY_SENTRY_WEBHOOK_URL",
+                    "https://us.sentry.io/api/0/organizations/o/flags/hooks/provider/generic/",
+                ),
+            ];
+            RelaySettings::from_lookup(lookup(&vars)).map_err(|e| (e.kind(), e.to_string()))
+        };
+        let invalid = io::ErrorKind::InvalidInput;
+        // A scheme in the site, or an address without one, starts a relay that can send nothing
+        // (every request fails before it reaches anybody, and nothing is logged).
+        assert_eq!(
+            with("DD_SITE", "https://datadoghq.eu").err(),
+            Some((
+                invalid,
+                "DD_SITE is not a Datadog site such as datadoghq.eu: \"https://datadoghq.eu\""
+                    .to_owned()
+            ))
+        );
+        assert_eq!(
+            with(
+                "DD_EVENTS_URL",
+                "user:password@proxy.internal/api/v2/events"
+            )
+            .err(),
+            Some((
+                invalid,
+                "DD_EVENTS_URL is not an http:// or https:// address".to_owned()
+            ))
+        );
+        assert_eq!(
+            with(
+                "RELAY_SENTRY_WEBHOOK_URL",
+                "us.sentry.io/api/0/organizations/o/flags/hooks/provider/generic/"
+            )
+            .err(),
+            Some((
+                invalid,
+                "RELAY_SENTRY_WEBHOOK_URL is not an http:// or https:// address".to_owned()
+            ))
+        );
+        assert!(with("DD_SITE", "us5.datadoghq.com").is_ok());
+        assert!(with("DD_EVENTS_URL", "http://127.0.0.1:8126/api/v2/events").is_ok());
+    }
+
+    #[test]
+    fn values_are_read_without_the_whitespace_around_them() {
+        // A secret stored with a trailing newline (`echo secret | kubectl create secret ...`)
+        // is the secret: an HTTP header never carries the whitespace around its value, so an
+        // `Authorization` value kept with it could never match.
+        let settings = RelaySettings::from_lookup(lookup(&[
+            ("DD_API_KEY", "api-key-value"),
+            ("RELAY_UNLEASH_AUTHORIZATION", " Bearer unleash-secret\n"),
+            ("RELAY_FLIPT_SIGNING_SECRET", "flipt-secret\n"),
+            ("DD_SITE", " datadoghq.eu\n"),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let relay = &settings.relay;
+        assert!(
+            relay
+                .unleash_authorization
+                .as_ref()
+                .is_some_and(|s| crate::valid_shared_secret(s, b"Bearer unleash-secret"))
+        );
+        let signature = crate::hmac_signature(&Secret::new("flipt-secret"), b"{}");
+        assert!(
+            relay
+                .flipt_signing_secret
+                .as_ref()
+                .is_some_and(|s| crate::valid_hmac_signature(s, b"{}", &signature))
+        );
     }
 
     #[test]
