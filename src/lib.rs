@@ -5,9 +5,9 @@
 //! exclusions) and handed to the sinks you chose: OpenTelemetry, Sentry, Datadog, or JSON lines.
 //!
 //! ```
-//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
 //! use open_feature::OpenFeature;
 //! use openfeature_hooks::{Attribute, JsonLinesSink, TelemetryHook};
+//! use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -15,14 +15,19 @@
 //!     .sink(JsonLinesSink::new(std::io::stdout()))
 //!     .exclude(Attribute::Value)
 //!     .build();
+//! // Kept in `main`: dropped before the backends' providers shut down, it drains every queue.
+//! let guard = hook.shutdown_guard();
 //!
 //! let mut api = OpenFeature::default();
-//! # let provider = FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true));
-//! api.set_provider(provider).await;
+//! api.set_provider(
+//!     InMemoryProvider::new("in-memory").with_flag("new-checkout", InMemoryFlag::new(true)),
+//! )
+//! .await;
 //! api.add_hook(hook).await;
 //!
 //! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
 //! assert_eq!(enabled, Ok(true));
+//! drop(guard);
 //! # }
 //! ```
 //!
@@ -39,6 +44,13 @@
 //! [`JsonLinesSink`] and the shared options.
 
 #![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// Every Rust block of the README is compiled (and run, unless marked `no_run`) with the doc
+// tests, so that what a reader copies works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub use openfeature_hooks_core::{
     Attribute, BackgroundStats, BackgroundWorker, Clock, ContextId, ContextIdKey, ContextIdPolicy,
