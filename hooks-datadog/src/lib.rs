@@ -52,7 +52,7 @@ pub use change_event_body::{
 };
 pub use change_events::{ApiKey, ChangeEventStats, ChangeEvents, ChangeEventsConfig, NotQueued};
 pub use change_tracking::ChangeTrackingSink;
-pub use enrichment_metric::{DEFAULT_QUEUE_CAPACITY, ENRICHMENT_METRIC, EnrichmentMetricSink};
+pub use enrichment_metric::{ENRICHMENT_METRIC, EnrichmentMetricSink};
 pub use experiment_span::{EXPERIMENT_OPERATION, ExperimentSpanSink, ExperimentSpanVolume};
 pub use flag_change::{AuthorType, FlagChange};
 pub use seen_once::MAX_REMEMBERED;
