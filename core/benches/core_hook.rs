@@ -241,7 +241,8 @@ fn json_lines_writer(c: &mut Criterion) {
     record.variant = Some("on");
     record.reason = Some(Reason::TargetingMatch);
     record.provider_name = Some("bench");
-    let sink = JsonLinesSink::with_queue_capacity(std::io::sink(), 4 * LINES_PER_BATCH as usize);
+    let sink =
+        JsonLinesSink::new(std::io::sink()).with_queue_capacity(4 * LINES_PER_BATCH as usize);
     let write_batch = || {
         for _ in 0..LINES_PER_BATCH {
             sink.record(black_box(&record));

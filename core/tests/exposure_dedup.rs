@@ -39,7 +39,7 @@ async fn setup(policy: ContextIdPolicy, capacity: usize) -> Setup {
             .clock(clock.clone())
             // Room for every line of the largest test: none may be dropped while the writer
             // thread catches up.
-            .build(JsonLinesSink::with_queue_capacity(out.clone(), 65_536)),
+            .build(JsonLinesSink::new(out.clone()).with_queue_capacity(65_536)),
     );
     let hook = TelemetryHook::builder()
         .sink(dedup.clone())

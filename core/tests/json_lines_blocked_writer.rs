@@ -59,8 +59,8 @@ async fn a_blocked_writer_does_not_slow_evaluations_and_its_drops_are_counted() 
     // The healthy writer's queue holds every evaluation of the test: it drops nothing.
     let healthy = JsonLinesSink::new(std::io::sink());
     // Nobody reads the pipe: once its buffer (64 KiB on Linux) is full, every write blocks.
-    let full_pipe = JsonLinesSink::with_queue_capacity(pipe, QUEUE);
-    let sleepy = JsonLinesSink::with_queue_capacity(Sleepy, QUEUE);
+    let full_pipe = JsonLinesSink::new(pipe).with_queue_capacity(QUEUE);
+    let sleepy = JsonLinesSink::new(Sleepy).with_queue_capacity(QUEUE);
     let clients = [
         client(&healthy).await,
         client(&full_pipe).await,

@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 async fn a_context_is_always_in_or_always_out_and_lines_state_the_rate() {
     let out = SharedBuffer::new();
     // Room for every line, so none is dropped while the writer thread catches up.
-    let json_lines = JsonLinesSink::with_queue_capacity(out.clone(), 16_384);
+    let json_lines = JsonLinesSink::new(out.clone()).with_queue_capacity(16_384);
     let hook = TelemetryHook::builder()
         .sink(SampledSink::new(0.25, json_lines.clone()))
         .context_id(ContextIdPolicy::Keep)

@@ -67,7 +67,7 @@ async fn after_the_guard_drops_the_file_holds_every_line() {
     let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
     // Only the hook holds the sink: nothing else could flush it.
     let hook = TelemetryHook::builder()
-        .sink(JsonLinesSink::with_queue_capacity(file, EVALUATIONS))
+        .sink(JsonLinesSink::new(file).with_queue_capacity(EVALUATIONS))
         .build();
     let guard = hook.shutdown_guard();
     let client = client(hook.clone()).await;
@@ -91,10 +91,9 @@ async fn the_hooks_flush_reaches_a_queued_sink_inside_a_wrapper() {
     // can reach. Different contexts (and a flag without a `contextId` in its metadata), so
     // that every evaluation passes.
     let hook = TelemetryHook::builder()
-        .sink(ExposureDedup::new(JsonLinesSink::with_queue_capacity(
-            pipe,
-            EVALUATIONS,
-        )))
+        .sink(ExposureDedup::new(
+            JsonLinesSink::new(pipe).with_queue_capacity(EVALUATIONS),
+        ))
         .build();
     let client = client(hook.clone()).await;
     for user in 0..EVALUATIONS {
@@ -117,10 +116,9 @@ async fn the_hooks_flush_reaches_a_queued_sink_inside_a_wrapper() {
 async fn a_hung_writer_makes_shutdown_return_at_its_timeout_with_the_count_left() {
     let gate = Gate::default();
     let hook = TelemetryHook::builder()
-        .sink(JsonLinesSink::with_queue_capacity(
-            GatedWriter { gate: gate.clone() },
-            EVALUATIONS,
-        ))
+        .sink(
+            JsonLinesSink::new(GatedWriter { gate: gate.clone() }).with_queue_capacity(EVALUATIONS),
+        )
         .build();
     let client = client(hook.clone()).await;
     evaluate(&client, EVALUATIONS).await;

@@ -1,16 +1,15 @@
 //! A sink that writes each record as one line of JSON, formatted and written on its own thread.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use open_feature::{EvaluationContext, EvaluationReason, FlagMetadataValue};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::queue::background_worker::{
-    BackgroundStats, BackgroundWorker, DEFAULT_QUEUE_CAPACITY, Drain,
-};
+use crate::queue::background_worker::{BackgroundStats, Drain};
+use crate::queue::lazy_worker::LazyWorker;
 use crate::record::timestamp::{Rfc3339Text, Rfc3339Writer};
 use crate::sink::json_object::JsonObject;
 use crate::{EvaluationRecord, EvaluationSink, FlushOutcome, JsonValue, QueuedRecord};
@@ -62,7 +61,10 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct JsonLinesSink {
-    worker: BackgroundWorker<QueuedRecord>,
+    /// Started by the first record, so that the options can be set after `new`.
+    worker: LazyWorker<QueuedRecord>,
+    /// The writer, until the first record hands it to the thread.
+    writer: Arc<Mutex<Option<Box<dyn Write + Send>>>>,
     lines: Arc<LineCounts>,
 }
 
@@ -75,25 +77,44 @@ struct LineCounts {
 
 impl JsonLinesSink {
     /// A sink writing to `writer`, with a queue of
-    /// [`DEFAULT_QUEUE_CAPACITY`](crate::queue::background_worker::DEFAULT_QUEUE_CAPACITY) records.
+    /// [`DEFAULT_QUEUE_CAPACITY`](crate::DEFAULT_QUEUE_CAPACITY) records. Its thread
+    /// (`openfeature-json-lines`) starts with the first record.
     pub fn new(writer: impl Write + Send + 'static) -> Self {
-        Self::with_queue_capacity(writer, DEFAULT_QUEUE_CAPACITY)
+        Self {
+            worker: LazyWorker::new("openfeature-json-lines"),
+            writer: Arc::new(Mutex::new(Some(Box::new(writer)))),
+            lines: Arc::new(LineCounts::default()),
+        }
     }
 
-    /// A sink writing to `writer`, with at most `capacity` records waiting to be written.
-    pub fn with_queue_capacity(writer: impl Write + Send + 'static, capacity: usize) -> Self {
-        let lines = Arc::new(LineCounts::default());
-        let drain = LineWriter {
+    /// At most `capacity` records waiting to be written (default
+    /// [`DEFAULT_QUEUE_CAPACITY`](crate::DEFAULT_QUEUE_CAPACITY)); past that, records are
+    /// dropped and counted. Set it before the first evaluation.
+    #[must_use]
+    pub fn with_queue_capacity(self, capacity: usize) -> Self {
+        Self {
+            worker: self.worker.with_capacity(capacity),
+            ..self
+        }
+    }
+
+    /// The drain of the thread the first record starts: it takes the writer.
+    fn line_writer(&self) -> LineWriter<Box<dyn Write + Send>> {
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            // Only when the capacity was changed after the first record started a thread with
+            // the writer: this one's lines are counted as write errors.
+            .unwrap_or_else(|| Box::new(WriterTaken));
+        LineWriter {
             writer,
             buffer: Vec::new(),
             lines: 0,
-            counts: lines.clone(),
+            counts: self.lines.clone(),
             context: EvaluationContext::default(),
             times: Rfc3339Writer::default(),
-        };
-        Self {
-            worker: BackgroundWorker::start("openfeature-json-lines", capacity, drain),
-            lines,
         }
     }
 
@@ -123,7 +144,8 @@ impl JsonLinesSink {
 
 impl EvaluationSink for JsonLinesSink {
     fn record(&self, record: &EvaluationRecord<'_>) {
-        self.worker.try_send_with(|| QueuedRecord::capture(record));
+        self.worker
+            .try_send_with(|| QueuedRecord::capture(record), || self.line_writer());
     }
 
     fn flush(&self, timeout: Duration) -> FlushOutcome {
@@ -141,6 +163,21 @@ impl std::fmt::Debug for JsonLinesSink {
             .field("write_errors", &self.write_errors())
             .field("stats", &self.worker.stats())
             .finish_non_exhaustive()
+    }
+}
+
+/// The writer of a sink whose writer already went to another thread.
+struct WriterTaken;
+
+impl Write for WriterTaken {
+    fn write(&mut self, _bytes: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other(
+            "the writer went to the thread of the sink's first queue",
+        ))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
