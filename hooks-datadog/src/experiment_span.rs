@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use open_feature::Value;
@@ -96,6 +97,7 @@ impl<T: Tracer> ExperimentSpanSink<T> {
                 volume: ExperimentSpanVolume::default(),
                 seen: Arc::new(SeenOnce::new()),
                 capacity: DEFAULT_QUEUE_CAPACITY,
+                ended: AtomicU64::new(0),
             }),
             membership: QueueMembership::new(),
         }
@@ -125,6 +127,7 @@ impl<T: Tracer> ExperimentSpanSink<T> {
             volume: self.starter.volume,
             seen: self.starter.seen.clone(),
             capacity: self.starter.capacity,
+            ended: AtomicU64::new(0),
         };
         change(&mut starter);
         Self {
@@ -142,10 +145,15 @@ impl<T> ExperimentSpanSink<T> {
         self.membership.flush(timeout)
     }
 
-    /// The counters of the queue the spans wait in: dropped because it was full, handled. On
-    /// a hook's queue they count every evaluation queued for any of its queued sinks.
+    /// The sink's counters: `handled`, the spans it has ended; `queued`, `dropped`, `panics`
+    /// and `capacity` are the queue's the spans wait in (on a hook's queue they count every
+    /// evaluation queued for any of its queued sinks, and a full queue drops an evaluation for
+    /// all of them); `lost` is zero (a tracer gives no sign of a span it does not export).
     pub fn stats(&self) -> BackgroundStats {
-        self.membership.stats(self.starter.capacity)
+        let mut stats = self.membership.stats(self.starter.capacity);
+        stats.handled = self.starter.ended.load(Ordering::Relaxed);
+        stats.lost = 0;
+        stats
     }
 }
 
@@ -179,6 +187,8 @@ struct SpanStarter<T> {
     volume: ExperimentSpanVolume,
     seen: Arc<SeenOnce>,
     capacity: usize,
+    /// Spans ended, counted on the queue's thread.
+    ended: AtomicU64,
 }
 
 impl<T> QueuedSink for SpanStarter<T>
@@ -222,6 +232,7 @@ where
                 &Context::new().with_remote_span_context(parent),
             )
             .end_with_timestamp(evaluation.time());
+        self.ended.fetch_add(1, Ordering::Relaxed);
     }
 
     fn needs(&self) -> QueuedNeeds {

@@ -168,6 +168,38 @@ fn every_evaluation_when_asked() {
 }
 
 #[test]
+fn each_sink_on_a_hooks_queue_counts_the_spans_it_ended() {
+    let (provider, exporter) = tracing();
+    let runtime = runtime();
+    let every =
+        ExperimentSpanSink::new(provider.tracer("every")).with_volume(ExperimentSpanVolume::Every);
+    let once = ExperimentSpanSink::new(provider.tracer("once"));
+    let hook = TelemetryHook::builder()
+        .sink(every.clone())
+        .sink(once.clone())
+        .build();
+    let client = support::client_with_hook(&runtime, support::provider(), hook.clone());
+    provider.tracer("app").in_span("request", |_| {
+        for _ in 0..3 {
+            evaluate_all(&client, &runtime);
+        }
+    });
+    assert!(hook.flush(Duration::from_secs(10)).is_complete());
+
+    // One queue for both, each evaluation queued once: the five flags that succeed, 3 rounds
+    // (the failed one concerns neither sink).
+    let queue = hook.stats().queue;
+    assert_eq!((queue.queued, queue.handled, queue.dropped), (15, 15, 0));
+    // A span per evaluation, or once per flag in the trace.
+    let (every, once) = (every.stats(), once.stats());
+    assert_eq!((every.handled, once.handled), (15, 5));
+    assert_eq!((every.queued, every.dropped), (queue.queued, queue.dropped));
+    assert_eq!((once.queued, once.dropped), (queue.queued, queue.dropped));
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    assert_eq!(spans.iter().filter(|s| s.name != "request").count(), 20);
+}
+
+#[test]
 fn an_experiment_span_has_the_evaluations_own_times_not_the_background_threads() {
     let (provider, exporter) = tracing();
     let runtime = runtime();

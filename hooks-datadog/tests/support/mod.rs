@@ -49,6 +49,18 @@ pub fn client_with(
     })
 }
 
+pub fn client_with_hook(
+    runtime: &tokio::runtime::Runtime,
+    provider: FixtureProvider,
+    hook: TelemetryHook,
+) -> open_feature::Client {
+    runtime.block_on(async {
+        let mut api = OpenFeature::default();
+        api.set_provider(provider).await;
+        api.create_client().with_hook(hook)
+    })
+}
+
 pub fn client(
     runtime: &tokio::runtime::Runtime,
     sink: impl EvaluationSink,
