@@ -58,7 +58,7 @@ pub use openfeature_hooks_core::{
     DEFAULT_SHUTDOWN_TIMEOUT, Drain, ErrorType, EvaluationEnd, EvaluationFailure, EvaluationRecord,
     EvaluationSink, EvaluationStarted, ExposureDedup, ExposureDedupBuilder, ExposureStats,
     FlagType, FlushOutcome, FnSink, HashedContextId, HookStats, JsonLinesSink, JsonValue,
-    ManualClock, NoopSink, PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds,
+    ManualClock, MonotonicClock, PendingEvaluation, QueueMembership, QueuedEvaluation, QueuedNeeds,
     QueuedPart, QueuedRecord, QueuedSink, Reason, ReasonTable, SampledSink, SamplingStats,
     ShutdownGuard, TelemetryHook, TelemetryHookBuilder,
 };
@@ -66,14 +66,17 @@ pub use openfeature_hooks_core::{
 /// OpenTelemetry log events, span events, spans and metrics (feature `otel`): the crate
 /// [`openfeature_hooks_otel`].
 #[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
 pub use openfeature_hooks_otel as otel;
 
 /// Sentry flag context on errors and flag attributes on spans (feature `sentry`): the crate
 /// [`openfeature_hooks_sentry`].
 #[cfg(feature = "sentry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
 pub use openfeature_hooks_sentry as sentry;
 
 /// Datadog span tags, experiment spans, the enrichment metric and change events (feature
 /// `datadog`): the crate [`openfeature_hooks_datadog`].
 #[cfg(feature = "datadog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "datadog")))]
 pub use openfeature_hooks_datadog as datadog;

@@ -29,8 +29,8 @@ fn blocks(readme: &str, heading: &str, language: &str) -> Vec<String> {
             }
             continue;
         }
-        if line.starts_with("## ") {
-            in_section = line[3..].starts_with(heading);
+        if let Some(title) = line.strip_prefix("## ") {
+            in_section = title.starts_with(heading);
             continue;
         }
         if in_section

@@ -68,6 +68,83 @@
 //!   [`BackgroundWorker`] with its [`Drain`] (a bounded queue and one thread, drops counted,
 //!   [`BackgroundStats`]).
 //!
+//! # Options every backend shares
+//!
+//! | builder call | effect | default |
+//! | --- | --- | --- |
+//! | `.context_id(ContextIdPolicy::…)` | `Omit`, `Keep`, or `Hash(key)` (SipHash-2-4, 128-bit, keyed: a dictionary of ids cannot reverse it) | **`Omit`** |
+//! | `.exclude(Attribute::…)` | drop value, variant, reason, error message, context id, provider, set id, version or metadata | nothing excluded |
+//! | `.flag_filter(fn)` | record only matching keys | all |
+//! | `.custom_attributes(fn)` | extra key/values from (hook context, record) | none |
+//! | `.reason(raw, Reason)` / `.reasons(table)` | extend or replace the reason table | built-in table |
+//!
+//! Reasons are normalised to `static`, `default`, `targeting_match`, `split`, `cached`,
+//! `disabled`, `unknown`, `stale`, `error`; provider-specific ones by a table you can extend
+//! (`.reason("HOLDOUT", Reason::Split)`), unmapped ones kept in lower snake case (at most 128
+//! bytes, cut at a character boundary):
+//!
+//! | provider | provider reason | recorded as |
+//! | --- | --- | --- |
+//! | LaunchDarkly | `OFF`, `PREREQUISITE_FAILED` / `FALLTHROUGH` / `TARGET_MATCH`, `RULE_MATCH` / `*_IN_EXPERIMENT` / `ERROR` | `disabled` / `default` / `targeting_match` / `split` / `error` |
+//! | Flipt | `MATCH_`, `DEFAULT_`, `FLAG_DISABLED_`, `UNKNOWN_`, `ERROR_EVALUATION_REASON` | `targeting_match`, `default`, `disabled`, `unknown`, `error` |
+//! | flagd | the standard names; `FALLBACK` | as named; `default` |
+//! | Unleash | `ENABLED`, `VARIANT`, `NOT_FOUND` | `targeting_match`, `split`, `error` |
+//! | ConfigCat | `(MATCHED_)TARGETING_RULE`, `(MATCHED_)PERCENTAGE_OPTION`, `DEFAULT_VALUE` | `targeting_match`, `split`, `default` |
+//! | GrowthBook | `defaultValue`, `force`, `experiment`, `override`, `unknownFeature`, `prerequisite`, `cyclicPrerequisite` | `default`, `targeting_match`, `split`, `static`, `error`, `disabled`, `error` |
+//!
+//! Error types: `flag_not_found`, `invalid_context`, `parse_error`, `provider_fatal`,
+//! `provider_not_ready`, `targeting_key_missing`, `type_mismatch`, `general` (`General(text)`:
+//! the text is the message).
+//!
+//! # Off the evaluation path, and shutdown
+//!
+//! What does not need the evaluation's moment runs on a background thread behind a bounded
+//! queue: JSON lines (formatted and written there), OpenTelemetry log events (built and emitted
+//! there, with the evaluation's time and trace context set on them), the duration histogram,
+//! and Datadog's experiment spans (built there under their parent's ids, with the evaluation's
+//! own start and end). The log events and the experiment spans of one hook share one queue and
+//! one thread (`openfeature-hook`): each evaluation is captured once (160 bytes for a boolean
+//! flag) and queued once for both. JSON lines, the durations, change events, and a queued sink
+//! behind a wrapper such as [`ExposureDedup`] keep queues of their own, so that a blocked writer
+//! never costs the other sinks their records.
+//!
+//! A slow writer or exporter never slows an evaluation: a full queue drops and counts
+//! (`stats().dropped` on the sink, [`HookStats::queue`]). Each queue holds
+//! [`DEFAULT_QUEUE_CAPACITY`] records by default (per evaluating thread for the hook's queue and
+//! the durations); every queued sink takes `.with_queue_capacity(n)`. [`TelemetryHook::flush`]
+//! waits, bounded, until every queue behind the hook has delivered what was queued before it;
+//! [`TelemetryHook::shutdown`] and the drop of a [`ShutdownGuard`] also stop recording. A record
+//! a background thread could not deliver (a logger whose provider was shut down, a writer that
+//! errors) is counted as lost ([`HookStats::lost`]) and logged once, never counted as handled.
+//!
+//! When a sink needs evaluation starts (metrics, spans), the hook reads the clock once at each
+//! end of the evaluation for every sink, so its log event, span event, JSON line, duration and
+//! spans agree to the nanosecond. That clock is the CPU's time-stamp counter, read through
+//! `quanta` where the CPU has an invariant one and (on x86 Linux) the kernel times itself with
+//! it (8 ns a reading against 17 for `Instant::now()`), else the OS clock; it is calibrated once
+//! per process, when the first hook is built (0.6 ms on the bench machine, 200 ms at most), and
+//! its times are set against the OS clocks every 50 ms, so a step of the system clock shows in
+//! timestamps within that time. For long JSON exports, give [`JsonLinesSink`] a rotating writer
+//! such as `tracing_appender::rolling::daily(dir, "flags.jsonl")`.
+//!
+//! # Known limits of the Rust SDK (`open-feature` 0.3), and what the hook does
+//!
+//! - **No hook data** (rust-sdk#102). Successes are recorded in `after` and failures in
+//!   `error`; one evaluation is recognised across `after`, `error` and `finally` by the address
+//!   of the `HookContext` the SDK passes to all three (`hook::after_marks`), and its start is
+//!   carried from `before` by (task, flag-key pointer) (`hook::evaluation_start`).
+//! - **`finally` gets no error details** and `T::default()`; the error code only reaches
+//!   `error`.
+//! - **A failing `after` of another hook** makes the SDK run every `error` stage while returning
+//!   the provider's value: recorded as the success the caller received when this hook's `after`
+//!   ran first. If the failing hook's `after` runs before ours (register this hook **last** on
+//!   the most specific level you use), the SDK never shows it the value and the evaluation is
+//!   recorded as that hook's error.
+//! - **No caller default value**: failures record no value (Sentry removes the flag).
+//! - **No provider events** (rust-sdk#93): flag changes are detected from evaluations
+//!   (Datadog).
+//! - `open-feature` 0.3.0 builds only with its default features (it pulls `mockall`).
+//!
 //! # Layout
 //!
 //! The source is laid out by concept, one module folder each: `record` (the record and its
@@ -92,6 +169,7 @@
 //!   OpenTelemetry and Datadog backends turn it on.
 
 #![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod hook;
 mod panic_guard;
@@ -115,12 +193,13 @@ pub use record::flag_type::FlagType;
 pub use record::reason::{Reason, ReasonTable};
 pub use record::value_json::JsonValue;
 // Sinks.
-pub use sink::evaluation_sink::{EvaluationSink, FnSink, NoopSink};
+/// The benches' baseline sink.
+#[doc(hidden)]
+pub use sink::evaluation_sink::NoopSink;
+pub use sink::evaluation_sink::{EvaluationSink, FnSink};
 pub use sink::json_lines::JsonLinesSink;
 // Volume control.
-#[doc(hidden)]
-pub use volume::clock::MonotonicClock;
-pub use volume::clock::{Clock, ManualClock};
+pub use volume::clock::{Clock, ManualClock, MonotonicClock};
 pub use volume::exposure_dedup::{
     DEFAULT_EXPOSURE_CAPACITY, DEFAULT_EXPOSURE_WINDOW, ExposureDedup, ExposureDedupBuilder,
     ExposureStats,

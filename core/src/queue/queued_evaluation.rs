@@ -43,6 +43,7 @@ impl QueuedEvaluation {
     /// The span active during the evaluation, trace state included, for a sink that
     /// [needs it](crate::QueuedNeeds::parent_span), when it had valid ids.
     #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn parent_span(&self) -> Option<opentelemetry::trace::SpanContext> {
         self.parent
             .as_ref()
@@ -51,6 +52,7 @@ impl QueuedEvaluation {
 
     /// The same span's ids, without cloning its trace state.
     #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
         self.parent
             .as_ref()

@@ -121,6 +121,7 @@ impl PendingEvaluation {
     /// valid ids and a sink of the queue [needs it](QueuedNeeds::parent_span)
     /// ([`QueuedEvaluation::parent_span`] has its whole context).
     #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
         self.parent
             .as_ref()

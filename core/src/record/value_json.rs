@@ -12,7 +12,9 @@ pub const DEPTH_LIMIT_MARKER: &str = "[depth limit]";
 
 /// A flag value serialised as JSON: booleans, numbers and strings as themselves, arrays as
 /// arrays, structs as objects with sorted keys (stable output), NaN and infinities as `null`
-/// (JSON has no such numbers), nesting bounded by [`MAX_VALUE_DEPTH`].
+/// (JSON has no such numbers), nesting bounded at 32 levels: deeper arrays and structs are
+/// written as the string `"[depth limit]"`, so output stays bounded and recursion shallow for
+/// hostile values.
 ///
 /// ```
 /// use open_feature::{StructValue, Value};
