@@ -5,32 +5,17 @@
 //! (the test prints how many, for the README's production section).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use open_feature::OpenFeature;
 use openfeature_hooks_core::{DEFAULT_QUEUE_CAPACITY, TelemetryHook};
 use openfeature_hooks_otel::LogEventSink;
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{
-    BatchConfigBuilder, BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider,
-};
+use openfeature_hooks_testkit::{CountingLogs, FixtureFlag, FixtureProvider};
+use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 
 const TASKS: usize = 4;
 const PER_TASK: usize = 25_000;
 const EVALUATIONS: u64 = (TASKS * PER_TASK) as u64;
-
-/// Counts the log records the batch processor exports.
-#[derive(Clone, Debug, Default)]
-struct CountingLogs(Arc<AtomicU64>);
-
-impl LogExporter for CountingLogs {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        self.0.fetch_add(batch.iter().count() as u64, Ordering::SeqCst);
-        Ok(())
-    }
-}
 
 /// Runs the burst with the SDK's queue at `sdk_queue` (`None`: its default) and returns (events
 /// exported, evaluations the hook counted as dropped or lost).
@@ -63,7 +48,10 @@ async fn burst(sdk_queue: Option<usize>) -> (u64, u64) {
             tokio::spawn(async move {
                 let client = api.create_client();
                 for _ in 0..PER_TASK {
-                    assert_eq!(client.get_bool_value("checkout", None, None).await, Ok(true));
+                    assert_eq!(
+                        client.get_bool_value("checkout", None, None).await,
+                        Ok(true)
+                    );
                 }
             })
         })
@@ -74,10 +62,7 @@ async fn burst(sdk_queue: Option<usize>) -> (u64, u64) {
     assert!(hook.shutdown(Duration::from_secs(30)).is_complete());
     assert!(logger_provider.shutdown().is_ok());
     let stats = hook.stats();
-    (
-        exported.0.load(Ordering::SeqCst),
-        stats.queue.dropped + stats.lost,
-    )
+    (exported.exported(), stats.queue.dropped + stats.lost)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,18 +8,13 @@
 //! SDK's `InMemoryLogExporter` empties itself on shutdown). The global API is shared by every
 //! test in a process, so both phases run in one test, one after the other.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use open_feature::OpenFeature;
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_otel::{LogEventSink, MetricsSink};
-use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider, Gate};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{
-    BatchConfigBuilder, BatchLogProcessor, LogBatch, LogExporter, SdkLoggerProvider,
-};
+use openfeature_hooks_testkit::{CountingLogs, FixtureFlag, FixtureProvider, Gate};
+use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 
@@ -31,24 +26,6 @@ const REPETITIONS: usize = 20;
 /// production section): neither drops.
 const QUEUE: usize = 16_384;
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Counts the log records the batch processor exports.
-#[derive(Clone, Debug, Default)]
-struct CountingLogs(Arc<AtomicU64>);
-
-impl LogExporter for CountingLogs {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        self.0
-            .fetch_add(batch.iter().count() as u64, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-impl CountingLogs {
-    fn exported(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 fn loggers(exporter: &CountingLogs) -> SdkLoggerProvider {
     let batch = BatchConfigBuilder::default()

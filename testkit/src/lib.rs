@@ -24,7 +24,7 @@ pub use bench_client::{BENCH_FLAG, bench_provider, fixture_client};
 pub use clock_slack::{CLOCK_SLACK, within_clock_slack};
 pub use counting_allocator::{CountingAllocator, thread_allocations};
 pub use do_nothing_hook::{DoNothingHook, ScriptedHook};
-pub use drop_exporters::{DropLogs, DropSpans};
+pub use drop_exporters::{CountingLogs, DropLogs, DropSpans};
 pub use gate::{Gate, GatedLogProcessor};
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use kept_logs::KeptLogs;

@@ -83,6 +83,30 @@ macro_rules! forward_evaluation_sink {
     )+};
 }
 
+/// Inside the `EvaluationSink` impl of a wrapper that decides only what reaches the sink in
+/// its field `$sink` (`ExposureDedup`, `SampledSink`): everything but `record` goes to that
+/// sink, so that starts, the hook's flush and its loss counts reach it.
+macro_rules! forward_to_wrapped_sink {
+    ($sink:ident) => {
+        fn needs_start(&self) -> bool {
+            self.$sink.needs_start()
+        }
+
+        fn started(&self, evaluation: &$crate::EvaluationStarted<'_>) {
+            self.$sink.started(evaluation);
+        }
+
+        fn flush(&self, timeout: std::time::Duration) -> $crate::FlushOutcome {
+            self.$sink.flush(timeout)
+        }
+
+        fn lost(&self) -> u64 {
+            self.$sink.lost()
+        }
+    };
+}
+pub(crate) use forward_to_wrapped_sink;
+
 // `OwnCacheLines`: the hook keeps each sink on cache lines of its own.
 forward_evaluation_sink!(
     [S: EvaluationSink + ?Sized] Arc<S>,

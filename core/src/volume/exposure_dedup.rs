@@ -3,10 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::sink::evaluation_sink::forward_to_wrapped_sink;
 use crate::speed::striped_counters::StripedCounters;
 use crate::volume::exposure_key::{exposure_hash, exposure_place};
 use crate::volume::exposure_table::{Admission, ExposureTable};
-use crate::{Clock, EvaluationRecord, EvaluationSink, EvaluationStarted, MonotonicClock};
+use crate::{Clock, EvaluationRecord, EvaluationSink, MonotonicClock};
 
 /// The default window of [`ExposureDedup`]: ten minutes, as LaunchDarkly's `DedupingHook`.
 pub const DEFAULT_EXPOSURE_WINDOW: Duration = Duration::from_secs(600);
@@ -216,21 +217,7 @@ impl<S: EvaluationSink, C: Clock> EvaluationSink for ExposureDedup<S, C> {
         }
     }
 
-    fn needs_start(&self) -> bool {
-        self.sink.needs_start()
-    }
-
-    fn started(&self, evaluation: &EvaluationStarted<'_>) {
-        self.sink.started(evaluation);
-    }
-
-    fn flush(&self, timeout: std::time::Duration) -> crate::FlushOutcome {
-        self.sink.flush(timeout)
-    }
-
-    fn lost(&self) -> u64 {
-        self.sink.lost()
-    }
+    forward_to_wrapped_sink!(sink);
 }
 
 impl<S, C> fmt::Debug for ExposureDedup<S, C> {

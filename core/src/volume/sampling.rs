@@ -5,9 +5,10 @@ use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
 
+use crate::sink::evaluation_sink::forward_to_wrapped_sink;
 use crate::speed::fast_hash::mix64;
 use crate::speed::striped_counters::StripedCounters;
-use crate::{EvaluationRecord, EvaluationSink, EvaluationStarted, context_fingerprint};
+use crate::{EvaluationRecord, EvaluationSink, context_fingerprint};
 
 const KEPT: usize = 0;
 const DROPPED: usize = 1;
@@ -151,21 +152,7 @@ impl<S: EvaluationSink> EvaluationSink for SampledSink<S> {
         self.sink.record(&sampled);
     }
 
-    fn needs_start(&self) -> bool {
-        self.sink.needs_start()
-    }
-
-    fn started(&self, evaluation: &EvaluationStarted<'_>) {
-        self.sink.started(evaluation);
-    }
-
-    fn flush(&self, timeout: std::time::Duration) -> crate::FlushOutcome {
-        self.sink.flush(timeout)
-    }
-
-    fn lost(&self) -> u64 {
-        self.sink.lost()
-    }
+    forward_to_wrapped_sink!(sink);
 }
 
 impl<S> fmt::Debug for SampledSink<S> {
