@@ -9,7 +9,8 @@ use open_feature::{
     EvaluationContext, EvaluationErrorCode, EvaluationReason, FlagMetadataValue, OpenFeature,
     StructValue, Value,
 };
-use openfeature_hooks::datadog::{MAX_TAG_LEN, SpanTagsSink, tag_name_part, tag_value};
+use openfeature_hooks::datadog::__private::{tag_name_part, tag_value};
+use openfeature_hooks::datadog::{MAX_TAG_LEN, SpanTagsSink};
 use openfeature_hooks::otel::{
     LogEventSink, MetricsSink, SpanEventSink, attribute_value, log_value,
 };

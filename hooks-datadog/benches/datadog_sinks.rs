@@ -20,9 +20,8 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use open_feature::{Client, EvaluationContext, StructValue, Value};
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlagType, TelemetryHook};
-use openfeature_hooks_datadog::{
-    ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink, tag_value,
-};
+use openfeature_hooks_datadog::__private::tag_value;
+use openfeature_hooks_datadog::{ExperimentSpanSink, ExperimentSpanVolume, SpanTagsSink};
 use openfeature_hooks_testkit::{
     DropSpans, FixtureFlag, FixtureProvider, fixture_client, remote_parent_with_trace_state,
 };

@@ -9,10 +9,12 @@ use serde_json::{Map, Value, json};
 
 use crate::FlagChange;
 
-/// Flags whose state is remembered at most; past it the state is forgotten and rebuilt (a
-/// change during that window is missed, never invented).
+/// Flags whose last state a [`ChangeTrackingSink`](crate::ChangeTrackingSink) remembers at
+/// most; past it the state is forgotten and rebuilt (a change during that window is missed,
+/// never invented).
 pub const MAX_TRACKED_FLAGS: usize = 10_000;
-/// Variants remembered per flag at most.
+/// Variants a [`ChangeTrackingSink`](crate::ChangeTrackingSink) remembers per flag at most;
+/// past it a newly served variant is not reported.
 pub const MAX_TRACKED_VARIANTS: usize = 32;
 
 #[derive(Debug, Default)]

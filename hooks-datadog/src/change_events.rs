@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use openfeature_hooks_core::FlushOutcome;
 
-use crate::{ChangeOrigin, FlagChange, change_event_body};
+use crate::change_event_body::change_event_body;
+use crate::{ChangeOrigin, FlagChange};
 
 /// The Events API key. Its `Debug` output never shows it, and this crate never logs it.
 ///

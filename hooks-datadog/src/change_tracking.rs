@@ -5,10 +5,25 @@ use std::time::Duration;
 
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink, FlushOutcome};
 
-use crate::{ChangeDetector, ChangeEvents};
+use crate::ChangeEvents;
+use crate::change_detector::ChangeDetector;
 
-/// Watches evaluations with a [`ChangeDetector`] and sends what it finds through
-/// [`ChangeEvents`]. The evaluation only pays for the detector's lookup; sending is queued.
+/// Watches evaluations for flag changes and sends each one it finds through [`ChangeEvents`] as
+/// a [`FlagChange`](crate::FlagChange). The evaluation only pays for a lookup of the flag's
+/// last state; sending is queued.
+///
+/// Two signs that a flag changed, each reported once:
+///
+/// - its `version` metadata differs from the last one seen (`prev_value` / `new_value`:
+///   `{"version": …}`);
+/// - a variant it never served before is served, after the flag was first seen
+///   (`{"variants": [known…]}` → `{"variants": [known…, new]}`): a rollout or a new rule.
+///
+/// The first sighting of a flag is not a change, and failed evaluations are ignored. The
+/// state is bounded: [`MAX_TRACKED_FLAGS`](crate::MAX_TRACKED_FLAGS) flags (past it the state
+/// is forgotten and rebuilt, so a change in that window is missed, never invented) and
+/// [`MAX_TRACKED_VARIANTS`](crate::MAX_TRACKED_VARIANTS) variants per flag (past it new
+/// variants are not reported).
 #[derive(Debug)]
 pub struct ChangeTrackingSink {
     detector: ChangeDetector,

@@ -27,7 +27,9 @@ pub const EXPERIMENT_OPERATION: &str = "experiments.IsEnabled";
 #[non_exhaustive]
 pub enum ExperimentSpanVolume {
     /// Once per flag per trace (the default): enough for Datadog to know which services evaluate
-    /// which flag, without a span per evaluation in loops.
+    /// which flag, without a span per evaluation in loops. The sink remembers the flags of
+    /// recent traces in a fixed table of 16 384 (flag, trace) pairs (128 KiB); once it is full,
+    /// a flag may get a second span in a trace, never none.
     #[default]
     OncePerFlagPerTrace,
     /// Every evaluation.

@@ -46,15 +46,27 @@ mod span_tag_key;
 mod span_tags;
 mod tag_text;
 
-pub use change_detector::{ChangeDetector, MAX_TRACKED_FLAGS, MAX_TRACKED_VARIANTS};
-pub use change_event_body::{
-    ChangeOrigin, MAX_EVENT_AGE, MAX_EVENT_SKEW, change_event_body, change_event_body_at, limits,
-};
+pub use change_detector::{MAX_TRACKED_FLAGS, MAX_TRACKED_VARIANTS};
+pub use change_event_body::{ChangeOrigin, MAX_EVENT_AGE, MAX_EVENT_SKEW, limits};
 pub use change_events::{ApiKey, ChangeEventStats, ChangeEvents, ChangeEventsConfig, NotQueued};
 pub use change_tracking::ChangeTrackingSink;
 pub use enrichment_metric::{ENRICHMENT_METRIC, EnrichmentMetricSink};
 pub use experiment_span::{EXPERIMENT_OPERATION, ExperimentSpanSink, ExperimentSpanVolume};
 pub use flag_change::{AuthorType, FlagChange};
-pub use seen_once::MAX_REMEMBERED;
-pub use span_tags::{RECENT_TAGS, SPAN_TAG_PREFIX, SpanTagsSink};
-pub use tag_text::{MAX_TAG_LEN, tag_name_part, tag_value};
+pub use span_tags::{SPAN_TAG_PREFIX, SpanTagsSink};
+pub use tag_text::MAX_TAG_LEN;
+
+/// What the sibling crates of this family (the flag-change relay) and its tests, benches and
+/// fuzz targets share with this crate: the change-event body at a given time, the tag text
+/// rules on their own, the change detector the tracking sink uses, the size of the tag memory.
+///
+/// **Not part of the public API**: it carries no semver promise and may change in any
+/// release. Applications use the items at the crate root.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::change_detector::ChangeDetector;
+    pub use crate::change_event_body::{change_event_body, change_event_body_at};
+    pub use crate::seen_once::MAX_REMEMBERED;
+    pub use crate::span_tags::RECENT_TAGS;
+    pub use crate::tag_text::{tag_name_part, tag_value};
+}

@@ -104,6 +104,13 @@ mod tests {
     }
 
     #[test]
+    fn the_size_the_docs_state() {
+        // SpanTagsSink and ExperimentSpanVolume state it in prose: 16 384 items, 128 KiB.
+        assert_eq!(MAX_REMEMBERED, 16_384);
+        assert_eq!(size_of::<SeenOnce>(), 128 * 1024);
+    }
+
+    #[test]
     fn once_then_bounded() {
         let seen = Box::new(SeenOnce::new());
         assert!(seen.first(1));

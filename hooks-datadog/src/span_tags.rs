@@ -25,14 +25,17 @@ pub const SPAN_TAG_PREFIX: &str = "feature_flags.";
 ///
 /// Datadog's Rust tracer (`datadog-opentelemetry`) is an OpenTelemetry layer, so the active span
 /// is the OpenTelemetry context's span; `tracing` users reach it through `tracing-opentelemetry`.
-/// Names and values follow Datadog's tag limits ([`tag_name_part`],
-/// [`tag_value`](crate::tag_value)).
+/// Names follow Datadog's tag rules: letters (any script), digits and `_ - : . /` are kept,
+/// anything else in the key becomes `_`. Values: booleans and numbers as written in JSON,
+/// strings as themselves, arrays and structs as their JSON. Key and value are each cut to
+/// [`MAX_TAG_LEN`](crate::MAX_TAG_LEN) characters.
 ///
 /// A tag just set on the span with the same value is not set again: OpenTelemetry's SDK appends
 /// every `set_attribute`, so a flag evaluated in a loop would otherwise fill the span's attribute
 /// limit (128) with copies, and the SDK would drop the application's own attributes after it.
-/// The last tags set are remembered in a fixed lock-free table of [`RECENT_TAGS`] slots, so a
-/// repeat costs a hash and four loads, and memory never grows.
+/// The tags set recently, on every span, are remembered in one fixed lock-free table of 16 384
+/// slots (128 KiB), so a repeat costs a hash and four loads, and memory never grows; once it
+/// is full, an older tag may be set a second time, never skipped.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SpanTagsSink;
 
@@ -43,8 +46,7 @@ impl SpanTagsSink {
     }
 }
 
-/// Tags remembered as set (see [`MAX_REMEMBERED`](crate::MAX_REMEMBERED)): a repeat within
-/// them is not set again.
+/// Tags remembered as set ([`MAX_REMEMBERED`]): a repeat within them is not set again.
 pub const RECENT_TAGS: usize = MAX_REMEMBERED;
 
 /// The tags set recently, by hash, shared by all threads: a task that moves between threads

@@ -12,7 +12,7 @@ pub const MAX_TAG_LEN: usize = 200;
 /// anything else becomes `_`, and the name is cut to [`MAX_TAG_LEN`] characters.
 ///
 /// ```
-/// use openfeature_hooks_datadog::tag_name_part;
+/// use openfeature_hooks_datadog::__private::tag_name_part;
 ///
 /// assert_eq!(tag_name_part("checkout.v2"), "checkout.v2");
 /// assert_eq!(tag_name_part("new checkout!"), "new_checkout_");

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use openfeature_hooks_core::__private::Rfc3339;
-use openfeature_hooks_datadog::{ChangeEvents, FlagChange, NotQueued, change_event_body_at};
+use openfeature_hooks_datadog::__private::change_event_body_at;
+use openfeature_hooks_datadog::{ChangeEvents, FlagChange, NotQueued};
 use serde_json::{Map, Value, json};
 
 use crate::change_memory::{Accepted, ChangeMemory, Remembered};

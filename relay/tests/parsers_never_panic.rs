@@ -1,7 +1,8 @@
 //! Property tests: the parsers give a defined result (a delivery or a reason) for any JSON and
 //! any bytes, and whatever they accept maps to a change event within the Events API limits.
 
-use openfeature_hooks_datadog::{ChangeOrigin, change_event_body, limits};
+use openfeature_hooks_datadog::__private::change_event_body;
+use openfeature_hooks_datadog::{ChangeOrigin, limits};
 use openfeature_hooks_relay::__private::{
     Delivery, MAX_SENTRY_TEXT, ParseError, parse_flipt, parse_go_feature_flag, parse_growthbook,
     parse_launchdarkly, parse_unleash, sentry_text, valid_hmac_signature, valid_shared_secret,
