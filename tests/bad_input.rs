@@ -11,9 +11,8 @@ use open_feature::{
 };
 use openfeature_hooks::datadog::__private::{tag_name_part, tag_value};
 use openfeature_hooks::datadog::{MAX_TAG_LEN, SpanTagsSink};
-use openfeature_hooks::otel::{
-    LogEventSink, MetricsSink, SpanEventSink, attribute_value, log_value,
-};
+use openfeature_hooks::otel::__private::{attribute_value, log_value};
+use openfeature_hooks::otel::{LogEventSink, MetricsSink, SpanEventSink};
 use openfeature_hooks::sentry::{MAX_FLAG_NAME_LEN, SentrySink, sentry_flag_name};
 use openfeature_hooks::{ContextIdPolicy, JsonLinesSink, JsonValue, TelemetryHook};
 use openfeature_hooks_core::__private::MAX_CUSTOM_REASON_LEN;

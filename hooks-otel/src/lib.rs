@@ -1,8 +1,8 @@
-//! OpenFeature flag evaluations as OpenTelemetry signals, for
+//! OpenFeature flag evaluations as OpenTelemetry signals: the OpenTelemetry sinks of
 //! [`openfeature-hooks`](https://docs.rs/openfeature-hooks).
 //!
 //! Each signal is a sink of the one [`TelemetryHook`](openfeature_hooks_core::TelemetryHook);
-//! add the ones you want, and the evaluation is normalised once for all of them:
+//! add the ones you want, and each evaluation is normalised once for all of them:
 //!
 //! | sink | signal |
 //! | --- | --- |
@@ -14,45 +14,82 @@
 //! ```
 //! use open_feature::OpenFeature;
 //! use openfeature_hooks_core::TelemetryHook;
+//! use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 //! use openfeature_hooks_otel::{AttributeNaming, LogEventSink, MetricsSink, SpanEventSink};
 //! use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
 //! use opentelemetry_sdk::metrics::SdkMeterProvider;
-//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
+//! // The application's providers: an OTLP exporter in production, memory here.
 //! let exporter = InMemoryLogExporter::default();
 //! let logs = SdkLoggerProvider::builder().with_simple_exporter(exporter.clone()).build();
 //! let meters = SdkMeterProvider::builder().build();
 //!
-//! let events = LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current);
 //! let hook = TelemetryHook::builder()
-//!     .sink(events.clone())
+//!     .sink(LogEventSink::from_provider(&logs).with_naming(AttributeNaming::Current))
 //!     .sink(SpanEventSink::new())
 //!     .sink(MetricsSink::from_provider(&meters))
 //!     .build();
+//! // Kept until the end of `main`: its drop emits what the hook's queues still hold.
+//! let guard = hook.shutdown_guard();
 //!
 //! let mut api = OpenFeature::default();
-//! # api.set_provider(FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true).variant("on"))).await;
+//! let flags = InMemoryProvider::new("in-memory")
+//!     .with_flag("new-checkout", InMemoryFlag::new(true).variant("on"));
+//! api.set_provider(flags).await;
 //! api.add_hook(hook).await;
 //! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
 //! assert_eq!(enabled, Ok(true));
 //!
-//! // Log events are built and emitted on a background thread: wait for them.
-//! assert!(events.flush(std::time::Duration::from_secs(5)).is_complete());
+//! // Shutdown order: the hook's guard first, then the providers.
+//! drop(guard);
 //! let events = exporter.get_emitted_logs().unwrap_or_default();
 //! assert_eq!(events[0].record.event_name(), Some("feature_flag.evaluation"));
+//! let _ = meters.shutdown();
+//! let _ = logs.shutdown();
 //! # }
 //! ```
 //!
-//! # Attribute names
+//! # Options
 //!
-//! See [`AttributeNaming`] for today's names, the older revision's and how to write both while
-//! dashboards migrate, and [`ResultValue`] for when the value is written as
-//! `feature_flag.result.value` (by default only when there is no variant, as semantic
-//! conventions 1.44 ask). Values are typed on log events (maps and lists for structs and arrays,
-//! nested at most [`MAX_VALUE_DEPTH`](openfeature_hooks_core::__private::MAX_VALUE_DEPTH) deep) and JSON
-//! text on spans and span events, whose attributes cannot hold maps.
+//! Every sink speaks the same vocabulary: `new(…)` from what OpenTelemetry's own starters
+//! return (a logger, a tracer, a meter; nothing for [`SpanEventSink`], which writes to the
+//! active span), or `from_provider(&provider)` for a logger, tracer or meter whose
+//! instrumentation scope is this crate; then `with_…` options.
+//!
+//! - `.with_naming(`[`AttributeNaming`]`)`, on every sink: today's attribute names, the older
+//!   revision's, or both while dashboards migrate.
+//! - `.with_result_value(`[`ResultValue`]`)`, on the sinks that write values (log events, span
+//!   events, spans): when the value is the attribute `feature_flag.result.value`; by default
+//!   only when there is no variant, as semantic conventions 1.44 ask.
+//! - `.with_queue_capacity(n)`, on the sinks with a background queue ([`LogEventSink`],
+//!   [`MetricsSink`]'s durations), and `.stats()` for their own counters; `.flush(timeout)`
+//!   before reading an exporter.
+//!
+//! Values are typed on log events (maps and lists for structs and arrays, nested at most 32
+//! deep) and JSON text on spans and span events, whose attributes cannot hold maps. Metrics
+//! carry no values, messages or context ids.
+//!
+//! # Names and limits
+//!
+//! What queries, processors and views match on: [`EVENT_NAME`] (every event and span),
+//! [`LOG_TARGET`] (the target log events are asked under), [`SAMPLE_RATE`] (on records kept by
+//! a `SampledSink`), and the metric names in [`instrument`]. The metrics keep at most
+//! [`MAX_SERIES`] series per table and [`MAX_DISTINCT_CONTEXT_SERIES`] distinct-context series,
+//! then share an overflow series (`otel.metric.overflow = true`); the duration histogram's
+//! buckets are [`DURATION_BOUNDARIES`]. A background queue holds at most
+//! [`DEFAULT_QUEUE_CAPACITY`](openfeature_hooks_core::DEFAULT_QUEUE_CAPACITY) items per
+//! evaluating thread unless set otherwise; past that it drops them and counts them in `stats()`.
+//!
+//! # Shutdown
+//!
+//! Log events and durations wait in bounded queues on their way out. Drop the hook's
+//! [`ShutdownGuard`](openfeature_hooks_core::ShutdownGuard) (or call its `shutdown`) before the
+//! providers shut down: what is still queued is then emitted, not lost. Events that reach a
+//! shut-down logger provider are counted as lost by a [`LogEventSink`] made
+//! [`from_provider`](LogEventSink::from_provider) ([`LogEventSink::stats`], and the hook's
+//! `HookStats::lost`).
 //!
 //! # Crate feature flags
 //!
@@ -79,5 +116,14 @@ pub use distinct_contexts::MAX_DISTINCT_CONTEXT_SERIES;
 pub use evaluation_span::EvaluationSpanSink;
 pub use log_event::{LOG_TARGET, LogEventSink};
 pub use metrics::{DURATION_BOUNDARIES, MAX_SERIES, MetricsSink, instrument};
-pub use otel_value::{attribute_value, log_value};
 pub use span_event::SpanEventSink;
+
+/// What the tests, benches and fuzz targets of this family reach for: the conversions of flag
+/// values to OpenTelemetry values that the sinks use.
+///
+/// **Not part of the public API**: it carries no semver promise and may change in any
+/// release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::otel_value::{attribute_value, log_value};
+}
