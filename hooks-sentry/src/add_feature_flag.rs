@@ -3,9 +3,9 @@
 use open_feature::Value;
 
 use crate::flag_buffer::DEFAULT_CAPACITY;
+use crate::flag_name::sentry_flag_name;
 use crate::flag_value::any_result;
 use crate::hub_flags::record_flag;
-use crate::sentry_flag_name;
 
 /// Records a flag evaluation that did not come through OpenFeature, in the current hub's buffer
 /// and on its active span, exactly as [`SentrySink`](crate::SentrySink) records one.

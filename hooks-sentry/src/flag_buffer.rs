@@ -27,7 +27,7 @@ struct Slot {
 /// - reading never reorders.
 ///
 /// ```
-/// use openfeature_hooks_sentry::FlagBuffer;
+/// use openfeature_hooks_sentry::__private::FlagBuffer;
 ///
 /// let mut buffer = FlagBuffer::new(3);
 /// for flag in ["a", "b", "c", "d"] {

@@ -14,7 +14,7 @@ pub const MAX_FLAG_NAME_LEN: usize = 200;
 /// - an empty key gives `None`: nothing is recorded.
 ///
 /// ```
-/// use openfeature_hooks_sentry::sentry_flag_name;
+/// use openfeature_hooks_sentry::__private::sentry_flag_name;
 ///
 /// assert_eq!(sentry_flag_name("checkout.v2").as_deref(), Some("checkout.v2"));
 /// assert_eq!(sentry_flag_name("new checkout/ü").as_deref(), Some("new_checkout__"));

@@ -89,8 +89,10 @@ impl TransportFactory for FlagsContextTransportFactory {
 /// The options with the flags context completed and sent as Sentry reads it: use it on the
 /// options given to `sentry::init`.
 ///
-/// - The transport is wrapped in a [`FlagsContextTransport`]. The transport the options name is
-///   kept (Sentry's default transport when none is named, as `sentry::init` would choose).
+/// - The transport is wrapped in a step that writes each error event's flags context without
+///   `type` (see the crate docs), then hands every envelope on unchanged otherwise. The
+///   transport the options name is kept (Sentry's default transport when none is named, as
+///   `sentry::init` would choose).
 /// - A `before_send` step adds to each error event the flags its trace's finished nested spans
 ///   recorded in hubs of their own (as Sentry's span layer makes; see
 ///   [`MAX_TRACES_KEPT`](crate::MAX_TRACES_KEPT)) that the event does not carry yet. It runs

@@ -49,7 +49,7 @@ use openfeature_hooks_core::__private::{FastBuildHasher, fibonacci_index};
 use sentry::protocol::{Context, Event, Map, Value};
 use sentry::{Client, Hub, TracesSamplingStrategy, TransactionOrSpan};
 
-use crate::FlagBuffer;
+use crate::flag_buffer::FlagBuffer;
 use crate::trace_flags;
 
 /// The name of the context Sentry reads flags from.

@@ -30,25 +30,27 @@
 //!
 //! | where | what | rules |
 //! | --- | --- | --- |
-//! | error events, `contexts.flags` | `{"values": [{"flag", "result"}, …]}`, oldest first | the 100 most recent unique evaluations of the hub ([`FlagBuffer`]), after those its trace's finished nested spans recorded (with [`with_flags_context`]); not on transactions |
-//! | the active span or transaction | `flag.evaluation.<key>` | at most 10 per span; a key already present is updated; the root transaction included; not on the spans of an unsampled trace |
+//! | error events, `contexts.flags` | `{"values": [{"flag", "result"}, …]}`, oldest first | the hub's [`DEFAULT_CAPACITY`] (100) most recent unique evaluations ([`SentrySink::with_capacity`]), after those its trace's finished nested spans recorded (with [`with_flags_context`]); not on transactions |
+//! | the active span or transaction | `flag.evaluation.<key>` | at most [`MAX_FLAGS_PER_SPAN`] (10) per span; a key already present is updated; the root transaction included; not on the spans of an unsampled trace |
 //!
-//! Isolation is per hub (a request's hub with sentry-tower, a bound hub in async code): see the
-//! `hub_flags` module for how, and for the one difference from Python's copy at fork. A nested
+//! Isolation is per hub (a request's hub with sentry-tower, a bound hub in async code): a hub
+//! made from another shows its parent's flags, overridden and extended by its own, and, unlike
+//! Python's copy at fork, sees the parent's later evaluations too; what it records never shows
+//! up on its parent's or a sibling's errors, but for one case. A nested
 //! span's hub (its active span a child span) leaves its flags to the span's trace when it is
 //! dropped, and [`with_flags_context`] adds them to the trace's later errors: Sentry's `tracing`
 //! span layer enters every span in a hub of its own and drops it on exit, so this is how a
 //! nested span's flags reach an error reported after it returns (bounds: [`MAX_TRACES_KEPT`]).
 //! Values are booleans unless [`RecordedValues::Scalars`] is chosen; flag names Sentry would
-//! reject are rewritten ([`sentry_flag_name`]); a failed evaluation removes the flag (the Rust
+//! reject are rewritten (at most [`MAX_FLAG_NAME_LEN`] characters, see [`SentrySink`]); a failed evaluation removes the flag (the Rust
 //! SDK does not know the caller's fallback). [`add_feature_flag`] records flags that do not
 //! come through OpenFeature.
 //!
 //! # The wire format
 //!
 //! sentry-rust writes generic contexts with `"type": "unknown"`, which Sentry does not read as
-//! flags. [`with_flags_context`] wraps the client's transport in a [`FlagsContextTransport`] that
-//! writes the flags context as the Python and JavaScript SDKs do. Without it, flags still reach
+//! flags. [`with_flags_context`] wraps the client's transport in a step that writes the flags
+//! context as the Python and JavaScript SDKs do (without `type`). Without it, flags still reach
 //! Sentry, as an unknown context.
 //!
 //! # Crate feature flags
@@ -69,13 +71,24 @@ mod span_flags;
 mod trace_flags;
 
 pub use add_feature_flag::add_feature_flag;
-pub use flag_buffer::{DEFAULT_CAPACITY, FlagBuffer};
-pub use flag_name::{MAX_FLAG_NAME_LEN, sentry_flag_name};
+pub use flag_buffer::DEFAULT_CAPACITY;
+pub use flag_name::MAX_FLAG_NAME_LEN;
 pub use flag_value::{MAX_RESULT_LEN, RecordedValues};
-pub use flags_transport::{
-    FlagsContextTransport, FlagsContextTransportFactory, with_flags_context,
-};
+pub use flags_transport::with_flags_context;
 pub use hub_flags::FLAGS_CONTEXT;
 pub use sentry_sink::SentrySink;
 pub use span_flags::{MAX_FLAGS_PER_SPAN, SPAN_ATTRIBUTE_PREFIX};
 pub use trace_flags::{MAX_TRACE_FLAGS_KEPT, MAX_TRACES_KEPT};
+
+/// What this crate's tests, benches and fuzz targets reach below the documented API: the
+/// per-hub flag buffer on its own, the flag-name rule on its own, and the transport step
+/// [`with_flags_context`] installs.
+///
+/// **Not part of the public API**: it carries no semver promise and may change in any
+/// release. Applications use the items at the crate root.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::flag_buffer::FlagBuffer;
+    pub use crate::flag_name::sentry_flag_name;
+    pub use crate::flags_transport::{FlagsContextTransport, FlagsContextTransportFactory};
+}

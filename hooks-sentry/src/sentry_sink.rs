@@ -2,26 +2,33 @@
 
 use openfeature_hooks_core::{EvaluationRecord, EvaluationSink};
 
+use crate::RecordedValues;
 use crate::flag_buffer::DEFAULT_CAPACITY;
+use crate::flag_name::sentry_flag_name;
 use crate::hub_flags::{record_flag, with_current_hub_flags};
-use crate::{RecordedValues, sentry_flag_name};
 
 /// Records flag evaluations for Sentry, in the current hub:
 ///
-/// - the hub's buffer of the [`DEFAULT_CAPACITY`] most recent unique evaluations, attached to
-///   error events as `contexts.flags` (see [`FlagsContextTransport`](crate::FlagsContextTransport)
-///   for the wire format);
-/// - `flag.evaluation.<key>` on the active span or transaction, at most 10 per span, when the
-///   client sends spans: with tracing disabled (Sentry's default: neither `traces_sample_rate`
-///   nor `traces_sampler` set) every span is dropped unsent, so the active span is not looked
-///   up at all, which saves this sink about half its cost. Whether a hub's client sends spans
-///   is read when the hub records its first flag. A child span of a trace that was not
-///   sampled is found but left alone: it is discarded unsent when it ends.
+/// - the hub's buffer of its [`DEFAULT_CAPACITY`] most recent unique evaluations, attached to
+///   error events as `contexts.flags`, oldest first, with the rules of Sentry's Python and
+///   JavaScript SDKs: a flag evaluated again moves to the end with its new value, and a new
+///   flag in a full buffer pushes out the oldest
+///   ([`with_flags_context`](crate::with_flags_context) sends it as Sentry reads it);
+/// - `flag.evaluation.<key>` on the active span or transaction, at most
+///   [`MAX_FLAGS_PER_SPAN`](crate::MAX_FLAGS_PER_SPAN) per span, when the client sends spans:
+///   with tracing disabled (Sentry's default: neither `traces_sample_rate` nor
+///   `traces_sampler` set) every span is dropped unsent, so the active span is not looked up
+///   at all, which saves this sink about half its cost. Whether a hub's client sends spans is
+///   read when the hub records its first flag. A child span of a trace that was not sampled is
+///   found but left alone: it is discarded unsent when it ends.
 ///
-/// Values: booleans by default ([`RecordedValues`]). Flag keys Sentry would reject are rewritten
-/// by [`sentry_flag_name`]. A failed evaluation removes the flag from the hub's buffer and sets
-/// nothing on the span: the Rust SDK does not know the fallback the caller then used, and the
-/// flag's previous value would be wrong.
+/// Values: booleans by default ([`RecordedValues`]). Flag names are what Sentry keeps: at most
+/// [`MAX_FLAG_NAME_LEN`](crate::MAX_FLAG_NAME_LEN) characters of `a-z A-Z 0-9 _ . : -` (Sentry
+/// drops any other name). A key with any other character has it replaced by `_`, and a longer
+/// one is cut, so the flag is still recorded (two keys that differ only there then share a
+/// name); an empty key records nothing. A failed evaluation removes the flag from the hub's
+/// buffer and sets nothing on the span: the Rust SDK does not know the fallback the caller then
+/// used, and the flag's previous value would be wrong.
 ///
 /// Nothing is recorded when no Sentry client is bound to the current hub.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +54,8 @@ impl SentrySink {
         Self::default()
     }
 
-    /// How many flags each hub keeps (default 100). Applies to hubs this sink records in first.
+    /// How many flags each hub keeps (default [`DEFAULT_CAPACITY`], 100). Applies to hubs this
+    /// sink records in first.
     #[must_use]
     pub fn with_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;

@@ -51,7 +51,7 @@ use openfeature_hooks_core::__private::{FastBuildHasher, fibonacci_index};
 use sentry::protocol::{Context, Event, TraceId, Value};
 use sentry::{TransactionContext, TransactionOrSpan};
 
-use crate::FlagBuffer;
+use crate::flag_buffer::FlagBuffer;
 use crate::hub_flags::{flag_entry, flag_of_entry, flags_context_values};
 
 /// Traces whose flags are kept at most.
