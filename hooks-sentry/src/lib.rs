@@ -1,30 +1,48 @@
-//! OpenFeature flag evaluations in Sentry, for
-//! [`openfeature-hooks`](https://docs.rs/openfeature-hooks), following Sentry's feature flag SDK
-//! spec: error events carry the hub's most recent evaluations as `contexts.flags`, and the
-//! active span carries `flag.evaluation.<key>` attributes.
+//! The Sentry sink of [`openfeature-hooks`](https://docs.rs/openfeature-hooks): OpenFeature flag
+//! evaluations in Sentry, following Sentry's feature flag SDK spec. Error events carry the
+//! hub's most recent evaluations as `contexts.flags`, and the active span carries
+//! `flag.evaluation.<key>` attributes.
 //!
 //! ```
 //! use open_feature::OpenFeature;
 //! use openfeature_hooks_core::TelemetryHook;
+//! use openfeature_hooks_in_memory::{InMemoryFlag, InMemoryProvider};
 //! use openfeature_hooks_sentry::{SentrySink, with_flags_context};
-//! # use openfeature_hooks_testkit::{FixtureFlag, FixtureProvider};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! // 1. Sentry, with the flags context sent as Sentry reads it.
-//! let _guard = sentry::init(with_flags_context(sentry::ClientOptions::new()));
+//! // 1. Sentry (its DSN from SENTRY_DSN), with the flags context sent as Sentry reads it.
+//! let sentry = sentry::init(with_flags_context(sentry::ClientOptions::new()));
 //!
-//! // 2. The hook, with the Sentry sink.
+//! // 2. The hook, with the Sentry sink. This sink has no queue; the hook's guard still goes
+//! //    first, so the order holds when queued sinks join it.
 //! let hook = TelemetryHook::builder().sink(SentrySink::new()).build();
+//! let guard = hook.shutdown_guard();
 //! let mut api = OpenFeature::default();
-//! # api.set_provider(FixtureProvider::new("fixture").with_flag("new-checkout", FixtureFlag::new(true))).await;
+//! let flags = InMemoryProvider::new("in-memory")
+//!     .with_flag("new-checkout", InMemoryFlag::new(true).variant("on"));
+//! api.set_provider(flags).await;
 //! api.add_hook(hook).await;
 //!
-//! // 3. Evaluations are now on every error captured in this hub.
+//! // 3. Evaluations are now on every error captured in this hub, and on its active span.
 //! let enabled = api.create_client().get_bool_value("new-checkout", None, None).await;
 //! assert_eq!(enabled, Ok(true));
+//! sentry::capture_message("checkout failed", sentry::Level::Error);
+//! // contexts.flags: {"values": [{"flag": "new-checkout", "result": true}]}
+//!
+//! // Shutdown order: the hook's guard first, then Sentry's (which flushes its transport).
+//! drop(guard);
+//! drop(sentry);
 //! # }
 //! ```
+//!
+//! # Options
+//!
+//! [`SentrySink::new`]`()` takes Sentry's defaults; `.with_capacity(n)` sets the flags each
+//! hub keeps ([`DEFAULT_CAPACITY`]), `.with_values(`[`RecordedValues`]`)` records numbers and
+//! strings too, and `.with_spans(false)` leaves spans alone (the cheapest setting). Install
+//! [`with_flags_context`] on the options given to `sentry::init`. [`add_feature_flag`]`(key,
+//! value)` records a flag that does not come through OpenFeature, as the sink would.
 //!
 //! # What goes where
 //!
@@ -36,15 +54,22 @@
 //! Isolation is per hub (a request's hub with sentry-tower, a bound hub in async code): a hub
 //! made from another shows its parent's flags, overridden and extended by its own, and, unlike
 //! Python's copy at fork, sees the parent's later evaluations too; what it records never shows
-//! up on its parent's or a sibling's errors, but for one case. A nested
-//! span's hub (its active span a child span) leaves its flags to the span's trace when it is
-//! dropped, and [`with_flags_context`] adds them to the trace's later errors: Sentry's `tracing`
-//! span layer enters every span in a hub of its own and drops it on exit, so this is how a
-//! nested span's flags reach an error reported after it returns (bounds: [`MAX_TRACES_KEPT`]).
-//! Values are booleans unless [`RecordedValues::Scalars`] is chosen; flag names Sentry would
-//! reject are rewritten (at most [`MAX_FLAG_NAME_LEN`] characters, see [`SentrySink`]); a failed evaluation removes the flag (the Rust
-//! SDK does not know the caller's fallback). [`add_feature_flag`] records flags that do not
-//! come through OpenFeature.
+//! up on its parent's or a sibling's errors, but for one case. A nested span's hub (its active
+//! span a child span) leaves its flags to the span's trace when it is dropped, and
+//! [`with_flags_context`] adds them to the trace's later errors: Sentry's `tracing` span layer
+//! enters every span in a hub of its own and drops it on exit, so this is how a nested span's
+//! flags reach an error reported after it returns. Values are booleans unless
+//! [`RecordedValues::Scalars`] is chosen; flag names Sentry would reject are rewritten (see
+//! [`SentrySink`]); a failed evaluation removes the flag (the Rust SDK does not know the
+//! caller's fallback).
+//!
+//! # Names and limits
+//!
+//! Where the flags go: the [`FLAGS_CONTEXT`] context and [`SPAN_ATTRIBUTE_PREFIX`] attributes.
+//! Flag names are cut to [`MAX_FLAG_NAME_LEN`] characters and results, as JSON, to
+//! [`MAX_RESULT_LEN`]; a span carries at most [`MAX_FLAGS_PER_SPAN`] flags; the flags of nested
+//! spans are kept for [`MAX_TRACES_KEPT`] traces and [`MAX_TRACE_FLAGS_KEPT`] flags in all, the
+//! oldest traces forgotten first.
 //!
 //! # The wire format
 //!
