@@ -142,7 +142,8 @@ fn one_capture_and_one_send_per_evaluation_for_every_queued_sink() {
     // One item per evaluation on the hook's queue, not one per sink.
     let queue = hook.stats().queue;
     assert_eq!((queue.queued, queue.handled, queue.dropped), (50, 50, 0));
-    // The sinks report the queue they are on.
+    // Each sink reports the queue it is on, and its own handled count: both took every
+    // evaluation here.
     assert_eq!(events.stats(), queue);
     assert_eq!(spans.stats(), queue);
     // Each sink still got every evaluation, with the evaluation's trace context.

@@ -8,12 +8,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use open_feature::{EvaluationError, EvaluationErrorCode, EvaluationReason, StructValue, Value};
-use openfeature_hooks::datadog::{
-    ChangeOrigin, FlagChange, MAX_TAG_LEN, change_event_body, tag_name_part, tag_value,
-};
-use openfeature_hooks::otel::{attribute_value, log_value};
-use openfeature_hooks::sentry::{MAX_FLAG_NAME_LEN, sentry_flag_name};
-use openfeature_hooks::{EvaluationFailure, JsonValue, MAX_CUSTOM_REASON_LEN, ReasonTable};
+use openfeature_hooks::datadog::__private::{change_event_body, tag_name_part, tag_value};
+use openfeature_hooks::datadog::{ChangeOrigin, FlagChange, MAX_TAG_LEN};
+use openfeature_hooks::otel::__private::{attribute_value, log_value};
+use openfeature_hooks::sentry::MAX_FLAG_NAME_LEN;
+use openfeature_hooks::sentry::__private::sentry_flag_name;
+use openfeature_hooks::{EvaluationFailure, JsonValue, ReasonTable};
+use openfeature_hooks_core::__private::MAX_CUSTOM_REASON_LEN;
 
 /// A value decoded from bytes: a small stack machine, so nesting and sizes are the fuzzer's.
 fn value_from(bytes: &[u8]) -> Value {
