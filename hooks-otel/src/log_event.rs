@@ -27,6 +27,9 @@ type EventMutator<R> = dyn Fn(&mut R, &EvaluationRecord<'_>) + Send + Sync;
 /// Whether a logger made now by the sink's provider would take the event.
 type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 
+/// Exports what the sink's provider holds (its `force_flush`).
+type ProviderFlush = dyn Fn() + Send + Sync;
+
 /// Emits one `feature_flag.evaluation` log event per evaluation through an OpenTelemetry
 /// `Logger`.
 ///
@@ -48,9 +51,9 @@ type FreshLoggerEnabled = dyn Fn() -> bool + Send + Sync;
 /// it has a queue and thread of its own (`openfeature-log-events`). When the queue is full the
 /// evaluation is dropped and counted ([`LogEventSink::stats`]); size the queue with
 /// [`LogEventSink::with_queue_capacity`] for bursts. [`LogEventSink::flush`] waits (bounded)
-/// until everything queued before it is emitted: call it (or the hook's
-/// [`flush`](openfeature_hooks_core::TelemetryHook::flush)), then the provider's
-/// `force_flush`, before reading an exporter. Dropping the last clone of a hook emits what its
+/// until everything queued before it is emitted and, for a sink made from the SDK's provider,
+/// exported: call it (or the hook's [`flush`](openfeature_hooks_core::TelemetryHook::flush))
+/// before reading an exporter. Dropping the last clone of a hook emits what its
 /// queue holds and stops its thread (the sink does not keep a dropped hook's queue), and
 /// dropping the sink's last clone does the same for its own queue, each waiting at most two
 /// seconds.
@@ -133,6 +136,16 @@ impl<L: Logger> LogEventSink<L> {
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
         let sink = Self::new(provider.logger_with_scope(scope.clone()));
+        // The SDK's provider can be asked to export what its processors hold; the API's
+        // trait has no such call.
+        let flush = (provider as &dyn std::any::Any)
+            .downcast_ref::<opentelemetry_sdk::logs::SdkLoggerProvider>()
+            .map(|sdk| {
+                let sdk = sdk.clone();
+                Arc::new(move || {
+                    let _ = sdk.force_flush();
+                }) as Arc<ProviderFlush>
+            });
         let provider = provider.clone();
         let fresh: Arc<FreshLoggerEnabled> = Arc::new(move || {
             provider.logger_with_scope(scope.clone()).event_enabled(
@@ -144,6 +157,7 @@ impl<L: Logger> LogEventSink<L> {
         sink.remade(|emitter| {
             emitter.destination = Arc::new(Destination {
                 fresh: Some(fresh),
+                flush,
                 ..Destination::default()
             });
         })
@@ -215,8 +229,11 @@ impl<L: Logger> LogEventSink<L> {
     }
 
     /// Waits until every event queued before this call is emitted to the logger, at most
-    /// `timeout`, and says how many were left. Not for the evaluation path. The logger's
-    /// processor may still hold them: flush the provider too before reading an exporter.
+    /// `timeout`, and says how many were left. Not for the evaluation path. A sink made
+    /// [`from_provider`](Self::from_provider) with the SDK's `SdkLoggerProvider` then asks the
+    /// provider to export what its processors hold (its `force_flush`, within the same
+    /// timeout, on a thread of its own so that a hung exporter cannot hold the caller longer);
+    /// with any other logger, flush its provider yourself before reading an exporter.
     pub fn flush(&self, timeout: Duration) -> FlushOutcome {
         self.membership.flush(timeout)
     }
@@ -248,6 +265,8 @@ impl<L: Logger> LogEventSink<L> {
 struct Destination {
     /// A probe of the provider, for a sink made from one.
     fresh: Option<Arc<FreshLoggerEnabled>>,
+    /// The provider's export of what it holds, for a sink made from the SDK's provider.
+    flush: Option<Arc<ProviderFlush>>,
     /// Set for good once the provider is found shut down.
     gone: AtomicBool,
 }
@@ -284,6 +303,23 @@ impl Drop for Counted<'_> {
 }
 
 impl Destination {
+    /// Asks the provider to export what it holds and waits for it at most `timeout`: the
+    /// export runs on a thread of its own, so a hung exporter costs the caller the timeout,
+    /// never more (the thread then finishes, or stays parked, on its own). `false` on timeout.
+    fn flush_provider(&self, timeout: Duration) -> bool {
+        let Some(flush) = self.flush.clone() else {
+            return true;
+        };
+        let (done, finished) = std::sync::mpsc::sync_channel(1);
+        let started = std::thread::Builder::new()
+            .name("openfeature-provider-flush".to_owned())
+            .spawn(move || {
+                flush();
+                let _ = done.send(());
+            });
+        started.is_ok() && finished.recv_timeout(timeout).is_ok()
+    }
+
     /// Whether the provider behind `logger` is shut down: its fresh loggers take nothing while
     /// `logger` would take the event.
     fn is_gone(&self, logger: &impl Logger) -> bool {
@@ -369,6 +405,10 @@ where
             return;
         }
         self.logger.emit(log);
+    }
+
+    fn flush_destination(&self, timeout: Duration) -> bool {
+        self.destination.flush_provider(timeout)
     }
 
     fn lost(&self) -> u64 {

@@ -14,6 +14,7 @@ use open_feature::OpenFeature;
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_otel::{LogEventSink, MetricsSink};
 use openfeature_hooks_testkit::{CountingLogs, FixtureFlag, FixtureProvider, Gate};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -216,4 +217,106 @@ async fn a_hung_exporter_makes_shutdown_return_at_its_timeout_with_the_count_lef
     assert_eq!(outcome.left, 1_000, "{outcome:?}");
     gate.open();
     assert!(hook.flush(WAIT).is_complete());
+}
+
+/// A hook with log events on a batch processor that exports only when asked (its schedule is
+/// an hour, its batch larger than the test's events), and a client evaluating through it.
+async fn hook_on_idle_batch_processor(
+    processor: impl opentelemetry_sdk::logs::LogProcessor + 'static,
+) -> (TelemetryHook, open_feature::Client, SdkLoggerProvider) {
+    let logger_provider = SdkLoggerProvider::builder()
+        .with_log_processor(processor)
+        .build();
+    let hook = TelemetryHook::builder()
+        .sink(LogEventSink::from_provider(&logger_provider))
+        .build();
+    let mut api = OpenFeature::default();
+    api.set_provider(
+        FixtureProvider::new("fixture").with_flag("checkout", FixtureFlag::new(true).variant("on")),
+    )
+    .await;
+    let client = api.create_client().with_hook(hook.clone());
+    (hook, client, logger_provider)
+}
+
+fn idle_batch(exporter: &CountingLogs) -> BatchLogProcessor {
+    let batch = BatchConfigBuilder::default()
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_max_export_batch_size(512)
+        .build();
+    BatchLogProcessor::builder(exporter.clone())
+        .with_batch_config(batch)
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hooks_flush_also_exports_what_the_provider_holds() {
+    let exported = CountingLogs::default();
+    let (hook, client, logger_provider) = hook_on_idle_batch_processor(idle_batch(&exported)).await;
+    for _ in 0..100 {
+        assert_eq!(
+            client.get_bool_value("checkout", None, None).await,
+            Ok(true)
+        );
+    }
+    // No force_flush or shutdown of the provider by the test: the hook's one call is enough.
+    assert!(hook.flush(WAIT).is_complete());
+    assert_eq!(exported.exported(), 100);
+    assert!(logger_provider.shutdown().is_ok());
+}
+
+/// A log processor whose export on request hangs until its gate opens.
+#[derive(Debug)]
+struct HangingFlush {
+    gate: Gate,
+    inner: BatchLogProcessor,
+}
+
+impl opentelemetry_sdk::logs::LogProcessor for HangingFlush {
+    fn emit(
+        &self,
+        record: &mut opentelemetry_sdk::logs::SdkLogRecord,
+        scope: &opentelemetry::InstrumentationScope,
+    ) {
+        self.inner.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.gate.wait();
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_whose_export_hangs_makes_flush_return_at_its_timeout() {
+    let gate = Gate::default();
+    let exported = CountingLogs::default();
+    let processor = HangingFlush {
+        gate: gate.clone(),
+        inner: idle_batch(&exported),
+    };
+    let (hook, client, logger_provider) = hook_on_idle_batch_processor(processor).await;
+    for _ in 0..10 {
+        assert_eq!(
+            client.get_bool_value("checkout", None, None).await,
+            Ok(true)
+        );
+    }
+    let timeout = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let outcome = hook.flush(timeout);
+    let took = started.elapsed();
+    assert!(!outcome.is_complete(), "{outcome:?}");
+    assert!(
+        took >= timeout && took < timeout + Duration::from_secs(5),
+        "{took:?}"
+    );
+    gate.open();
+    assert!(hook.flush(WAIT).is_complete());
+    assert_eq!(exported.exported(), 10);
+    assert!(logger_provider.shutdown().is_ok());
 }

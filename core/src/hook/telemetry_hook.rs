@@ -150,8 +150,10 @@ impl TelemetryHook {
     /// [`flush`](EvaluationSink::flush), which covers a sink's own queue (JSON lines, the
     /// metrics sink's durations, change events) and queued sinks held inside wrappers
     /// ([`ExposureDedup`](crate::ExposureDedup), [`SampledSink`](crate::SampledSink), your
-    /// own). What the queues handed on may still sit in the backends' own exporters: shut down
-    /// (or flush) the OpenTelemetry providers after this call. Not for the evaluation path.
+    /// own). Queued sinks then ask, where they can, the provider they were made from to export
+    /// what it holds ([`QueuedSink::flush_destination`](crate::QueuedSink::flush_destination):
+    /// OpenTelemetry's logger provider); the rest may still sit in the backends' own exporters
+    /// until their providers shut down, after this call. Not for the evaluation path.
     pub fn flush(&self, timeout: Duration) -> FlushOutcome {
         let inner = &self.inner;
         let deadline = Instant::now() + timeout;

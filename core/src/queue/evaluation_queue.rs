@@ -151,11 +151,16 @@ impl EvaluationQueue {
         });
     }
 
-    /// Waits until every evaluation queued before this call is handled and the sinks are
-    /// [idle](QueuedSink::idle), at most `timeout`; `false` on timeout. Not for the evaluation
-    /// path.
+    /// Waits until every evaluation queued before this call is handled, the sinks are
+    /// [idle](QueuedSink::idle) and what they handed on is
+    /// [delivered where they can ask for it](QueuedSink::flush_destination), at most `timeout`
+    /// in all; `false` on timeout. Not for the evaluation path.
     pub fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         self.parts.worker.flush(timeout)
+            && self.parts.members.sinks.iter().all(|sink| {
+                sink.flush_destination(deadline.saturating_duration_since(Instant::now()))
+            })
     }
 
     /// The queue's counters; `panics` counts those of every sink's `accepts` and background

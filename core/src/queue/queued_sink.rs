@@ -38,6 +38,14 @@ pub trait QueuedSink: Send + Sync + 'static {
     /// anything buffered.
     fn idle(&self) {}
 
+    /// Once a flush has reached this half's queue: waits, at most `timeout`, until what this
+    /// half handed on is delivered where it can ask for it (the provider it was made from:
+    /// its processors export now), and says whether that finished in time. It must return by
+    /// its timeout even when the exporter hangs. Default: nothing to wait for.
+    fn flush_destination(&self, _timeout: std::time::Duration) -> bool {
+        true
+    }
+
     /// Evaluations this half [handled](Self::handle) but could not deliver, because its
     /// destination was gone or failed (count them in `handle`, and log the first): the queue
     /// moves them from `handled` to `lost` in its stats. Default: none.
