@@ -115,6 +115,23 @@
 //! Every `from_env` returns an [`std::io::Result`]: `NotFound` naming a required variable that
 //! is missing, `InvalidInput` naming one whose value is not usable.
 //!
+//! # What each sink sends, and its configuration
+//!
+//! | sink | what | configuration |
+//! | --- | --- | --- |
+//! | [`SpanTagsSink`] | `feature_flags.<key>` = variant (else value) on the active span | names and values cut to [`MAX_TAG_LEN`] characters |
+//! | [`ExperimentSpanSink`] | an `experiments.IsEnabled` child span with `experiment_id`, `experiment_value` | once per flag per trace, or [`ExperimentSpanVolume::Every`] |
+//! | [`EnrichmentMetricSink`] | `dd.dynamic_config.is_experiment_enabled:1\|g\|#experiment.id:<key>,service:<service>` | `DD_DOGSTATSD_URL`, else `DD_AGENT_HOST` + `DD_DOGSTATSD_PORT`; `DD_SERVICE` |
+//! | [`ChangeTrackingSink`] | Events API v2 change events when a flag's `version` changes or a new variant is served | `DD_API_KEY`, `DD_SITE`, `DD_SERVICE`, `DD_ENV` |
+//!
+//! Spans go through the OpenTelemetry API: use `datadog_opentelemetry::tracing().init()` as
+//! the tracer provider (`DD_TRACE_AGENT_URL`, `DD_SERVICE`, `DD_ENV`). Change events leave from
+//! a thread of their own: bounded queue (drops counted), 5 s timeout, 3 attempts with backoff
+//! on 5xx and 429, no retry on other 4xx, [`ChangeEvents::flush`] and
+//! [`ChangeEvents::shutdown`] bounded; the API key never appears in `Debug` or logs. The
+//! DogStatsD client's own queue (cadence's) cannot be waited for: it drains when the sink is
+//! dropped, but the hook's flush and guard cannot wait for it.
+//!
 //! # Names and limits
 //!
 //! What queries and monitors match on: [`SPAN_TAG_PREFIX`], [`EXPERIMENT_OPERATION`],

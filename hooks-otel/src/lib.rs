@@ -71,6 +71,43 @@
 //! deep) and JSON text on spans and span events, whose attributes cannot hold maps. Metrics
 //! carry no values, messages or context ids.
 //!
+//! # The sinks
+//!
+//! | sink | signal | notes |
+//! | --- | --- | --- |
+//! | [`LogEventSink`] | `feature_flag.evaluation` log event | skips cheaply when the logger says the event is disabled; carries the active span's trace context; `.with_event_mutator(f)` like the JavaScript hook's `eventMutator` |
+//! | [`SpanEventSink`] | event on the active span | nothing without a recording span |
+//! | [`EvaluationSpanSink`] | a `feature_flag.evaluation` span per evaluation | starts when `before` ran, child of the active span, error status on failure |
+//! | [`MetricsSink`] | `feature_flag.evaluation_active_count`, `_requests_total`, `_success_total`, `_error_total`, `feature_flag.evaluation.duration` (s) | low-cardinality attributes only; **one per meter provider**, clone it for other hooks |
+//!
+//! # What is recorded
+//!
+//! | record field | current names ([`AttributeNaming::Current`]) | older names ([`AttributeNaming::Legacy`]) |
+//! | --- | --- | --- |
+//! | flag key | `feature_flag.key` | same |
+//! | variant | `feature_flag.result.variant` | `feature_flag.variant` |
+//! | value | `feature_flag.result.value` (typed; JSON text on spans), only when there is no variant by default | log body `{"value": …}`, always |
+//! | reason | `feature_flag.result.reason` | `feature_flag.evaluation.reason` |
+//! | error type | `error.type` | same |
+//! | error message | `feature_flag.error.message` | `feature_flag.evaluation.error.message` |
+//! | provider | `feature_flag.provider.name` | `feature_flag.provider_name` |
+//! | context id | `feature_flag.context.id` | same |
+//! | set id, version | `feature_flag.set.id`, `feature_flag.version` | same |
+//!
+//! The value, on every signal (log event, span event, evaluation span), follows semantic
+//! conventions 1.44 by default: `feature_flag.result.value` is *conditionally required when
+//! there is no variant* and *opt-in when there is one*, so it is written only without a variant
+//! ([`ResultValue::WhenNoVariant`]): a variant already names what was served, and values can be
+//! large or personal. `.with_result_value(ResultValue::Always)` writes it every time (what the
+//! JavaScript hook does), [`ResultValue::Never`] never. The older naming keeps its own rule: its
+//! log body carries the value whenever there is one.
+//!
+//! Checked against semantic conventions 1.44 (a test compares every name with the
+//! `opentelemetry-semantic-conventions` crate's constants): the event name, every attribute
+//! name, the reason values and the error types are unchanged since 1.40; only the value
+//! attribute's requirement level changed, and is followed (a query that reads
+//! `feature_flag.result.value` on flags with variants needs `ResultValue::Always`).
+//!
 //! # Names and limits
 //!
 //! What queries, processors and views match on: [`EVENT_NAME`] (every event and span),

@@ -63,6 +63,40 @@
 //! [`SentrySink`]); a failed evaluation removes the flag (the Rust SDK does not know the
 //! caller's fallback).
 //!
+//! # With `tracing` (axum, tower-http's `TraceLayer`, `#[instrument]`)
+//!
+//! Sentry's span layer (`sentry::integrations::tracing::SpanLayer`) makes the entered
+//! `tracing` span the current Sentry span, so the sink puts `flag.evaluation.<key>` on it, and
+//! an error logged with `tracing::error!` (the `ErrorLayer`) carries the request's flags. Two
+//! things matter:
+//!
+//! - The request span must be at a level the span layer takes (`INFO` with
+//!   `SpanLayer::new().with_filter(LevelFilter::INFO)`); `TraceLayer`'s default is `DEBUG`.
+//! - The span layer enters each poll of a handler in a fresh hub, so an error after an
+//!   `.await` carries the flags evaluated before it only when a hub per request is bound
+//!   *inside* the request span: sentry-tower's `NewSentryLayer` added before `TraceLayer`, so
+//!   that `TraceLayer` wraps it. With no request hub, or with `NewSentryLayer` outside
+//!   `TraceLayer`, the error misses them (the workspace's `tests/tracing_stack.rs` shows all
+//!   three).
+//!
+//! One level down, a flag evaluated inside a nested span the span layer takes (an
+//! `#[instrument]` function at `INFO`) is recorded in that span's own hub, which is dropped
+//! when the span returns: it is on that span and on an error reported inside it, and, through
+//! [`with_flags_context`], on the errors the request reports after the span returns (the
+//! nested hub's flags are kept for its trace). A Sentry tag set in such a span is still dropped
+//! with its hub. A request's own hub (its transaction active) is not kept: that would cost every
+//! request about 360 ns at its end for errors reported after it. Two requests continuing one
+//! upstream trace share its kept flags.
+//!
+//! # What it costs
+//!
+//! Reading Sentry's active span costs about 165 ns an evaluation: sentry-core 0.49 offers no
+//! read-only way to ask which span is active, and `Hub::configure_scope`, the only one, clones
+//! the scope and writes it back. With tracing disabled (Sentry's default) the active span is
+//! not looked up at all, and `.with_spans(false)` skips it too. A request hub's first flag
+//! registers the hub with the sink (a few hundred nanoseconds, once per request). The
+//! workspace's BENCHMARKS.md has the figures.
+//!
 //! # Names and limits
 //!
 //! Where the flags go: the [`FLAGS_CONTEXT`] context and [`SPAN_ATTRIBUTE_PREFIX`] attributes.
