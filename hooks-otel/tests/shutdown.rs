@@ -320,3 +320,32 @@ async fn a_provider_whose_export_hangs_makes_flush_return_at_its_timeout() {
     assert_eq!(exported.exported(), 10);
     assert!(logger_provider.shutdown().is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_after_the_provider_shut_down_between_two_flushes_are_counted_lost() {
+    // The sink asks the provider before one event in 64 and when its queue runs empty: the five
+    // events after the shutdown are emitted before any probe, and counted lost once the queue
+    // empties.
+    let exported = CountingLogs::default();
+    let (hook, client, logger_provider) = hook_on_idle_batch_processor(idle_batch(&exported)).await;
+    for _ in 0..10 {
+        assert_eq!(
+            client.get_bool_value("checkout", None, None).await,
+            Ok(true)
+        );
+    }
+    assert!(hook.flush(WAIT).is_complete());
+    assert!(logger_provider.shutdown().is_ok());
+    assert_eq!(exported.exported(), 10);
+    for _ in 0..5 {
+        assert_eq!(
+            client.get_bool_value("checkout", None, None).await,
+            Ok(true)
+        );
+    }
+    assert!(hook.flush(WAIT).is_complete());
+    let stats = hook.stats();
+    assert_eq!(stats.lost, 5, "{stats:?}");
+    assert_eq!(stats.queue.handled, 10, "{stats:?}");
+    assert_eq!(exported.exported(), 10);
+}
