@@ -1,5 +1,6 @@
 //! Sending change events to the Events API, off the evaluation path.
 
+use crate::env_value::env_value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -82,11 +83,7 @@ impl ChangeEventsConfig {
 
     /// [`from_env`](Self::from_env), with the variables read through `lookup`.
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> std::io::Result<Self> {
-        let env = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let env = |name: &str| env_value(&lookup, name);
         let api_key = env("DD_API_KEY").ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,

@@ -1,5 +1,6 @@
 //! Metric-based enrichment: `dd.dynamic_config.is_experiment_enabled` over DogStatsD.
 
+use crate::env_value::env_value;
 use std::io::{Error, ErrorKind};
 use std::net::UdpSocket;
 use std::panic::RefUnwindSafe;
@@ -103,11 +104,7 @@ impl EnrichmentMetricSink {
 
     /// [`from_env`](Self::from_env), with the variables read through `lookup`.
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> std::io::Result<Self> {
-        let env = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let env = |name: &str| env_value(&lookup, name);
         let invalid = |message: String| Error::new(ErrorKind::InvalidInput, message);
         let (address, source) = match env("DD_DOGSTATSD_URL") {
             Some(url) => {

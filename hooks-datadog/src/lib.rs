@@ -151,6 +151,7 @@ mod change_event_body;
 mod change_events;
 mod change_tracking;
 mod enrichment_metric;
+mod env_value;
 mod experiment_span;
 mod flag_change;
 mod flag_tag;
