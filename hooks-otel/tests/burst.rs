@@ -4,13 +4,14 @@
 //! default queue (2 048) the SDK drops events the hook handed it, which no stat of ours can see
 //! (the test prints how many, for the README's production section).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use open_feature::OpenFeature;
 use openfeature_hooks_core::{DEFAULT_QUEUE_CAPACITY, TelemetryHook};
 use openfeature_hooks_otel::LogEventSink;
-use openfeature_hooks_testkit::{CountingLogs, FixtureFlag, FixtureProvider};
+use openfeature_hooks_testkit::CountingLogs;
 use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 
 const TASKS: usize = 4;
@@ -35,11 +36,7 @@ async fn burst(sdk_queue: Option<usize>) -> (u64, u64) {
     let hook = TelemetryHook::builder()
         .sink(LogEventSink::from_provider(&logger_provider))
         .build();
-    let mut api = OpenFeature::default();
-    api.set_provider(
-        FixtureProvider::new("fixture").with_flag("checkout", FixtureFlag::new(true).variant("on")),
-    )
-    .await;
+    let mut api = support::checkout_api().await;
     api.add_hook(hook.clone()).await;
     let api = Arc::new(api);
     let tasks: Vec<_> = (0..TASKS)

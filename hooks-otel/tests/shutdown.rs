@@ -8,12 +8,14 @@
 //! SDK's `InMemoryLogExporter` empties itself on shutdown). The global API is shared by every
 //! test in a process, so both phases run in one test, one after the other.
 
+mod support;
+
 use std::time::Duration;
 
 use open_feature::OpenFeature;
 use openfeature_hooks_core::TelemetryHook;
 use openfeature_hooks_otel::{LogEventSink, MetricsSink};
-use openfeature_hooks_testkit::{CountingLogs, FixtureFlag, FixtureProvider, Gate};
+use openfeature_hooks_testkit::{CountingLogs, Gate};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
@@ -94,10 +96,7 @@ async fn evaluate() {
 async fn global_hook_loses_nothing_with_its_guard_and_counts_what_it_loses_without() {
     OpenFeature::singleton_mut()
         .await
-        .set_provider(
-            FixtureProvider::new("fixture")
-                .with_flag("checkout", FixtureFlag::new(true).variant("on")),
-        )
+        .set_provider(support::checkout_provider())
         .await;
 
     // The guard dropped before the providers shut down: everything arrives, every time.
@@ -191,11 +190,7 @@ async fn a_hung_exporter_makes_shutdown_return_at_its_timeout_with_the_count_lef
     let hook = TelemetryHook::builder()
         .sink(LogEventSink::from_provider(&logger_provider).with_queue_capacity(QUEUE))
         .build();
-    let mut api = OpenFeature::default();
-    api.set_provider(
-        FixtureProvider::new("fixture").with_flag("checkout", FixtureFlag::new(true).variant("on")),
-    )
-    .await;
+    let api = support::checkout_api().await;
     let client = api.create_client().with_hook(hook.clone());
     for _ in 0..1_000 {
         assert_eq!(
@@ -230,11 +225,7 @@ async fn hook_on_idle_batch_processor(
     let hook = TelemetryHook::builder()
         .sink(LogEventSink::from_provider(&logger_provider))
         .build();
-    let mut api = OpenFeature::default();
-    api.set_provider(
-        FixtureProvider::new("fixture").with_flag("checkout", FixtureFlag::new(true).variant("on")),
-    )
-    .await;
+    let api = support::checkout_api().await;
     let client = api.create_client().with_hook(hook.clone());
     (hook, client, logger_provider)
 }
