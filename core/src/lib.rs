@@ -226,8 +226,6 @@ pub mod __private {
     pub use crate::queue::background_worker::{MAX_IDLE_PARK, SHUTDOWN_TIMEOUT};
     pub use crate::queue::evaluation_queue::{EvaluationQueue, MAX_QUEUED_SINKS};
     pub use crate::queue::lazy_worker::LazyWorker;
-    #[cfg(feature = "opentelemetry")]
-    pub use crate::queue::parent_span::ParentSpanIds;
     pub use crate::record::attribute::AttributeSet;
     pub use crate::record::context_fingerprint::context_fingerprint;
     pub use crate::record::context_id::context_id_source;

@@ -10,7 +10,7 @@ use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 
 /// A span's trace id, span id and flags: what a log record's trace context takes.
-pub type ParentSpanIds = (TraceId, SpanId, TraceFlags);
+pub(crate) type ParentSpanIds = (TraceId, SpanId, TraceFlags);
 
 /// The ids of the span active during an evaluation, as queued: 40 bytes, where a
 /// `SpanContext` takes 64 (every byte of a queued item is written into a queue slot the other

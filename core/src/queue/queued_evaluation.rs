@@ -53,7 +53,13 @@ impl QueuedEvaluation {
     /// The same span's ids, without cloning its trace state.
     #[cfg(feature = "opentelemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-    pub fn parent_span_ids(&self) -> Option<crate::ParentSpanIds> {
+    pub fn parent_span_ids(
+        &self,
+    ) -> Option<(
+        opentelemetry::trace::TraceId,
+        opentelemetry::trace::SpanId,
+        opentelemetry::trace::TraceFlags,
+    )> {
         self.parent
             .as_ref()
             .map(crate::queue::parent_span::ParentSpan::ids)
